@@ -1,0 +1,58 @@
+# Every target creates what it needs: a fresh clone runs `make test` or `make dev` directly.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON313 := $(shell scripts/python313)
+PYTHON313_DIR := $(dir $(PYTHON313))
+VENV := .venv
+SAM_VENV := .venv-sam
+PY := $(VENV)/bin/python
+SAM := $(SAM_VENV)/bin/sam
+# sam build looks for python3.13 on PATH; the pyenv shim there may not run it.
+SAM_ENV := PATH="$(PYTHON313_DIR):$$PATH" SAM_CLI_TELEMETRY=0 AWS_REGION=us-east-1
+
+.PHONY: help venv lint format unit validate build test deploy clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements/dev.txt functions/requirements.txt
+	test -x $(PY) || $(PYTHON313) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements/dev.txt
+	touch $@
+
+$(SAM_VENV)/.installed: requirements/sam.txt
+	test -x $(SAM_VENV)/bin/python || $(PYTHON313) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SAM_VENV)/bin/python -m pip install --quiet -r requirements/sam.txt
+	touch $@
+
+venv: $(VENV)/.installed $(SAM_VENV)/.installed ## Create both virtualenvs
+
+lint: $(VENV)/.installed ## ruff and mypy --strict
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+format: $(VENV)/.installed ## Apply ruff's fixes and formatting
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+unit: $(VENV)/.installed ## pytest with the coverage gate
+	$(PY) -m pytest --cov --cov-report=term-missing
+
+validate: $(SAM_VENV)/.installed ## sam validate --lint
+	$(SAM_ENV) $(SAM) validate --lint
+
+build: $(SAM_VENV)/.installed ## sam build (python3.13)
+	$(SAM_ENV) $(SAM) build
+
+test: lint unit validate build ## Everything CI checks
+
+deploy: build ## sam deploy --guided
+	$(SAM_ENV) $(SAM) deploy --guided
+
+clean: ## Remove virtualenvs and build output
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam .coverage .mypy_cache .ruff_cache

@@ -1,0 +1,47 @@
+"""The composition root: settings and long-lived clients, built once per container."""
+
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import cache
+
+from terra_connect.adapters.credentials import SecretsManagerCredentials
+from terra_connect.adapters.terra import TerraClient
+from terra_connect.api.observability import observe_terra_attempt
+from terra_connect.domain.widget_sessions import WidgetSessionService
+from terra_connect.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class Container:
+    settings: Settings
+    widget_sessions: WidgetSessionService
+
+
+@cache
+def get_container() -> Container:
+    """The container of this Lambda container: built on first use, then reused by every invocation."""
+    return build_container(os.environ)
+
+
+def build_container(env: Mapping[str, str], *, sleep: Callable[[float], None] = time.sleep) -> Container:
+    """Wire settings, adapters and services; the HTTP session inside TerraClient keeps connections warm."""
+    settings = Settings.from_env(env)
+    credentials = SecretsManagerCredentials(
+        settings.terra_secret_arn,
+        max_age_seconds=settings.secret_cache_ttl_seconds,
+    )
+    terra = TerraClient(
+        widget_session_url=settings.terra_widget_session_url,
+        credentials=credentials,
+        observe=observe_terra_attempt,
+        sleep=sleep,
+    )
+    widget_sessions = WidgetSessionService(
+        terra,
+        settings.redirect_policy,
+        default_success_redirect_url=settings.default_success_redirect_url,
+        default_failure_redirect_url=settings.default_failure_redirect_url,
+    )
+    return Container(settings=settings, widget_sessions=widget_sessions)

@@ -1,0 +1,27 @@
+"""Logger and Metrics, created once per container and shared by every module."""
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+logger = Logger()
+metrics = Metrics()
+
+
+def observe_terra_attempt(operation: str, outcome: str, seconds: float) -> None:
+    """Record the latency of one HTTP attempt to Terra, by operation."""
+    with single_metric(
+        name="TerraLatency",
+        unit=MetricUnit.Milliseconds,
+        value=round(seconds * 1000, 3),
+        namespace=metrics.namespace,
+    ) as metric:
+        metric.add_dimension(name="operation", value=operation)
+    logger.debug("Terra attempt", extra={"operation": operation, "outcome": outcome, "seconds": round(seconds, 4)})
+
+
+def count_error(code: str, *, server_side: bool) -> None:
+    """Count every error answer; Terra failures also by kind (terra_timeout, terra_unavailable, ...)."""
+    metrics.add_metric(name="ServerErrors" if server_side else "ClientErrors", unit=MetricUnit.Count, value=1)
+    if code.startswith("terra_"):
+        with single_metric(name="TerraErrors", unit=MetricUnit.Count, value=1, namespace=metrics.namespace) as metric:
+            metric.add_dimension(name="kind", value=code)

@@ -1,0 +1,51 @@
+"""POST /v1/widget-sessions: a Terra widget URL for the signed-in caller."""
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.depends import Depends
+from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.metrics import MetricUnit
+
+from terra_connect.api.dependencies import caller_reference_id, request_deadline, widget_session_service
+from terra_connect.api.observability import metrics
+from terra_connect.api.problems import NO_STORE
+from terra_connect.domain.deadline import Deadline
+from terra_connect.domain.models import WidgetSessionRequest, WidgetSessionResponse
+from terra_connect.domain.widget_sessions import WidgetSessionService
+
+router = Router()  # type: ignore[no-untyped-call]  # Powertools declares no return type on __init__
+
+
+@router.post(
+    "/v1/widget-sessions",
+    summary="Create a Terra widget session for the signed-in user",
+    description=(
+        "Returns a short-lived Terra widget URL bound to the caller's verified identity. "
+        "Open it in an in-app browser (ASWebAuthenticationSession, Custom Tabs), never a WebView."
+    ),
+    operation_id="createWidgetSession",
+    tags=["Widget sessions"],
+    status_code=201,
+    responses={
+        201: {
+            "description": "The widget session was created.",
+            "content": {"application/json": {"model": WidgetSessionResponse}},
+        },
+    },
+)
+def create_widget_session(
+    reference_id: Annotated[str, Depends(caller_reference_id)],
+    deadline: Annotated[Deadline, Depends(request_deadline)],
+    service: Annotated[WidgetSessionService, Depends(widget_session_service)],
+    request: Annotated[WidgetSessionRequest | None, Body()] = None,
+) -> Response[str]:
+    session = service.create(reference_id, request or WidgetSessionRequest(), deadline)
+    metrics.add_metric(name="WidgetSessionsCreated", unit=MetricUnit.Count, value=1)
+    return Response(
+        status_code=201,
+        content_type="application/json",
+        body=session.model_dump_json(exclude_none=True),
+        headers=NO_STORE,
+    )

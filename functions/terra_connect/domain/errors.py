@@ -1,0 +1,135 @@
+"""Every failure the service answers for: one hierarchy, each class with its HTTP status and stable code.
+
+`detail` is shown to the caller, so it never holds a secret, a token or an upstream message;
+`log_context` is for the operator's log line and never leaves the function.
+"""
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+
+class ServiceError(Exception):
+    status: ClassVar[int] = 500
+    code: ClassVar[str] = "internal_error"
+    default_detail: ClassVar[str] = "The request could not be completed."
+
+    def __init__(self, detail: str | None = None, *, log_context: Mapping[str, Any] | None = None) -> None:
+        self.detail = detail or self.default_detail
+        self.log_context: Mapping[str, Any] = log_context or {}
+        super().__init__(self.detail)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {}
+
+
+# 4xx: the caller can fix the request.
+
+
+class MalformedBody(ServiceError):
+    status = 400
+    code = "malformed_body"
+    default_detail = "The request body is not a valid UTF-8 JSON document."
+
+
+class Unauthenticated(ServiceError):
+    status = 401
+    code = "unauthenticated"
+    default_detail = "The access token does not identify a user."
+
+
+class NotFound(ServiceError):
+    status = 404
+    code = "not_found"
+    default_detail = "No such resource."
+
+
+class MethodNotAllowed(ServiceError):
+    status = 405
+    code = "method_not_allowed"
+    default_detail = "This method is not allowed on this resource."
+
+
+class PayloadTooLarge(ServiceError):
+    status = 413
+    code = "payload_too_large"
+    default_detail = "The request body is too large."
+
+
+class UnsupportedMediaType(ServiceError):
+    status = 415
+    code = "unsupported_media_type"
+    default_detail = "Send the body as application/json."
+
+
+class InvalidRequest(ServiceError):
+    status = 422
+    code = "validation_error"
+    default_detail = "The request is not valid."
+
+
+class ReferenceIdNotAllowed(InvalidRequest):
+    code = "reference_id_not_allowed"
+    default_detail = "reference_id is taken from the access token and cannot be chosen by the caller."
+
+
+class RedirectNotAllowed(InvalidRequest):
+    code = "redirect_not_allowed"
+    default_detail = "The redirect URL is not one of the configured destinations."
+
+
+# 5xx: the operator or an upstream has to act.
+
+
+class ConfigurationError(ServiceError):
+    status = 500
+    code = "configuration_error"
+    default_detail = "The service is not configured correctly."
+
+
+class TerraRejected(ServiceError):
+    status = 502
+    code = "terra_rejected"
+    default_detail = "Terra rejected the request."
+
+
+class TerraBadResponse(ServiceError):
+    status = 502
+    code = "terra_bad_response"
+    default_detail = "Terra answered with something that could not be used."
+
+
+class UpstreamUnavailable(ServiceError):
+    """A dependency is down or throttling; the caller may retry after `retry_after` seconds."""
+
+    status = 503
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        retry_after: int = 1,
+        log_context: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(detail, log_context=log_context)
+        self.retry_after = max(1, retry_after)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
+class TerraUnavailable(UpstreamUnavailable):
+    code = "terra_unavailable"
+    default_detail = "Terra is unavailable or throttling requests; retry later."
+
+
+class SecretsUnavailable(UpstreamUnavailable):
+    code = "secrets_unavailable"
+    default_detail = "The credential store is unavailable; retry later."
+
+
+class TerraTimeout(ServiceError):
+    status = 504
+    code = "terra_timeout"
+    default_detail = "Terra did not answer in time."

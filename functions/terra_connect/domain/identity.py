@@ -1,0 +1,20 @@
+"""The caller's identity, taken only from claims the API's JWT authorizer has already verified."""
+
+from collections.abc import Mapping
+from typing import Any
+
+from terra_connect.domain.errors import Unauthenticated
+
+# Terra documents no limit for reference_id; identity providers' subjects are far shorter
+# (Cognito 36, Auth0 and Firebase under 128), so anything longer is not a real subject.
+MAX_REFERENCE_ID_LENGTH = 256
+
+
+def reference_id_from_claims(claims: Mapping[str, Any] | None, claim_name: str) -> str:
+    """Return the value of `claim_name` as Terra's reference_id, or raise Unauthenticated."""
+    value = (claims or {}).get(claim_name)
+    if not isinstance(value, str) or not value.strip():
+        raise Unauthenticated(f"The access token has no usable '{claim_name}' claim.")
+    if len(value) > MAX_REFERENCE_ID_LENGTH or not value.isprintable() or value != value.strip():
+        raise Unauthenticated(f"The access token's '{claim_name}' claim is not a valid user id.")
+    return value

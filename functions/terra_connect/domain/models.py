@@ -1,0 +1,84 @@
+"""What callers send and receive, and what the service asks of Terra.
+
+The Pydantic models are the public contract (they drive validation and the OpenAPI document);
+the dataclasses are what the service passes to its ports.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from terra_connect.domain.redirects import MAX_URL_LENGTH
+
+MAX_PROVIDERS = 50
+
+ProviderCode = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Z0-9_]{2,40}$"),
+    Field(description="A Terra provider code such as GARMIN, FITBIT or OURA.", examples=["GARMIN"]),
+]
+RedirectUrl = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=MAX_URL_LENGTH),
+    Field(description="Must match one of the stack's AllowedRedirectUrls.", examples=["myapp://terra/done"]),
+]
+
+
+def _unique_in_order(codes: list[str]) -> list[str]:
+    return list(dict.fromkeys(codes))
+
+
+class WidgetSessionRequest(BaseModel):
+    """Options for the widget. Every field is optional; an empty body asks for Terra's defaults."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    providers: (
+        Annotated[
+            list[ProviderCode],
+            Field(min_length=1, max_length=MAX_PROVIDERS),
+            AfterValidator(_unique_in_order),
+        ]
+        | None
+    ) = Field(default=None, description="Providers to offer; omitted means every provider enabled for the app.")
+    language: Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(?:[_-][A-Za-z0-9]{2,8})?$")] | None = Field(
+        default=None,
+        description="Widget language, e.g. en, fr, ja, zh_cn.",
+        examples=["en"],
+    )
+    success_redirect_url: RedirectUrl | None = None
+    failure_redirect_url: RedirectUrl | None = None
+    multi_auth: bool | None = Field(default=None, description="Stay on the widget to connect several providers.")
+    show_disconnect: bool | None = Field(default=None, description="Offer to disconnect already-connected providers.")
+
+
+class WidgetSessionResponse(BaseModel):
+    url: str = Field(description="Open in an in-app browser (never a WebView). Valid until expires_at.")
+    session_id: str
+    expires_in: int = Field(description="Seconds the URL stays valid, as Terra reported it.")
+    expires_at: datetime = Field(description="When the URL stops working (UTC, ISO-8601).")
+    warnings: list[str] | None = Field(default=None, description="Terra's warnings, e.g. unknown providers.")
+
+
+@dataclass(frozen=True, slots=True)
+class WidgetSessionParams:
+    """A widget session as the service asks Terra for it."""
+
+    reference_id: str
+    providers: tuple[str, ...] = ()
+    language: str | None = None
+    success_redirect_url: str | None = None
+    failure_redirect_url: str | None = None
+    multi_auth: bool | None = None
+    show_disconnect: bool | None = None
+    connected_uids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TerraWidgetSession:
+    url: str = field(repr=False)
+    session_id: str = field(repr=False)
+    expires_in: int
+    warnings: tuple[str, ...] = ()

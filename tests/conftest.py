@@ -1,0 +1,103 @@
+import importlib
+import json
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import boto3
+import pytest
+import responses
+from moto import mock_aws
+
+from tests.support import API_KEY, DEV_ID, WIDGET_URL, ApiAnswer, FakeLambdaContext
+
+# Fake AWS credentials and Powertools settings, set before any test imports the function's code.
+os.environ.update(
+    {
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "POWERTOOLS_SERVICE_NAME": "terra-connect",
+        "POWERTOOLS_METRICS_NAMESPACE": "TerraConnect",
+        "POWERTOOLS_LOG_LEVEL": "DEBUG",
+    }
+)
+for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SECRETS_MANAGER"):
+    os.environ.pop(name, None)
+
+ALLOWED_REDIRECTS = "myapp://terra,https://app.example.com/terra"
+SECRET = {"dev_id": DEV_ID, "api_key": API_KEY}
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def secret_arn(aws: None) -> str:
+    client = boto3.client("secretsmanager")
+    return client.create_secret(Name="terra-connect/terra", SecretString=json.dumps(SECRET))["ARN"]
+
+
+@pytest.fixture
+def terra() -> Iterator[responses.RequestsMock]:
+    """Terra stand-in: any request not registered by the test fails, so nothing leaves the process."""
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock
+
+
+@pytest.fixture
+def settings_env(secret_arn: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    values = {
+        "TERRA_SECRET_ARN": secret_arn,
+        "TERRA_WIDGET_SESSION_URL": WIDGET_URL,
+        "ALLOWED_REDIRECT_URLS": ALLOWED_REDIRECTS,
+        "DEFAULT_SUCCESS_REDIRECT_URL": "myapp://terra/connected",
+        "DEFAULT_FAILURE_REDIRECT_URL": "myapp://terra/failed",
+        "REFERENCE_ID_CLAIM": "sub",
+    }
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    return values
+
+
+@pytest.fixture
+def sleeps() -> list[float]:
+    """Backoff delays the Terra client asked for; tests never sleep for real."""
+    return []
+
+
+@pytest.fixture
+def invoke(
+    settings_env: dict[str, str],
+    terra: responses.RequestsMock,
+    sleeps: list[float],
+) -> Iterator[Callable[..., ApiAnswer]]:
+    """Run an event through the real Lambda handler; only the backoff sleep is replaced."""
+    from terra_connect.api import container, dependencies  # noqa: PLC0415 - after the environment is set
+
+    container.get_container.cache_clear()
+    handler = importlib.import_module("terra_connect.api.handler")
+    wired = container.build_container(os.environ, sleep=sleeps.append)
+    handler.app.dependency_overrides[dependencies.widget_session_service] = lambda: wired.widget_sessions
+
+    def _invoke(event: dict[str, Any], *, remaining_ms: int = 10_000) -> ApiAnswer:
+        return ApiAnswer.from_lambda(handler.lambda_handler(event, FakeLambdaContext(remaining_ms)))
+
+    yield _invoke
+    handler.app.dependency_overrides.clear()
+    container.get_container.cache_clear()
+
+
+def terra_session_answer(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "session_id": "6a1f0c2e-secret-session-token",
+        "url": "https://widget.tryterra.co/session/6a1f0c2e-secret-session-token",
+        "status": "success",
+        "expires_in": 900,
+    }
+    body.update(overrides)
+    return body

@@ -1,0 +1,97 @@
+"""Builders shared by the tests: API Gateway events, a Lambda context, and the handler's answer."""
+
+import base64
+import copy
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+EVENTS = ROOT / "events"
+
+DEV_ID = "testing-dev-id-4f1c9a"
+API_KEY = "sk-terra-test-9d8c7b6a5f4e3d2c1b0a"
+ROTATED_API_KEY = "sk-terra-rotated-1a2b3c4d5e6f7a8b9c0d"
+SUBJECT = "7d5c6f3e-2b1a-4c9d-8e7f-0a1b2c3d4e5f"
+WIDGET_URL = "https://access.tryterra.co/api/widget/session"
+LEGACY_WIDGET_URL = "https://api.tryterra.co/v2/auth/generateWidgetSession"
+SESSION_URL = "https://widget.tryterra.co/session/6a1f0c2e-secret-session-token"
+
+_SENTINEL: Any = object()
+
+
+def load_event(name: str) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((EVENTS / name).read_text())
+    return event
+
+
+def api_event(
+    body: Any = _SENTINEL,
+    *,
+    claims: dict[str, Any] | None = _SENTINEL,
+    headers: dict[str, str] | None = None,
+    method: str = "POST",
+    path: str = "/v1/widget-sessions",
+    query: str = "",
+    base64_body: bool = False,
+) -> dict[str, Any]:
+    """An HTTP API (payload 2.0) event, based on events/widget-session.json."""
+    event = copy.deepcopy(load_event("widget-session.json"))
+    event["routeKey"] = f"{method} {path}"
+    event["rawPath"] = path
+    event["rawQueryString"] = query
+    event["requestContext"]["http"]["method"] = method
+    event["requestContext"]["http"]["path"] = path
+    if query:
+        event["queryStringParameters"] = dict(pair.split("=", 1) for pair in query.split("&"))
+    if claims is None:
+        event["requestContext"].pop("authorizer", None)
+    elif claims is not _SENTINEL:
+        event["requestContext"]["authorizer"] = {"jwt": {"claims": claims, "scopes": None}}
+    if body is not _SENTINEL:
+        raw = body if isinstance(body, str | bytes) else json.dumps(body)
+        if base64_body:
+            raw = base64.b64encode(raw.encode() if isinstance(raw, str) else raw).decode()
+        event["body"] = raw
+        event["isBase64Encoded"] = base64_body
+        event["headers"]["content-type"] = "application/json"
+    event["headers"].update(headers or {})
+    return event
+
+
+class FakeLambdaContext:
+    function_name = "terra-connect-ApiFunction"
+    function_version = "$LATEST"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:terra-connect-ApiFunction"
+    memory_limit_in_mb = 512
+    aws_request_id = "5f2b1c4e-9a8d-4e7f-b6c5-3d2e1f0a9b8c"
+    log_group_name = "/terra-connect/api-function"
+    log_stream_name = "2026/11/21/[$LATEST]0123456789abcdef"
+
+    def __init__(self, remaining_ms: int = 10_000) -> None:
+        self.remaining_ms = remaining_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+@dataclass(frozen=True)
+class ApiAnswer:
+    status: int
+    headers: dict[str, str]
+    body: str
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    @property
+    def code(self) -> str:
+        assert self.headers.get("Content-Type") == "application/problem+json", self.body
+        return str(self.json["code"])
+
+    @classmethod
+    def from_lambda(cls, result: dict[str, Any]) -> "ApiAnswer":
+        headers = {k: str(v) for k, v in result.get("headers", {}).items()}
+        return cls(status=result["statusCode"], headers=headers, body=result.get("body") or "")

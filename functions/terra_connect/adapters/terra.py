@@ -184,6 +184,9 @@ class TerraClient:
                         continue
                 if 200 <= answer.status < 300 or answer.status in accept:
                     return answer
+                if 300 <= answer.status < 400:
+                    # Never followed: requests would forward the key headers to wherever it points.
+                    raise TerraBadResponse(log_context={"reason": "unexpected redirect", "terra_status": answer.status})
                 if answer.status != 429 and answer.status < 500:
                     raise self._rejection(answer, operation, credentials)
                 retry_after = _retry_after_seconds(answer.headers.get("Retry-After"))

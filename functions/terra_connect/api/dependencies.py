@@ -8,8 +8,33 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 from terra_connect.api.container import get_container
 from terra_connect.domain.deadline import Deadline
+from terra_connect.domain.errors import InvalidRequest, ReferenceIdNotAllowed, UnsupportedMediaType
 from terra_connect.domain.identity import reference_id_from_claims
 from terra_connect.domain.widget_sessions import WidgetSessionService
+
+_JSON_MEDIA_TYPES = frozenset({"application/json"})
+
+
+def _reference_id_named(name: str) -> bool:
+    return "referenceid" in name.lower().replace("-", "").replace("_", "")
+
+
+def strict_request(request: Request) -> None:
+    """Refuse what the route does not read: a non-JSON body, any query parameter, an identity-choosing header.
+
+    Runs after Powertools' validation, which would otherwise accept form-encoded bodies.
+    """
+    event = cast(APIGatewayProxyEventV2, request.resolved_event)
+    if any(_reference_id_named(name) for name in event.headers):
+        raise ReferenceIdNotAllowed
+    query = event.query_string_parameters or {}
+    if any(_reference_id_named(name) for name in query):
+        raise ReferenceIdNotAllowed
+    if query:
+        raise InvalidRequest(f"Unexpected query parameters: {', '.join(sorted(query))[:200]}.")
+    media_type = (event.headers.get("content-type") or "application/json").split(";")[0].strip().lower()
+    if event.body and media_type not in _JSON_MEDIA_TYPES:
+        raise UnsupportedMediaType
 
 
 def caller_reference_id(request: Request) -> str:

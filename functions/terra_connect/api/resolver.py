@@ -44,9 +44,12 @@ def parse_json_body(text: str) -> Any:
     if len(text) > MAX_BODY_BYTES or len(text.encode("utf-8", "surrogatepass")) > MAX_BODY_BYTES:
         raise PayloadTooLarge(f"The request body is larger than {MAX_BODY_BYTES} bytes.")
     try:
-        return json.loads(text, object_pairs_hook=_reject_duplicate_keys, parse_constant=_reject_constant)
+        document = json.loads(text, object_pairs_hook=_reject_duplicate_keys, parse_constant=_reject_constant)
     except (ValueError, RecursionError):
         raise MalformedBody from None
+    if not isinstance(document, dict):
+        raise InvalidRequest("The request body must be a JSON object.")
+    return document
 
 
 def create_resolver(*routers: Router) -> APIGatewayHttpResolver:

@@ -8,7 +8,12 @@ from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.metrics import MetricUnit
 
-from terra_connect.api.dependencies import caller_reference_id, request_deadline, widget_session_service
+from terra_connect.api.dependencies import (
+    caller_reference_id,
+    request_deadline,
+    strict_request,
+    widget_session_service,
+)
 from terra_connect.api.observability import metrics
 from terra_connect.api.problems import NO_STORE
 from terra_connect.domain.deadline import Deadline
@@ -36,6 +41,7 @@ router = Router()  # type: ignore[no-untyped-call]  # Powertools declares no ret
     },
 )
 def create_widget_session(
+    _: Annotated[None, Depends(strict_request)],
     reference_id: Annotated[str, Depends(caller_reference_id)],
     deadline: Annotated[Deadline, Depends(request_deadline)],
     service: Annotated[WidgetSessionService, Depends(widget_session_service)],

@@ -1,0 +1,67 @@
+"""Terra's reference_id is the verified token's claim; the caller can never choose it."""
+
+from collections.abc import Callable
+
+import pytest
+import responses
+
+from tests.conftest import terra_session_answer
+from tests.support import SUBJECT, WIDGET_URL, ApiAnswer, api_event
+
+
+def test_reference_id_comes_from_token_not_body(
+    invoke: Callable[..., ApiAnswer], terra: responses.RequestsMock
+) -> None:
+    answer = invoke(api_event({"reference_id": "someone-else"}))
+
+    assert answer.status == 422
+    assert answer.code == "reference_id_not_allowed"
+    assert len(terra.calls) == 0
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        None,
+        {},
+        {"sub": ""},
+        {"sub": "   "},
+        {"sub": "x" * 257},
+        {"sub": "abc\ndef"},
+        {"email": "a@example.com"},
+    ],
+    ids=["no-authorizer", "no-claims", "empty", "blank", "over-long", "control-char", "other-claim-only"],
+)
+def test_requests_without_a_usable_identity_get_401(
+    invoke: Callable[..., ApiAnswer], terra: responses.RequestsMock, claims: dict[str, str] | None
+) -> None:
+    answer = invoke(api_event({}, claims=claims))
+
+    assert answer.status == 401
+    assert answer.code == "unauthenticated"
+    assert len(terra.calls) == 0
+
+
+def test_an_authorization_header_without_authorizer_claims_is_not_trusted(
+    invoke: Callable[..., ApiAnswer], terra: responses.RequestsMock
+) -> None:
+    # A token in the header proves nothing by itself: only the API Gateway authorizer's claims count.
+    event = api_event({}, claims=None, headers={"authorization": "Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJldmUifQ."})
+
+    assert invoke(event).status == 401
+    assert len(terra.calls) == 0
+
+
+def test_the_identity_claim_is_configurable(
+    invoke: Callable[..., ApiAnswer], terra: responses.RequestsMock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from terra_connect.api.container import get_container  # noqa: PLC0415
+
+    monkeypatch.setenv("REFERENCE_ID_CLAIM", "user_id")
+    get_container.cache_clear()
+    terra.post(WIDGET_URL, status=201, json=terra_session_answer())
+
+    answer = invoke(api_event({}, claims={"sub": SUBJECT, "user_id": "app-user-42"}))
+
+    assert answer.status == 201
+    assert b'"reference_id": "app-user-42"' in (terra.calls[0].request.body or b"")

@@ -1,5 +1,7 @@
 import importlib
+import io
 import json
+import logging
 import os
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -62,6 +64,20 @@ def settings_env(secret_arn: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, 
     for name, value in values.items():
         monkeypatch.setenv(name, value)
     return values
+
+
+@pytest.fixture
+def function_logs() -> Iterator[io.StringIO]:
+    """Every line the function's logger writes during the test, formatted exactly as in CloudWatch."""
+    from terra_connect.api.observability import logger  # noqa: PLC0415
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logger.registered_formatter)
+    function_logger = logging.getLogger(logger.name)
+    function_logger.addHandler(handler)
+    yield stream
+    function_logger.removeHandler(handler)
 
 
 @pytest.fixture

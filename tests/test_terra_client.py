@@ -2,7 +2,7 @@
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import requests
@@ -82,6 +82,12 @@ def sent(terra: responses.RequestsMock, index: int = -1) -> dict[str, Any]:
     return dict(json.loads(terra.calls[index].request.body or b"{}"))
 
 
+def sent_kwargs(terra: responses.RequestsMock, index: int) -> dict[str, Any]:
+    """The keyword arguments requests was called with (responses keeps them on the request)."""
+    kwargs: dict[str, Any] = cast(Any, terra.calls[index].request).req_kwargs
+    return kwargs
+
+
 def test_current_endpoint_gets_every_field(
     terra: responses.RequestsMock, clock: FakeClock, credentials: FakeCredentials
 ) -> None:
@@ -121,8 +127,8 @@ def test_timeouts_are_explicit_and_fit_the_remaining_time(
     create(make_client(clock, credentials), clock, seconds=1.5)
 
     policy = RetryPolicy()
-    assert terra.calls[0].request.req_kwargs["timeout"] == (policy.connect_timeout, policy.read_timeout)
-    connect, read = terra.calls[1].request.req_kwargs["timeout"]
+    assert sent_kwargs(terra, 0)["timeout"] == (policy.connect_timeout, policy.read_timeout)
+    connect, read = sent_kwargs(terra, 1)["timeout"]
     assert connect <= 1.2
     assert read <= 1.2
 

@@ -1,5 +1,6 @@
 """POST /v1/widget-sessions answers 201 with a widget URL for the caller, and sends Terra exactly what it should."""
 
+import io
 import json
 import re
 from collections.abc import Callable
@@ -123,3 +124,33 @@ def test_the_request_id_is_the_correlation_id(invoke: Callable[..., ApiAnswer], 
     assert re.fullmatch(r"[A-Za-z0-9=]+", answer.json["request_id"])
     assert answer.json["request_id"] == api_event()["requestContext"]["requestId"]
     assert len(terra.calls) == 0
+
+
+def test_the_deployed_wiring_serves_a_request(invoke: Callable[..., ApiAnswer], terra: responses.RequestsMock) -> None:
+    from terra_connect.api import handler  # noqa: PLC0415
+
+    handler.app.dependency_overrides.clear()  # nothing replaced: the container the Lambda builds
+    terra.post(WIDGET_URL, status=201, json=terra_session_answer())
+
+    answer = invoke(api_event())
+
+    assert answer.status == 201
+    assert answer.json["url"] == SESSION_URL
+
+
+def test_an_unexpected_error_is_a_500_problem_that_hides_the_message(
+    invoke: Callable[..., ApiAnswer], terra: responses.RequestsMock, function_logs: io.StringIO
+) -> None:
+    from terra_connect.api import dependencies, handler  # noqa: PLC0415
+
+    class Broken:
+        def create(self, *_: object) -> None:
+            raise RuntimeError("internal detail that must not leak")
+
+    handler.app.dependency_overrides[dependencies.widget_session_service] = Broken
+
+    answer = invoke(api_event())
+
+    assert (answer.status, answer.code) == (500, "internal_error")
+    assert "internal detail" not in answer.body
+    assert "RuntimeError" in function_logs.getvalue()

@@ -81,8 +81,6 @@ def create_resolver(*routers: Router) -> APIGatewayHttpResolver:
     def _validation_error(error: RequestValidationError) -> Response[str]:
         # Only the location and type of each error: Pydantic's messages can echo the input back.
         errors = [{"loc": list(e["loc"]), "type": e["type"]} for e in error.errors()]
-        if any(e["type"] == "json_invalid" for e in errors):
-            return _problem_for(MalformedBody())
         if any(e["type"] == "extra_forbidden" and e["loc"][-1:] == ["reference_id"] for e in errors):
             return _problem_for(ReferenceIdNotAllowed())
         return _problem_for(InvalidRequest(), errors)

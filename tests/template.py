@@ -1,0 +1,46 @@
+"""template.yaml as plain data: CloudFormation's short tags become their long forms ({"Ref": ...})."""
+
+from functools import cache
+from typing import Any
+
+import yaml
+
+from tests.support import ROOT
+
+
+class _CloudFormationLoader(yaml.SafeLoader):
+    pass
+
+
+def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+        if suffix == "GetAtt":
+            value = value.split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    return {name: value}
+
+
+_CloudFormationLoader.add_multi_constructor("!", _tag)
+
+
+@cache
+def load_template() -> dict[str, Any]:
+    document: dict[str, Any] = yaml.load((ROOT / "template.yaml").read_text(), Loader=_CloudFormationLoader)  # noqa: S506 - SafeLoader subclass
+    return document
+
+
+def resources_of_type(kind: str) -> dict[str, dict[str, Any]]:
+    return {name: r for name, r in load_template()["Resources"].items() if r["Type"] == kind}
+
+
+def function_environment(logical_id: str) -> set[str]:
+    """Variable names the template gives a function: its own plus the Globals section's."""
+    template = load_template()
+    own = template["Resources"][logical_id]["Properties"].get("Environment", {}).get("Variables", {})
+    shared = template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+    return set(own) | set(shared)

@@ -1,0 +1,79 @@
+"""Settings are validated once, at cold start, and a bad one fails loudly without naming secrets."""
+
+import importlib
+import sys
+
+import pytest
+
+from terra_connect.settings import Settings, SettingsError
+from tests.support import LEGACY_WIDGET_URL, WIDGET_URL
+
+VALID = {
+    "TERRA_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:terra-AbCdEf",
+    "TERRA_WIDGET_SESSION_URL": WIDGET_URL,
+    "ALLOWED_REDIRECT_URLS": "myapp://terra, https://app.example.com/terra",
+    "DEFAULT_SUCCESS_REDIRECT_URL": "myapp://terra/connected",
+}
+
+
+def test_valid_settings_are_parsed() -> None:
+    settings = Settings.from_env(VALID)
+
+    assert settings.reference_id_claim == "sub"
+    assert settings.secret_cache_ttl_seconds == 300
+    assert settings.default_failure_redirect_url is None
+    assert settings.redirect_policy.permits("https://app.example.com/terra/x")
+    assert not settings.legacy_widget_endpoint
+    assert Settings.from_env({**VALID, "TERRA_WIDGET_SESSION_URL": LEGACY_WIDGET_URL}).legacy_widget_endpoint
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"TERRA_SECRET_ARN": ""}, "TERRA_SECRET_ARN is required"),
+        ({"TERRA_WIDGET_SESSION_URL": ""}, "TERRA_WIDGET_SESSION_URL is required"),
+        ({"TERRA_WIDGET_SESSION_URL": "https://evil.example/widget"}, "https URL on tryterra.co"),
+        ({"TERRA_WIDGET_SESSION_URL": "http://api.tryterra.co/v2/auth/generateWidgetSession"}, "tryterra.co"),
+        ({"TERRA_WIDGET_SESSION_URL": "https://tryterra.co.evil.example/x"}, "tryterra.co"),
+        ({"TERRA_WIDGET_SESSION_URL": "https://api.tryterra.co@evil.example/x"}, "tryterra.co"),
+        ({"ALLOWED_REDIRECT_URLS": "http://app.example.com/terra"}, "plain http is only allowed for loopback"),
+        ({"ALLOWED_REDIRECT_URLS": "javascript:alert(1)"}, "forbidden scheme"),
+        ({"DEFAULT_SUCCESS_REDIRECT_URL": "https://elsewhere.example/x"}, "DEFAULT_SUCCESS_REDIRECT_URL must match"),
+        ({"DEFAULT_FAILURE_REDIRECT_URL": "myapp://other"}, "DEFAULT_FAILURE_REDIRECT_URL must match"),
+        ({"SECRET_CACHE_TTL_SECONDS": "0"}, "SECRET_CACHE_TTL_SECONDS"),
+        ({"SECRET_CACHE_TTL_SECONDS": "soon"}, "SECRET_CACHE_TTL_SECONDS"),
+    ],
+)
+def test_bad_settings_are_refused(overrides: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_env({**VALID, **overrides})
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env({"ALLOWED_REDIRECT_URLS": "ftp://x"})
+
+    text = str(raised.value)
+    assert "TERRA_SECRET_ARN is required" in text
+    assert "TERRA_WIDGET_SESSION_URL is required" in text
+    assert "forbidden scheme" in text
+
+
+def test_loopback_terra_endpoints_are_accepted_for_local_runs() -> None:
+    settings = Settings.from_env({**VALID, "TERRA_WIDGET_SESSION_URL": "http://127.0.0.1:4010/api/widget/session"})
+
+    assert settings.terra_widget_session_url.startswith("http://127.0.0.1")
+
+
+def test_a_bad_setting_fails_the_cold_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    from terra_connect.api.container import get_container  # noqa: PLC0415
+
+    for name in VALID:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TERRA_WIDGET_SESSION_URL", "https://evil.example/steal-keys")
+    get_container.cache_clear()
+    monkeypatch.delitem(sys.modules, "terra_connect.api.handler", raising=False)
+
+    with pytest.raises(SettingsError, match="TERRA_WIDGET_SESSION_URL"):
+        importlib.import_module("terra_connect.api.handler")
+    get_container.cache_clear()

@@ -1,0 +1,153 @@
+"""The SAM template: JWT by default, least privilege, throttling, logs, runtime and architecture."""
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+from tests.support import LEGACY_WIDGET_URL, WIDGET_URL
+from tests.template import function_environment, load_template, resources_of_type
+
+SETTINGS_CONTRACT = {
+    "TERRA_SECRET_ARN",
+    "TERRA_WIDGET_SESSION_URL",
+    "ALLOWED_REDIRECT_URLS",
+    "DEFAULT_SUCCESS_REDIRECT_URL",
+    "DEFAULT_FAILURE_REDIRECT_URL",
+    "REFERENCE_ID_CLAIM",
+    "SECRET_CACHE_TTL_SECONDS",
+    "POWERTOOLS_SERVICE_NAME",
+    "POWERTOOLS_METRICS_NAMESPACE",
+    "POWERTOOLS_LOG_LEVEL",
+}
+
+
+def api_function() -> dict[str, Any]:
+    properties: dict[str, Any] = load_template()["Resources"]["ApiFunction"]["Properties"]
+    return properties
+
+
+def test_runtime_is_python313_on_arm64_by_default_with_x86_option() -> None:
+    template = load_template()
+    function_globals = template["Globals"]["Function"]
+
+    assert function_globals["Runtime"] == "python3.13"
+    assert function_globals["Architectures"] == [{"Ref": "Architecture"}]
+    assert template["Parameters"]["Architecture"]["Default"] == "arm64"
+    assert set(template["Parameters"]["Architecture"]["AllowedValues"]) == {"arm64", "x86_64"}
+    assert api_function()["Handler"] == "terra_connect.api.handler.lambda_handler"
+    assert api_function()["CodeUri"] == "functions/"
+
+
+def test_timeout_is_well_below_api_gateways_30_seconds() -> None:
+    assert load_template()["Globals"]["Function"]["Timeout"] <= 15
+    assert load_template()["Globals"]["Function"]["MemorySize"] >= 256
+
+
+def test_the_default_authorizer_is_a_jwt_authorizer() -> None:
+    (api,) = resources_of_type("AWS::Serverless::HttpApi").values()
+    auth = api["Properties"]["Auth"]
+
+    assert auth["DefaultAuthorizer"] == "JwtAuthorizer"
+    authorizer = auth["Authorizers"]["JwtAuthorizer"]
+    assert authorizer["IdentitySource"] == "$request.header.Authorization"
+    assert authorizer["JwtConfiguration"]["issuer"]["Fn::If"][0] == "CreateUserPool"
+    assert authorizer["JwtConfiguration"]["issuer"]["Fn::If"][2] == {"Ref": "JwtIssuer"}
+    assert authorizer["JwtConfiguration"]["audience"]["Fn::If"][1] == [{"Ref": "UserPoolClient"}]
+
+
+def test_no_route_opts_out_of_the_authorizer() -> None:
+    for name, function in resources_of_type("AWS::Serverless::Function").items():
+        for event in function["Properties"].get("Events", {}).values():
+            auth = event["Properties"].get("Auth", {})
+            assert auth.get("Authorizer") != "NONE", name
+
+
+def test_the_created_user_pool_client_is_public_for_mobile_apps() -> None:
+    client = load_template()["Resources"]["UserPoolClient"]
+
+    assert client["Condition"] == "CreateUserPool"
+    assert client["Properties"]["GenerateSecret"] is False
+    assert load_template()["Conditions"]["CreateUserPool"] == {"Fn::Equals": [{"Ref": "JwtIssuer"}, ""]}
+
+
+def test_the_function_can_read_exactly_one_secret_and_nothing_else() -> None:
+    function = api_function()
+    (policy,) = function["Policies"]
+    (statement,) = policy["Statement"]
+
+    assert statement["Effect"] == "Allow"
+    assert statement["Action"] == "secretsmanager:GetSecretValue"
+    assert statement["Resource"] == {"Fn::If": ["CreateSecret", {"Ref": "TerraSecret"}, {"Ref": "TerraSecretArn"}]}
+    assert "*" not in json.dumps(policy)
+    assert "Role" not in function
+
+
+def test_the_created_secret_holds_placeholders_only() -> None:
+    secret = load_template()["Resources"]["TerraSecret"]
+
+    assert secret["Condition"] == "CreateSecret"
+    assert json.loads(secret["Properties"]["SecretString"]) == {"dev_id": "REPLACE_ME", "api_key": "REPLACE_ME"}
+
+
+def test_routes_are_throttled_by_parameters() -> None:
+    (api,) = resources_of_type("AWS::Serverless::HttpApi").values()
+    settings = api["Properties"]["DefaultRouteSettings"]
+
+    assert settings == {
+        "ThrottlingRateLimit": {"Ref": "ThrottlingRateLimit"},
+        "ThrottlingBurstLimit": {"Ref": "ThrottlingBurstLimit"},
+    }
+
+
+def test_access_logs_are_json_and_every_log_group_has_a_retention() -> None:
+    (api,) = resources_of_type("AWS::Serverless::HttpApi").values()
+    log_format = json.loads(api["Properties"]["AccessLogSettings"]["Format"])
+
+    assert log_format["requestId"] == "$context.requestId"
+    assert "authorizerError" in log_format
+    groups = resources_of_type("AWS::Logs::LogGroup")
+    assert len(groups) >= 2
+    for group in groups.values():
+        assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionInDays"}
+    assert api_function()["LoggingConfig"]["LogGroup"] == {"Ref": "ApiFunctionLogGroup"}
+
+
+def test_the_widget_route_is_post_v1_widget_sessions() -> None:
+    events = api_function()["Events"]
+
+    assert {(e["Properties"]["Method"], e["Properties"]["Path"]) for e in events.values()} >= {
+        ("POST", "/v1/widget-sessions")
+    }
+
+
+def test_the_template_sets_every_setting_the_code_reads() -> None:
+    assert function_environment("ApiFunction") >= SETTINGS_CONTRACT
+
+
+@pytest.mark.parametrize(
+    ("url", "accepted"),
+    [
+        (WIDGET_URL, True),
+        (LEGACY_WIDGET_URL, True),
+        ("https://access.tryterra.co/widget/session", True),
+        ("http://access.tryterra.co/api/widget/session", False),
+        ("https://access.tryterra.co.evil.example/api/widget/session", False),
+        ("https://evil.example/tryterra.co", False),
+        ("https://access.tryterra.co@evil.example/x", False),
+        ("https://eviltryterra.co/x", False),
+    ],
+)
+def test_the_terra_url_parameter_only_accepts_https_on_tryterra(url: str, accepted: bool) -> None:
+    parameter = load_template()["Parameters"]["TerraWidgetSessionUrl"]
+
+    assert bool(re.fullmatch(parameter["AllowedPattern"], url)) is accepted
+    assert re.fullmatch(parameter["AllowedPattern"], parameter["Default"])
+
+
+def test_outputs_name_the_endpoint_the_secret_and_the_user_pool() -> None:
+    outputs = load_template()["Outputs"]
+
+    assert {"ApiBaseUrl", "WidgetSessionsUrl", "TerraSecretArn", "UserPoolId", "UserPoolClientId"} <= set(outputs)
+    assert outputs["UserPoolClientId"]["Condition"] == "CreateUserPool"

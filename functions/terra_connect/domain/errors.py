@@ -44,12 +44,6 @@ class NotFound(ServiceError):
     default_detail = "No such resource."
 
 
-class MethodNotAllowed(ServiceError):
-    status = 405
-    code = "method_not_allowed"
-    default_detail = "This method is not allowed on this resource."
-
-
 class PayloadTooLarge(ServiceError):
     status = 413
     code = "payload_too_large"

@@ -11,8 +11,13 @@ PY := $(VENV)/bin/python
 SAM := $(SAM_VENV)/bin/sam
 # sam build looks for python3.13 on PATH; the pyenv shim there may not run it.
 SAM_ENV := PATH="$(PYTHON313_DIR):$$PATH" SAM_CLI_TELEMETRY=0 AWS_REGION=us-east-1
+# The smoke run builds for the machine it runs on (the RIE and the wheels must execute here).
+HOST_ARCH := $(if $(filter aarch64 arm64,$(shell uname -m)),arm64,x86_64)
+RIE := $(SAM_VENV)/lib/python3.13/site-packages/samcli/local/rapid/aws-lambda-rie-$(HOST_ARCH)
+RUNTIME_VENV := .venv-lambda-runtime
+SMOKE_BUILD := .aws-sam/build-$(HOST_ARCH)
 
-.PHONY: help venv lint format unit validate build test deploy clean
+.PHONY: help venv lint format unit validate build smoke test deploy clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -29,7 +34,13 @@ $(SAM_VENV)/.installed: requirements/sam.txt
 	$(SAM_VENV)/bin/python -m pip install --quiet -r requirements/sam.txt
 	touch $@
 
-venv: $(VENV)/.installed $(SAM_VENV)/.installed ## Create both virtualenvs
+$(RUNTIME_VENV)/.installed: requirements/lambda-runtime.txt
+	test -x $(RUNTIME_VENV)/bin/python || $(PYTHON313) -m venv $(RUNTIME_VENV)
+	$(RUNTIME_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(RUNTIME_VENV)/bin/python -m pip install --quiet -r requirements/lambda-runtime.txt
+	touch $@
+
+venv: $(VENV)/.installed $(SAM_VENV)/.installed $(RUNTIME_VENV)/.installed ## Create the virtualenvs
 
 lint: $(VENV)/.installed ## ruff and mypy --strict
 	$(VENV)/bin/ruff check .
@@ -49,10 +60,15 @@ validate: $(SAM_VENV)/.installed ## sam validate --lint
 build: $(SAM_VENV)/.installed ## sam build (python3.13)
 	$(SAM_ENV) $(SAM) build
 
+smoke: $(VENV)/.installed $(SAM_VENV)/.installed $(RUNTIME_VENV)/.installed ## Run every event through the built artifact (RIE, no Docker)
+	$(SAM_ENV) $(SAM) build --build-dir $(SMOKE_BUILD) --cache-dir .aws-sam/cache-$(HOST_ARCH) \
+		--parameter-overrides Architecture=$(HOST_ARCH)
+	$(PY) -m offline.smoke --build-dir $(SMOKE_BUILD) --runtime-python $(RUNTIME_VENV)/bin/python --rie $(RIE)
+
 test: lint unit validate build ## Everything CI checks
 
 deploy: build ## sam deploy --guided
 	$(SAM_ENV) $(SAM) deploy --guided
 
 clean: ## Remove virtualenvs and build output
-	rm -rf $(VENV) $(SAM_VENV) .aws-sam .coverage .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) $(RUNTIME_VENV) .aws-sam .coverage .mypy_cache .ruff_cache

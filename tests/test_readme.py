@@ -2,9 +2,10 @@
 
 import re
 
+from offline.template import load_template
+
 from terra_connect.domain import errors
 from tests.support import ROOT
-from tests.template import load_template
 
 README = (ROOT / "README.md").read_text()
 

@@ -5,9 +5,9 @@ import re
 from typing import Any
 
 import pytest
+from offline.template import function_environment, load_template, resources_of_type
 
 from tests.support import LEGACY_WIDGET_URL, WIDGET_URL
-from tests.template import function_environment, load_template, resources_of_type
 
 SETTINGS_CONTRACT = {
     "TERRA_SECRET_ARN",

@@ -1,11 +1,13 @@
 """template.yaml as plain data: CloudFormation's short tags become their long forms ({"Ref": ...})."""
 
+import json
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import yaml
 
-from tests.support import ROOT
+ROOT = Path(__file__).resolve().parent.parent
 
 
 class _CloudFormationLoader(yaml.SafeLoader):
@@ -29,8 +31,8 @@ _CloudFormationLoader.add_multi_constructor("!", _tag)
 
 
 @cache
-def load_template() -> dict[str, Any]:
-    document: dict[str, Any] = yaml.load((ROOT / "template.yaml").read_text(), Loader=_CloudFormationLoader)  # noqa: S506 - SafeLoader subclass
+def load_template(path: Path = ROOT / "template.yaml") -> dict[str, Any]:
+    document: dict[str, Any] = yaml.load(path.read_text(), Loader=_CloudFormationLoader)  # noqa: S506 - a SafeLoader
     return document
 
 
@@ -44,3 +46,10 @@ def function_environment(logical_id: str) -> set[str]:
     own = template["Resources"][logical_id]["Properties"].get("Environment", {}).get("Variables", {})
     shared = template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
     return set(own) | set(shared)
+
+
+def undeclared_variables(env_file: Path) -> dict[str, set[str]]:
+    """Variables an env-vars file sets that the template does not declare: `sam local invoke` drops them."""
+    variables: dict[str, dict[str, str]] = json.loads(env_file.read_text())
+    missing = {function: set(values) - function_environment(function) for function, values in variables.items()}
+    return {function: names for function, names in missing.items() if names}

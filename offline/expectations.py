@@ -1,0 +1,60 @@
+"""events/expected.json: what each event in events/ must get back, checked the same way by every runner."""
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from offline.template import ROOT
+
+EVENTS = ROOT / "events"
+NOT_EVENTS = frozenset({"env.json", "expected.json"})
+
+
+@dataclass(frozen=True)
+class Expectation:
+    event: str
+    function: str
+    status: int
+    code: str | None = None
+
+    @property
+    def path(self) -> Path:
+        return EVENTS / self.event
+
+    def check(self, result: Mapping[str, Any], widget_url_prefix: str) -> str | None:
+        """None when the Lambda result meets the expectation, else why not."""
+        if "statusCode" not in result:
+            return f"no HTTP answer: {json.dumps(result)[:300]}"
+        status = result["statusCode"]
+        try:
+            body = json.loads(result.get("body") or "{}")
+        except ValueError:
+            return f"status {status}, body is not JSON"
+        if status != self.status:
+            return f"status {status}, expected {self.status} ({body.get('code', '')})"
+        if self.code is not None and body.get("code") != self.code:
+            return f"code {body.get('code')!r}, expected {self.code!r}"
+        if status == 201 and not str(body.get("url", "")).startswith(widget_url_prefix):
+            return f"url {body.get('url')!r} does not come from the Terra stand-in"
+        return None
+
+
+def load_expectations(function: str | None = None) -> list[Expectation]:
+    manifest: dict[str, dict[str, Any]] = json.loads((EVENTS / "expected.json").read_text())["events"]
+    expectations = [Expectation(event=name, **spec) for name, spec in sorted(manifest.items())]
+    return [e for e in expectations if function is None or e.function == function]
+
+
+def event_files() -> set[str]:
+    return {path.name for path in EVENTS.glob("*.json")} - NOT_EVENTS
+
+
+def report(results: list[tuple[str, str | None]]) -> int:
+    """Print one line per event and the closing count; return the number of failures."""
+    for name, failure in results:
+        print(f"{'PASS' if failure is None else 'FAIL'}  {name}{'' if failure is None else '  ' + failure}")  # noqa: T201
+    failed = sum(failure is not None for _, failure in results)
+    print(f"{len(results) - failed} passed, {failed} failed")  # noqa: T201
+    return failed

@@ -1,0 +1,273 @@
+"""A local stand-in for Terra's API, on loopback, for smoke runs, local mode and benchmarks.
+
+It checks the `dev-id` / `x-api-key` headers like Terra, answers the widget-session endpoint at both of
+Terra's URLs (the current one with 201, the legacy one with 200, or 410 like an account created after
+2026-09-03), records every request, and injects faults on demand: programmatically with `inject()`,
+or from another process with `POST /_simulator/faults`.
+"""
+
+import json
+import secrets
+import ssl
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+CURRENT_WIDGET_PATHS = ("/api/widget/session", "/widget/session")
+LEGACY_WIDGET_PATH = "/v2/auth/generateWidgetSession"
+FAULTS_PATH = "/_simulator/faults"
+SESSION_SECONDS = 900
+
+
+@dataclass(frozen=True)
+class Fault:
+    """What the next matching request gets instead of a normal answer."""
+
+    status: int = 503
+    body: Any = field(default_factory=lambda: {"status": "error", "message": "injected fault"})
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0  # seconds to wait before answering
+    drop_connection: bool = False  # close the socket without answering
+    path: str | None = None  # only requests to this path; None means any Terra endpoint
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body or b"null")
+
+
+@dataclass
+class WidgetSession:
+    session_id: str
+    reference_id: str | None
+    providers: list[str]
+    success_redirect_url: str | None
+    failure_redirect_url: str | None
+
+
+Route = Callable[["_Handler", dict[str, Any]], tuple[int, Any]]
+
+
+class TerraSimulator:
+    def __init__(
+        self,
+        *,
+        dev_id: str,
+        api_key: str,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        tls: ssl.SSLContext | None = None,
+        legacy_gone: bool = False,
+    ) -> None:
+        self.dev_id = dev_id
+        self.api_key = api_key
+        self.legacy_gone = legacy_gone
+        self.requests: list[RecordedRequest] = []
+        self.sessions: dict[str, WidgetSession] = {}
+        self.connections = 0
+        self._faults: deque[Fault] = deque()
+        self._lock = threading.Lock()
+        self._server = _Server((host, port), _Handler, self, tls)
+        self._thread: threading.Thread | None = None
+        scheme = "https" if tls else "http"
+        self.base_url = f"{scheme}://{host}:{self._server.server_address[1]}"
+        self._routes: dict[tuple[str, str], Route] = {
+            **{("POST", path): _create_widget_session for path in CURRENT_WIDGET_PATHS},
+            ("POST", LEGACY_WIDGET_PATH): _create_widget_session,
+        }
+
+    @property
+    def widget_session_url(self) -> str:
+        return self.base_url + CURRENT_WIDGET_PATHS[0]
+
+    @property
+    def legacy_widget_session_url(self) -> str:
+        return self.base_url + LEGACY_WIDGET_PATH
+
+    def start(self) -> "TerraSimulator":
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="terra-simulator", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> "TerraSimulator":
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    def inject(self, fault: Fault, times: int = 1) -> None:
+        with self._lock:
+            self._faults.extend([fault] * times)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._faults.clear()
+            self.requests.clear()
+
+    def _next_fault(self, path: str) -> Fault | None:
+        with self._lock:
+            for fault in self._faults:
+                if fault.path in {None, path}:
+                    self._faults.remove(fault)
+                    return fault
+        return None
+
+    def _record(self, request: RecordedRequest) -> None:
+        with self._lock:
+            self.requests.append(request)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        handler: type[BaseHTTPRequestHandler],
+        simulator: TerraSimulator,
+        tls: ssl.SSLContext | None,
+    ) -> None:
+        super().__init__(address, handler)
+        self.simulator = simulator
+        if tls:
+            self.socket = tls.wrap_socket(self.socket, server_side=True)
+
+    def get_request(self) -> tuple[Any, Any]:
+        connection = super().get_request()
+        # One accepted connection is one TCP (and, with TLS, one handshake): benchmarks count these.
+        with self.simulator._lock:
+            self.simulator.connections += 1
+        return connection
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, like Terra behind its load balancer
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: the simulator records requests instead of printing them."""
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_DELETE(self) -> None:
+        self._dispatch("DELETE")
+
+    def _dispatch(self, method: str) -> None:
+        simulator = self.server.simulator
+        path = self.path.split("?", 1)[0]
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if path == FAULTS_PATH and method == "POST":
+            self._inject_from_request(body)
+            return
+        simulator._record(RecordedRequest(method, path, dict(self.headers.items()), body))
+        route = simulator._routes.get((method, path))
+        if route is None:
+            self._send(HTTPStatus.NOT_FOUND, {"status": "error", "message": "not found"})
+            return
+        fault = simulator._next_fault(path)
+        if fault is not None:
+            self._answer_with(fault)
+            return
+        denied = self._check_credentials()
+        if denied:
+            self._send(*denied)
+            return
+        try:
+            payload = json.loads(body) if body else {}
+        except ValueError:
+            self._send(HTTPStatus.BAD_REQUEST, {"status": "error", "message": "body is not JSON"})
+            return
+        self._send(*route(self, payload if isinstance(payload, dict) else {}))
+
+    def _check_credentials(self) -> tuple[int, Any] | None:
+        simulator = self.server.simulator
+        dev_id, api_key = self.headers.get("dev-id"), self.headers.get("x-api-key")
+        if not dev_id or not api_key:
+            return 401, {
+                "type": "about:blank",
+                "title": "Unauthorized",
+                "detail": "dev-id or x-api-key headers are missing",
+                "instance": self.path,
+            }
+        if not (
+            secrets.compare_digest(dev_id, simulator.dev_id) and secrets.compare_digest(api_key, simulator.api_key)
+        ):
+            return 403, {"status": "error", "message": "credentials invalid"}
+        return None
+
+    def _inject_from_request(self, body: bytes) -> None:
+        try:
+            spec = json.loads(body)
+            fault = Fault(**{k: v for k, v in spec.items() if k != "times"})
+        except (ValueError, TypeError):
+            self._send(HTTPStatus.BAD_REQUEST, {"status": "error", "message": "not a fault"})
+            return
+        self.server.simulator.inject(fault, times=int(spec.get("times", 1)))
+        self._send(HTTPStatus.CREATED, {"status": "success"})
+
+    def _answer_with(self, fault: Fault) -> None:
+        if fault.delay:
+            time.sleep(fault.delay)
+        if fault.drop_connection:
+            self.close_connection = True
+            self.connection.close()
+            return
+        self._send(fault.status, fault.body, fault.headers)
+
+    def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+        is_text = isinstance(body, bytes | str)
+        payload = body.encode() if isinstance(body, str) else body if is_text else json.dumps(body).encode()
+        self.send_response(status)
+        if not is_text:
+            self.send_header("Content-Type", "application/json")
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+
+def _create_widget_session(handler: _Handler, body: dict[str, Any]) -> tuple[int, Any]:
+    simulator = handler.server.simulator
+    legacy = handler.path.startswith(LEGACY_WIDGET_PATH)
+    if legacy and simulator.legacy_gone:
+        return 410, {"status": "error", "message": "Use POST https://access.tryterra.co/api/widget/session"}
+    session_id = secrets.token_urlsafe(16)
+    providers = [p for p in str(body.get("providers") or "").split(",") if p]
+    simulator.sessions[session_id] = WidgetSession(
+        session_id=session_id,
+        reference_id=body.get("reference_id"),
+        providers=providers,
+        success_redirect_url=body.get("auth_success_redirect_url"),
+        failure_redirect_url=body.get("auth_failure_redirect_url"),
+    )
+    answer = {
+        "session_id": session_id,
+        "url": f"{simulator.base_url}/session/{session_id}",
+        "status": "success",
+        "expires_in": SESSION_SECONDS,
+    }
+    return (200 if legacy else 201), answer

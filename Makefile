@@ -17,10 +17,10 @@ RIE := $(SAM_VENV)/lib/python3.13/site-packages/samcli/local/rapid/aws-lambda-ri
 RUNTIME_VENV := .venv-lambda-runtime
 SMOKE_BUILD := .aws-sam/build-$(HOST_ARCH)
 
-.PHONY: help venv lint format unit validate build smoke test deploy clean
+.PHONY: help venv lint format unit validate build build-local smoke sam-local-invoke test deploy clean
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: requirements/dev.txt functions/requirements.txt
 	test -x $(PY) || $(PYTHON313) -m venv $(VENV)
@@ -60,10 +60,15 @@ validate: $(SAM_VENV)/.installed ## sam validate --lint
 build: $(SAM_VENV)/.installed ## sam build (python3.13)
 	$(SAM_ENV) $(SAM) build
 
-smoke: $(VENV)/.installed $(SAM_VENV)/.installed $(RUNTIME_VENV)/.installed ## Run every event through the built artifact (RIE, no Docker)
+build-local: $(SAM_VENV)/.installed ## sam build for this machine's architecture (for smoke runs)
 	$(SAM_ENV) $(SAM) build --build-dir $(SMOKE_BUILD) --cache-dir .aws-sam/cache-$(HOST_ARCH) \
 		--parameter-overrides Architecture=$(HOST_ARCH)
+
+smoke: build-local $(VENV)/.installed $(RUNTIME_VENV)/.installed ## Every event through the built artifact under the Lambda RIE (no Docker)
 	$(PY) -m offline.smoke --build-dir $(SMOKE_BUILD) --runtime-python $(RUNTIME_VENV)/bin/python --rie $(RIE)
+
+sam-local-invoke: build-local $(VENV)/.installed ## Every event through the real `sam local invoke` (Docker)
+	$(SAM_ENV) scripts/sam-local-invoke $(SAM) $(PY) $(SMOKE_BUILD) $(HOST_ARCH)
 
 test: lint unit validate build ## Everything CI checks
 

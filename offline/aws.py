@@ -27,16 +27,6 @@ def emulated_aws(host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
         server.stop()
 
 
-def client_environment(endpoint: str) -> dict[str, str]:
-    """What a process needs in its environment to use the emulated AWS (standard SDK settings only)."""
-    return {
-        **FAKE_CREDENTIALS,
-        "AWS_REGION": REGION,
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_ENDPOINT_URL": endpoint,
-    }
-
-
 def seed_terra_secret(endpoint: str, credentials: dict[str, Any], name: str = "terra-connect/terra") -> str:
     """Store the Terra credentials the way the stack's secret holds them; returns the secret's ARN."""
     client = boto3.client(

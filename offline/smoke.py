@@ -4,7 +4,7 @@ The function runs exactly as Lambda runs it: the Runtime Interface Emulator (shi
 drives `python3.13 -m awslambdaric <Handler>` in the built folder, with a runtime virtualenv that holds only
 awslambdaric and the SDK the python3.13 runtime provides, and only the variables events/env.json sets.
 Secrets Manager is moto's server and Terra is the local simulator, both on 127.0.0.1, reached through the
-function's ordinary configuration (TERRA_WIDGET_SESSION_URL, AWS_ENDPOINT_URL).
+function's ordinary configuration (TERRA_WIDGET_SESSION_URL, LOCAL_AWS_ENDPOINT_URL).
 """
 
 import argparse
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import requests
 
-from offline.aws import client_environment, emulated_aws, seed_terra_secret
+from offline.aws import FAKE_CREDENTIALS, REGION, emulated_aws, seed_terra_secret
 from offline.expectations import EVENTS, event_files, load_expectations, report
 from offline.template import load_template, undeclared_variables
 from offline.terra_simulator import TerraSimulator
@@ -88,11 +88,17 @@ def runtime_interface(
 def function_environment(function: str, *, secret_arn: str, terra_url: str, aws_endpoint: str) -> dict[str, str]:
     """events/env.json's variables for the function, pointed at the local stand-ins, plus what Lambda provides."""
     variables: dict[str, str] = json.loads((EVENTS / "env.json").read_text())[function]
-    variables |= {"TERRA_SECRET_ARN": secret_arn, "TERRA_WIDGET_SESSION_URL": terra_url}
+    variables |= {
+        "TERRA_SECRET_ARN": secret_arn,
+        "TERRA_WIDGET_SESSION_URL": terra_url,
+        "LOCAL_AWS_ENDPOINT_URL": aws_endpoint,
+    }
     timeout = load_template()["Globals"]["Function"]["Timeout"]
     return {
         **variables,
-        **client_environment(aws_endpoint),
+        **FAKE_CREDENTIALS,
+        "AWS_REGION": REGION,
+        "AWS_DEFAULT_REGION": REGION,
         "PATH": "/usr/local/bin:/usr/bin:/bin",
         "LANG": "C.UTF-8",
         "AWS_LAMBDA_FUNCTION_TIMEOUT": str(timeout),

@@ -69,7 +69,9 @@ class TerraSimulator:
         port: int = 0,
         tls: ssl.SSLContext | None = None,
         legacy_gone: bool = False,
+        public_host: str | None = None,
     ) -> None:
+        """`public_host` is the name clients use when it differs from `host` (a container's host.docker.internal)."""
         self.dev_id = dev_id
         self.api_key = api_key
         self.legacy_gone = legacy_gone
@@ -81,7 +83,7 @@ class TerraSimulator:
         self._server = _Server((host, port), _Handler, self, tls)
         self._thread: threading.Thread | None = None
         scheme = "https" if tls else "http"
-        self.base_url = f"{scheme}://{host}:{self._server.server_address[1]}"
+        self.base_url = f"{scheme}://{public_host or host}:{self._server.server_address[1]}"
         self._routes: dict[tuple[str, str], Route] = {
             **{("POST", path): _create_widget_session for path in CURRENT_WIDGET_PATHS},
             ("POST", LEGACY_WIDGET_PATH): _create_widget_session,

@@ -2,6 +2,7 @@
 
 import re
 
+from offline.expectations import event_files
 from offline.template import load_template
 
 from terra_connect.domain import errors
@@ -28,3 +29,9 @@ def test_the_parameter_table_lists_every_stack_parameter() -> None:
     documented = set(re.findall(r"^\| `([A-Za-z]+)` \|", README, flags=re.MULTILINE))
 
     assert set(load_template()["Parameters"]) <= documented
+
+
+def test_the_readme_shows_a_sam_local_invoke_command_for_every_event() -> None:
+    shown = set(re.findall(r"sam local invoke ApiFunction -e events/([a-z0-9-]+\.json)", README))
+
+    assert shown == event_files()

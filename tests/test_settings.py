@@ -40,6 +40,8 @@ def test_valid_settings_are_parsed() -> None:
         ({"ALLOWED_REDIRECT_URLS": "javascript:alert(1)"}, "forbidden scheme"),
         ({"DEFAULT_SUCCESS_REDIRECT_URL": "https://elsewhere.example/x"}, "DEFAULT_SUCCESS_REDIRECT_URL must match"),
         ({"DEFAULT_FAILURE_REDIRECT_URL": "myapp://other"}, "DEFAULT_FAILURE_REDIRECT_URL must match"),
+        ({"LOCAL_AWS_ENDPOINT_URL": "https://secretsmanager.evil.example"}, "LOCAL_AWS_ENDPOINT_URL"),
+        ({"LOCAL_AWS_ENDPOINT_URL": "http://user@localhost:5000"}, "LOCAL_AWS_ENDPOINT_URL"),
         ({"SECRET_CACHE_TTL_SECONDS": "0"}, "SECRET_CACHE_TTL_SECONDS"),
         ({"SECRET_CACHE_TTL_SECONDS": "soon"}, "SECRET_CACHE_TTL_SECONDS"),
     ],
@@ -59,10 +61,22 @@ def test_every_problem_is_reported_at_once() -> None:
     assert "forbidden scheme" in text
 
 
-def test_loopback_terra_endpoints_are_accepted_for_local_runs() -> None:
-    settings = Settings.from_env({**VALID, "TERRA_WIDGET_SESSION_URL": "http://127.0.0.1:4010/api/widget/session"})
+@pytest.mark.parametrize("host", ["127.0.0.1:4010", "localhost:4010", "[::1]:4010", "host.docker.internal:4010"])
+def test_endpoints_on_this_machine_are_accepted_for_local_runs(host: str) -> None:
+    settings = Settings.from_env(
+        {
+            **VALID,
+            "TERRA_WIDGET_SESSION_URL": f"http://{host}/api/widget/session",
+            "LOCAL_AWS_ENDPOINT_URL": f"http://{host}",
+        }
+    )
 
-    assert settings.terra_widget_session_url.startswith("http://127.0.0.1")
+    assert settings.terra_widget_session_url == f"http://{host}/api/widget/session"
+    assert settings.local_aws_endpoint_url == f"http://{host}"
+
+
+def test_no_local_aws_endpoint_by_default() -> None:
+    assert Settings.from_env({**VALID, "LOCAL_AWS_ENDPOINT_URL": ""}).local_aws_endpoint_url is None
 
 
 def test_a_bad_setting_fails_the_cold_start(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -10,7 +10,9 @@ from urllib.parse import urlsplit
 
 from terra_connect.domain.redirects import AllowedRedirect, RedirectPolicy
 
-LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+# This machine, seen from itself or from a container (`--add-host host.docker.internal:host-gateway`):
+# the only hosts plain http may reach, for local runs against emulators and the Terra simulator.
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "host.docker.internal"})
 TERRA_DOMAIN = "tryterra.co"
 LEGACY_WIDGET_PATH = "/auth/generateWidgetSession"
 
@@ -20,17 +22,22 @@ class SettingsError(ValueError):
 
 
 def is_terra_endpoint(url: str) -> bool:
-    """True for https on tryterra.co (or a subdomain), or any loopback URL (local mode and tests).
+    """True for https on tryterra.co (or a subdomain), or a URL on this machine (local runs).
 
     The function sends the API key to this URL, so it refuses anything else even if the template's
     own AllowedPattern is bypassed.
     """
     parts = urlsplit(url)
     host = parts.hostname or ""
-    if host in LOOPBACK_HOSTS:
-        return parts.scheme in {"http", "https"}
+    if is_local_url(url):
+        return True
     on_terra = host == TERRA_DOMAIN or host.endswith("." + TERRA_DOMAIN)
     return parts.scheme == "https" and on_terra and "@" not in parts.netloc
+
+
+def is_local_url(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in {"http", "https"} and (parts.hostname or "") in LOCAL_HOSTS and "@" not in parts.netloc
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +49,7 @@ class Settings:
     default_failure_redirect_url: str | None
     reference_id_claim: str
     secret_cache_ttl_seconds: int
+    local_aws_endpoint_url: str | None = None
 
     @property
     def legacy_widget_endpoint(self) -> bool:
@@ -77,6 +85,10 @@ class Settings:
                 problems.append(f"{name} must match one of ALLOWED_REDIRECT_URLS")
             defaults[name] = value
 
+        local_aws = read("LOCAL_AWS_ENDPOINT_URL") or None
+        if local_aws is not None and not is_local_url(local_aws):
+            problems.append("LOCAL_AWS_ENDPOINT_URL must be an http(s) URL on this machine (or empty in AWS)")
+
         claim = read("REFERENCE_ID_CLAIM", default="sub")
         ttl_text = read("SECRET_CACHE_TTL_SECONDS", default="300")
         ttl = int(ttl_text) if ttl_text.isdigit() else -1
@@ -93,4 +105,5 @@ class Settings:
             default_failure_redirect_url=defaults["DEFAULT_FAILURE_REDIRECT_URL"],
             reference_id_claim=claim,
             secret_cache_ttl_seconds=ttl,
+            local_aws_endpoint_url=local_aws,
         )

@@ -7,6 +7,7 @@ The secret is a JSON object: {"dev_id": "...", "api_key": "..."} (and, for webho
 import json
 from typing import Any
 
+import boto3
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 from botocore.config import Config
@@ -26,10 +27,13 @@ _TRANSIENT_CODES = frozenset({"ThrottlingException", "InternalServiceError", "In
 
 
 class SecretsManagerCredentials:
-    def __init__(self, secret_id: str, *, max_age_seconds: int, provider: SecretsProvider | None = None) -> None:
+    def __init__(self, secret_id: str, *, max_age_seconds: int, endpoint_url: str | None = None) -> None:
         self._secret_id = secret_id
         self._max_age = max_age_seconds
-        self._provider = provider or SecretsProvider(boto_config=SECRETS_CLIENT_CONFIG)
+        client = boto3.session.Session().client(
+            "secretsmanager", config=SECRETS_CLIENT_CONFIG, endpoint_url=endpoint_url
+        )
+        self._provider = SecretsProvider(boto3_client=client)
         self._parsed: tuple[str, TerraCredentials] | None = None
 
     def get(self, *, refresh: bool = False) -> TerraCredentials:

@@ -21,7 +21,7 @@ from terra_connect.domain.deadline import Deadline
 from terra_connect.domain.errors import ServiceError, TerraBadResponse, TerraRejected, TerraTimeout, TerraUnavailable
 from terra_connect.domain.models import TerraWidgetSession, WidgetSessionParams
 from terra_connect.domain.ports import CredentialsSource, TerraCredentials
-from terra_connect.settings import LEGACY_WIDGET_PATH, LOOPBACK_HOSTS
+from terra_connect.settings import LEGACY_WIDGET_PATH, is_local_url
 
 CURRENT_WIDGET_SESSION_URL = "https://access.tryterra.co/api/widget/session"
 USER_AGENT = "terra-connect/0.1"
@@ -83,7 +83,7 @@ class TerraClient:
         self._widget_session_url = widget_session_url
         self._legacy_widget = urlsplit(widget_session_url).path.rstrip("/").endswith(LEGACY_WIDGET_PATH)
         # The widget URL Terra returns must be https, except when Terra itself is a local simulator.
-        self._allow_http_urls = urlsplit(widget_session_url).hostname in LOOPBACK_HOSTS
+        self._allow_http_urls = is_local_url(widget_session_url)
         self._credentials = credentials
         self._session = session or requests.Session()
         self._session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})

@@ -31,6 +31,7 @@ def build_container(env: Mapping[str, str], *, sleep: Callable[[float], None] = 
     credentials = SecretsManagerCredentials(
         settings.terra_secret_arn,
         max_age_seconds=settings.secret_cache_ttl_seconds,
+        endpoint_url=settings.local_aws_endpoint_url,
     )
     terra = TerraClient(
         widget_session_url=settings.terra_widget_session_url,

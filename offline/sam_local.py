@@ -1,0 +1,111 @@
+"""make sam-local-invoke: the real `sam local invoke` for every file in events/, checked against events/expected.json.
+
+Runs wherever Docker answers: on a developer's machine against the official Lambda image, and on machines
+with no image registry inside a private network namespace against a locally built base image
+(scripts/sam-local-invoke sets that up). The function reaches the Terra simulator and moto's server,
+which listen on `--bind-host`, through the name host.docker.internal (`sam local invoke --add-host`).
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from offline.aws import FAKE_CREDENTIALS, REGION, emulated_aws, seed_terra_secret
+from offline.expectations import EVENTS, load_expectations, report
+from offline.terra_simulator import TerraSimulator
+
+DEV_ID = "sam-local-dev-id"
+API_KEY = "sam-local-api-key"
+CONTAINER_HOST = "host.docker.internal"
+INVOKE_SECONDS = 300  # the first invoke builds SAM's runtime image on top of the base image
+
+
+def last_json_line(text: str) -> dict[str, object]:
+    """SAM prints the function's result as the last line of stdout (and exits 0 even when it got none)."""
+    for line in reversed(text.strip().splitlines()):
+        try:
+            document = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(document, dict):
+            return document
+    return {"error": "sam printed no result", "stdout": text[-500:]}
+
+
+def run(*, sam: Path, build_dir: Path, architecture: str, bind_host: str, image: str | None, log_dir: Path) -> int:
+    log_dir.mkdir(parents=True, exist_ok=True)
+    results: list[tuple[str, str | None]] = []
+    with (
+        TerraSimulator(dev_id=DEV_ID, api_key=API_KEY, host=bind_host, public_host=CONTAINER_HOST) as terra,
+        emulated_aws(host=bind_host) as aws_endpoint,
+        tempfile.TemporaryDirectory() as scratch,
+    ):
+        secret_arn = seed_terra_secret(aws_endpoint, {"dev_id": DEV_ID, "api_key": API_KEY})
+        port = aws_endpoint.rsplit(":", 1)[1]
+        env_vars: dict[str, dict[str, str]] = json.loads((EVENTS / "env.json").read_text())
+        for variables in env_vars.values():
+            variables |= {
+                "TERRA_SECRET_ARN": secret_arn,
+                "TERRA_WIDGET_SESSION_URL": terra.widget_session_url,
+                "LOCAL_AWS_ENDPOINT_URL": f"http://{CONTAINER_HOST}:{port}",
+            }
+        env_file = Path(scratch) / "env.json"
+        env_file.write_text(json.dumps(env_vars))
+        sam_env = {
+            **os.environ,
+            **FAKE_CREDENTIALS,
+            "AWS_REGION": REGION,
+            "AWS_DEFAULT_REGION": REGION,
+            "SAM_CLI_TELEMETRY": "0",
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
+        for expectation in load_expectations():
+            command = [
+                str(sam), "local", "invoke", expectation.function,
+                "--template", str(build_dir / "template.yaml"),
+                "--event", str(expectation.path),
+                "--env-vars", str(env_file),
+                "--add-host", f"{CONTAINER_HOST}:{bind_host}",
+                "--parameter-overrides", f"Architecture={architecture}",
+            ]  # fmt: skip
+            if image:
+                command += ["--invoke-image", image, "--skip-pull-image"]
+            completed = subprocess.run(  # noqa: S603 - fixed argv, no shell
+                command, env=sam_env, capture_output=True, text=True, timeout=INVOKE_SECONDS, check=False
+            )
+            (log_dir / f"{expectation.event}.log").write_text(
+                completed.stdout + "\n--- stderr ---\n" + completed.stderr
+            )
+            result = last_json_line(completed.stdout)
+            results.append((expectation.event, expectation.check(result, terra.base_url + "/session/")))
+    failed = report(results)
+    if failed:
+        print(f"sam's output for each event is in {log_dir}/")  # noqa: T201
+    return 1 if failed else 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sam", type=Path, required=True)
+    parser.add_argument("--build-dir", type=Path, required=True)
+    parser.add_argument("--architecture", required=True, choices=["x86_64", "arm64"], help="of the build")
+    parser.add_argument("--bind-host", required=True, help="address the container reaches this machine on")
+    parser.add_argument("--image", help="a local base image for --invoke-image (no registry needed)")
+    parser.add_argument("--log-dir", type=Path, default=Path(".aws-sam/sam-local-logs"))
+    args = parser.parse_args()
+    return run(
+        sam=args.sam.absolute(),
+        build_dir=args.build_dir.resolve(),
+        architecture=args.architecture,
+        bind_host=args.bind_host,
+        image=args.image,
+        log_dir=args.log_dir,
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

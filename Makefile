@@ -15,9 +15,10 @@ SAM_ENV := PATH="$(PYTHON313_DIR):$$PATH" SAM_CLI_TELEMETRY=0 AWS_REGION=us-east
 HOST_ARCH := $(if $(filter aarch64 arm64,$(shell uname -m)),arm64,x86_64)
 RIE := $(SAM_VENV)/lib/python3.13/site-packages/samcli/local/rapid/aws-lambda-rie-$(HOST_ARCH)
 RUNTIME_VENV := .venv-lambda-runtime
+CHECKOV_VENV := .venv-checkov
 SMOKE_BUILD := .aws-sam/build-$(HOST_ARCH)
 
-.PHONY: help venv lint format unit validate build build-local smoke sam-local-invoke test deploy clean
+.PHONY: help venv lint format unit validate scan build build-local smoke sam-local-invoke test deploy clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -40,7 +41,13 @@ $(RUNTIME_VENV)/.installed: requirements/lambda-runtime.txt
 	$(RUNTIME_VENV)/bin/python -m pip install --quiet -r requirements/lambda-runtime.txt
 	touch $@
 
-venv: $(VENV)/.installed $(SAM_VENV)/.installed $(RUNTIME_VENV)/.installed ## Create the virtualenvs
+$(CHECKOV_VENV)/.installed: requirements/checkov.txt
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON313) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r requirements/checkov.txt
+	touch $@
+
+venv: $(VENV)/.installed $(SAM_VENV)/.installed $(RUNTIME_VENV)/.installed $(CHECKOV_VENV)/.installed ## Create the virtualenvs
 
 lint: $(VENV)/.installed ## ruff and mypy --strict
 	$(VENV)/bin/ruff check .
@@ -57,6 +64,12 @@ unit: $(VENV)/.installed ## pytest with the coverage gate
 validate: $(SAM_VENV)/.installed ## sam validate --lint
 	$(SAM_ENV) $(SAM) validate --lint
 
+scan: $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed ## cfn-lint (with serverless rules) and checkov on template.yaml
+	$(SAM_VENV)/bin/cfn-lint template.yaml --append-rules cfn_lint_serverless.rules
+	# Offline: no policy download from the vendor, no update check.
+	BC_SKIP_MAPPING=TRUE CKV_SKIP_PACKAGE_UPDATE_CHECK=true $(CHECKOV_VENV)/bin/checkov --quiet --compact \
+		--skip-download --framework cloudformation -f template.yaml
+
 build: $(SAM_VENV)/.installed ## sam build (python3.13)
 	$(SAM_ENV) $(SAM) build
 
@@ -70,10 +83,10 @@ smoke: build-local $(VENV)/.installed $(RUNTIME_VENV)/.installed ## Every event 
 sam-local-invoke: build-local $(VENV)/.installed ## Every event through the real `sam local invoke` (Docker)
 	$(SAM_ENV) scripts/sam-local-invoke $(SAM) $(PY) $(SMOKE_BUILD) $(HOST_ARCH)
 
-test: lint unit validate build ## Everything CI checks
+test: lint unit validate scan build ## Everything CI checks
 
 deploy: build ## sam deploy --guided
 	$(SAM_ENV) $(SAM) deploy --guided
 
 clean: ## Remove virtualenvs and build output
-	rm -rf $(VENV) $(SAM_VENV) $(RUNTIME_VENV) .aws-sam .coverage .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) $(RUNTIME_VENV) $(CHECKOV_VENV) .aws-sam .coverage .mypy_cache .ruff_cache

@@ -4,14 +4,16 @@ import json
 import logging
 import os
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
 import pytest
 import responses
+from botocore.client import BaseClient
 from moto import mock_aws
 
-from tests.support import API_KEY, DEV_ID, WIDGET_URL, ApiAnswer, FakeLambdaContext
+from tests.support import API_KEY, DEV_ID, ROTATED_API_KEY, WIDGET_URL, ApiAnswer, FakeLambdaContext, load_event
 
 # Fake AWS credentials and Powertools settings, set before any test imports the function's code.
 os.environ.update(
@@ -28,8 +30,30 @@ os.environ.update(
 for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SECRETS_MANAGER"):
     os.environ.pop(name, None)
 
+# Values that must never appear in a log line: the Terra credentials, the caller's token, a widget URL.
+NEVER_LOGGED = (
+    DEV_ID,
+    API_KEY,
+    ROTATED_API_KEY,
+    load_event("widget-session.json")["headers"]["authorization"].removeprefix("Bearer "),
+    "6a1f0c2e-secret-session-token",
+)
+# Loggers of the test tools themselves (moto logs the secrets it stores), not of the product.
+TOOL_LOGGERS = ("moto", "werkzeug", "responses", "hypothesis", "schemathesis")
+
 ALLOWED_REDIRECTS = "myapp://terra,https://app.example.com/terra"
 SECRET = {"dev_id": DEV_ID, "api_key": API_KEY}
+
+
+@pytest.fixture(autouse=True)
+def no_secret_is_ever_logged(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """Every test doubles as a log sweep: no record the product emits, extras included, holds a secret."""
+    caplog.set_level(logging.DEBUG)
+    yield
+    records = [r for r in caplog.get_records("call") if not r.name.startswith(TOOL_LOGGERS)]
+    text = "\n".join(f"{record.getMessage()} {record.__dict__}" for record in records)
+    leaked = [secret for secret in NEVER_LOGGED if secret in text]
+    assert not leaked, f"secrets in the logs: {leaked}"
 
 
 @pytest.fixture
@@ -42,6 +66,33 @@ def aws() -> Iterator[None]:
 def secret_arn(aws: None) -> str:
     client = boto3.client("secretsmanager")
     return client.create_secret(Name="terra-connect/terra", SecretString=json.dumps(SECRET))["ARN"]
+
+
+@dataclass
+class AwsCalls:
+    """Every AWS API call the code under test makes, and failures to inject into chosen operations."""
+
+    operations: list[str] = field(default_factory=list)
+    failures: dict[str, Exception] = field(default_factory=dict)
+
+    def count(self, operation: str) -> int:
+        return self.operations.count(operation)
+
+
+@pytest.fixture
+def aws_calls(settings_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> AwsCalls:
+    """Records AWS calls made after the test's own set-up (the secret already exists)."""
+    recorder = AwsCalls()
+    original = BaseClient.__dict__["_make_api_call"]  # the one method every botocore API call goes through
+
+    def recording(client: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+        recorder.operations.append(operation)
+        if operation in recorder.failures:
+            raise recorder.failures[operation]
+        return original(client, operation, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", recording)
+    return recorder
 
 
 @pytest.fixture

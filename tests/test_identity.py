@@ -19,39 +19,6 @@ def test_reference_id_comes_from_token_not_body(
     assert len(terra.calls) == 0
 
 
-@pytest.mark.parametrize(
-    "claims",
-    [
-        None,
-        {},
-        {"sub": ""},
-        {"sub": "   "},
-        {"sub": "x" * 257},
-        {"sub": "abc\ndef"},
-        {"email": "a@example.com"},
-    ],
-    ids=["no-authorizer", "no-claims", "empty", "blank", "over-long", "control-char", "other-claim-only"],
-)
-def test_requests_without_a_usable_identity_get_401(
-    invoke: Callable[..., ApiAnswer], terra: responses.RequestsMock, claims: dict[str, str] | None
-) -> None:
-    answer = invoke(api_event({}, claims=claims))
-
-    assert answer.status == 401
-    assert answer.code == "unauthenticated"
-    assert len(terra.calls) == 0
-
-
-def test_an_authorization_header_without_authorizer_claims_is_not_trusted(
-    invoke: Callable[..., ApiAnswer], terra: responses.RequestsMock
-) -> None:
-    # A token in the header proves nothing by itself: only the API Gateway authorizer's claims count.
-    event = api_event({}, claims=None, headers={"authorization": "Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJldmUifQ."})
-
-    assert invoke(event).status == 401
-    assert len(terra.calls) == 0
-
-
 def test_the_identity_claim_is_configurable(
     invoke: Callable[..., ApiAnswer], terra: responses.RequestsMock, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -5,6 +5,7 @@ The secret is a JSON object: {"dev_id": "...", "api_key": "..."} (and, for webho
 """
 
 import json
+import logging
 from typing import Any
 
 import boto3
@@ -19,6 +20,11 @@ from terra_connect.domain.ports import TerraCredentials
 # Secrets Manager is on the request path of a cold container: fail fast rather than let the SDK's
 # default 60 s timeouts consume the function's whole budget.
 SECRETS_CLIENT_CONFIG = Config(connect_timeout=2, read_timeout=3, retries={"mode": "standard", "max_attempts": 2})
+
+# botocore logs whole API responses at DEBUG, GetSecretValue's SecretString included. Keep the SDK's
+# loggers quiet even when the runtime's application log level is turned up to DEBUG.
+for _sdk_logger in ("botocore", "boto3"):
+    logging.getLogger(_sdk_logger).setLevel(logging.WARNING)
 
 # The value the stack's own secret is created with, until the operator puts the real credentials in.
 PLACEHOLDER = "REPLACE_ME"

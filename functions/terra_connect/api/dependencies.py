@@ -19,10 +19,16 @@ def _reference_id_named(name: str) -> bool:
     return "referenceid" in name.lower().replace("-", "").replace("_", "")
 
 
+def has_non_json_body(event: APIGatewayProxyEventV2) -> bool:
+    media_type = (event.headers.get("content-type") or "application/json").split(";")[0].strip().lower()
+    return bool(event.body) and media_type not in _JSON_MEDIA_TYPES
+
+
 def strict_request(request: Request) -> None:
     """Refuse what the route does not read: a non-JSON body, any query parameter, an identity-choosing header.
 
-    Runs after Powertools' validation, which would otherwise accept form-encoded bodies.
+    Runs after Powertools' validation, which would otherwise accept form-encoded bodies; a non-JSON body that
+    fails that validation is answered 415 by the resolver's validation-error handler.
     """
     event = cast(APIGatewayProxyEventV2, request.resolved_event)
     if any(_reference_id_named(name) for name in event.headers):
@@ -32,8 +38,7 @@ def strict_request(request: Request) -> None:
         raise ReferenceIdNotAllowed
     if query:
         raise InvalidRequest(f"Unexpected query parameters: {', '.join(sorted(query))[:200]}.")
-    media_type = (event.headers.get("content-type") or "application/json").split(";")[0].strip().lower()
-    if event.body and media_type not in _JSON_MEDIA_TYPES:
+    if has_non_json_body(event):
         raise UnsupportedMediaType
 
 

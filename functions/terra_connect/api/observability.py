@@ -1,17 +1,10 @@
 """Logger and Metrics, created once per container and shared by every module."""
 
-import logging
-
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 logger = Logger()
 metrics = Metrics()
-
-# botocore logs whole API responses at DEBUG, GetSecretValue's SecretString included. Keep the SDK's
-# loggers quiet even when the runtime's application log level is turned up to DEBUG.
-for _sdk_logger in ("botocore", "boto3"):
-    logging.getLogger(_sdk_logger).setLevel(logging.WARNING)
 
 
 def observe_terra_attempt(operation: str, outcome: str, seconds: float) -> None:

@@ -12,6 +12,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestValidationError,
 )
 
+from terra_connect.api.dependencies import has_non_json_body
 from terra_connect.api.observability import count_error, logger
 from terra_connect.api.problems import problem_response
 from terra_connect.domain.errors import (
@@ -80,6 +81,8 @@ def create_resolver(*routers: Router) -> APIGatewayHttpResolver:
     @app.exception_handler(RequestValidationError)
     def _validation_error(error: RequestValidationError) -> Response[str]:
         # Only the location and type of each error: Pydantic's messages can echo the input back.
+        if has_non_json_body(app.current_event):
+            return _problem_for(UnsupportedMediaType())
         errors = [{"loc": list(e["loc"]), "type": e["type"]} for e in error.errors()]
         if any(e["type"] == "extra_forbidden" and e["loc"][-1:] == ["reference_id"] for e in errors):
             return _problem_for(ReferenceIdNotAllowed())

@@ -18,7 +18,7 @@ RUNTIME_VENV := .venv-lambda-runtime
 CHECKOV_VENV := .venv-checkov
 SMOKE_BUILD := .aws-sam/build-$(HOST_ARCH)
 
-.PHONY: help venv lint format unit validate scan build build-local smoke sam-local-invoke test deploy clean
+.PHONY: help venv lint format unit validate scan build build-local smoke sam-local-invoke test docs deploy clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -84,6 +84,10 @@ sam-local-invoke: build-local $(VENV)/.installed ## Every event through the real
 	$(SAM_ENV) scripts/sam-local-invoke $(SAM) $(PY) $(SMOKE_BUILD) $(HOST_ARCH)
 
 test: lint unit validate scan build ## Everything CI checks
+
+docs: $(VENV)/.installed ## Regenerate docs/openapi.json and the tables in docs/security.md
+	PYTHONPATH=functions $(PY) -m offline.openapi --write
+	PYTHONPATH=functions $(PY) -m tests.security_doc --write
 
 deploy: build ## sam deploy --guided
 	$(SAM_ENV) $(SAM) deploy --guided

@@ -10,9 +10,49 @@ from http import HTTPStatus
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+from pydantic import BaseModel, Field
 
 PROBLEM_JSON = "application/problem+json"
 NO_STORE = {"Cache-Control": "no-store"}
+
+
+class ProblemDetails(BaseModel):
+    """RFC 9457 problem details, as every error answer carries them."""
+
+    type: str = Field(default="about:blank", examples=["about:blank"])
+    title: str = Field(examples=["Unprocessable Content"])
+    status: int = Field(examples=[422])
+    detail: str = Field(examples=["The redirect URL is not one of the configured destinations."])
+    code: str = Field(
+        description="Stable, machine-readable error code (see README).", examples=["redirect_not_allowed"]
+    )
+    request_id: str | None = Field(description="API Gateway request id, also in the logs.")
+    errors: list[dict[str, Any]] | None = Field(default=None, description="Validation errors: location and type.")
+
+
+_DESCRIPTIONS = {
+    400: "malformed_body",
+    401: "unauthenticated",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error, reference_id_not_allowed, redirect_not_allowed",
+    500: "configuration_error, internal_error",
+    502: "terra_rejected, terra_bad_response",
+    503: "terra_unavailable, secrets_unavailable (with Retry-After)",
+    504: "terra_timeout",
+}
+
+
+def problem_responses(*statuses: int) -> dict[int, OpenAPIResponse]:
+    """OpenAPI entries for a route's error answers, all problem+json."""
+    return {
+        status: {
+            "description": f"{HTTPStatus(status).phrase}: {_DESCRIPTIONS[status]}",
+            "content": {PROBLEM_JSON: {"model": ProblemDetails}},
+        }
+        for status in statuses
+    }
 
 
 def problem_response(

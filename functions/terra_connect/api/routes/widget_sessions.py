@@ -15,7 +15,7 @@ from terra_connect.api.dependencies import (
     widget_session_service,
 )
 from terra_connect.api.observability import metrics
-from terra_connect.api.problems import NO_STORE
+from terra_connect.api.problems import NO_STORE, problem_responses
 from terra_connect.domain.deadline import Deadline
 from terra_connect.domain.models import WidgetSessionRequest, WidgetSessionResponse
 from terra_connect.domain.widget_sessions import WidgetSessionService
@@ -38,6 +38,7 @@ router = Router()  # type: ignore[no-untyped-call]  # Powertools declares no ret
             "description": "The widget session was created.",
             "content": {"application/json": {"model": WidgetSessionResponse}},
         },
+        **problem_responses(400, 401, 413, 415, 422, 500, 502, 503, 504),
     },
 )
 def create_widget_session(

@@ -1,0 +1,57 @@
+"""docs/openapi.json, generated from the routes and models themselves (Powertools' OpenAPI support).
+
+python -m offline.openapi          # print
+python -m offline.openapi --write  # update docs/openapi.json (make docs)
+"""
+
+import argparse
+import json
+import sys
+
+from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer, Server, ServerVariable
+
+from offline.template import ROOT
+from terra_connect.api.resolver import create_resolver
+from terra_connect.api.routes import widget_sessions
+
+OPENAPI_FILE = ROOT / "docs" / "openapi.json"
+
+
+def render() -> str:
+    app = create_resolver(widget_sessions.router)
+    document = app.get_openapi_json_schema(
+        title="Terra Connect API",
+        version="1.0.0",
+        description=(
+            "Connect a signed-in app user's wearables through Terra. Every route needs an access token from the "
+            "stack's identity provider; errors are RFC 9457 problem+json with a stable `code`."
+        ),
+        servers=[
+            Server(
+                url="https://{api_id}.execute-api.{region}.amazonaws.com",
+                description="The stack's HTTP API (output ApiBaseUrl)",
+                variables={
+                    "api_id": ServerVariable(default="abc123example", description="HTTP API id"),
+                    "region": ServerVariable(default="us-east-1", description="AWS region"),
+                },
+            )
+        ],
+        security_schemes={"jwt": HTTPBearer(bearerFormat="JWT")},
+        security=[{"jwt": []}],
+    )
+    return json.dumps(json.loads(document), indent=2, sort_keys=True) + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="Generate the OpenAPI document from the code.")
+    parser.add_argument("--write", action="store_true", help=f"write {OPENAPI_FILE.relative_to(ROOT)}")
+    if parser.parse_args().write:
+        OPENAPI_FILE.parent.mkdir(exist_ok=True)
+        OPENAPI_FILE.write_text(render())
+    else:
+        sys.stdout.write(render())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

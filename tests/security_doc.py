@@ -1,0 +1,109 @@
+"""The generated part of docs/security.md: figures and both matrices, from the tests' own parameter lists.
+
+python -m tests.security_doc --write   (make docs)
+"""
+
+import argparse
+import re
+import sys
+from typing import Any
+
+from offline.template import ROOT, load_template
+
+from tests.fault_matrix import FAULTS
+from tests.hostile_inputs import HOSTILE_INPUTS
+from tests.test_openapi import EXAMPLES_PER_MODE
+
+SECURITY_DOC = ROOT / "docs" / "security.md"
+START = "<!-- generated: make docs -->"
+END = "<!-- end of generated part -->"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _answer(status: int, code: str | None, retry_after: str | None) -> str:
+    text = f"{status} `{code}`" if code else f"{status} (recovered)"
+    return text + (f", Retry-After {retry_after}" if retry_after else "")
+
+
+def scanner_skips() -> list[tuple[str, str, str, str]]:
+    """(tool, check, resource, reason) for every finding the template skips, with the reason it gives."""
+    skips: list[tuple[str, str, str, str]] = []
+    raw = (ROOT / "template.yaml").read_text()
+    for name, resource in load_template()["Resources"].items():
+        metadata: dict[str, Any] = resource.get("Metadata", {})
+        for skip in metadata.get("checkov", {}).get("skip", []):
+            skips.append(("checkov", skip["id"], name, skip["comment"]))
+        for check in metadata.get("cfn-lint", {}).get("config", {}).get("ignore_checks", []):
+            reason = re.search(rf"- {check} # (.+)", raw)
+            skips.append(("cfn-lint", check, name, reason.group(1) if reason else ""))
+    return skips
+
+
+def render() -> str:
+    skips = scanner_skips()
+    lines = [
+        START,
+        "",
+        "## Figures",
+        "",
+        "| What | Count | Reproduce |",
+        "|---|---|---|",
+        f"| Hostile requests tried, each refused with its 4xx and no upstream call | {len(HOSTILE_INPUTS)} | "
+        "`.venv/bin/python -m pytest tests/test_hostile_inputs.py` |",
+        f"| Faults injected (Terra and Secrets Manager), each mapped to its answer | {len(FAULTS)} | "
+        "`.venv/bin/python -m pytest tests/test_fault_matrix.py` |",
+        "| Requests generated from docs/openapi.json (valid and invalid), unexpected 500s: 0 | "
+        f"{2 * EXAMPLES_PER_MODE} | `.venv/bin/python -m pytest tests/test_openapi.py` |",
+        "| Tests that also sweep every log record for secrets | all of them | `make unit` |",
+        f"| Scanner findings (cfn-lint serverless rules, checkov), all skipped with a reason below; open | "
+        f"{len(skips)}; 0 | `make scan` |",
+        "",
+        "## Hostile-input matrix",
+        "",
+        "| Case | Category | Request | Answer |",
+        "|---|---|---|---|",
+        *(f"| `{c.id}` | {c.category} | {_cell(c.description)} | {c.status} `{c.code}` |" for c in HOSTILE_INPUTS),
+        "",
+        "## Fault matrix",
+        "",
+        "| Fault | Source | What happens | Answer | Terra attempts | Secret reads |",
+        "|---|---|---|---|---|---|",
+        *(
+            f"| `{f.id}` | {f.source} | {_cell(f.description)} | {_answer(f.status, f.code, f.retry_after)} "
+            f"| {f.terra_calls} | {f.secret_reads} |"
+            for f in FAULTS
+        ),
+        "",
+        "## Scanner findings skipped in template.yaml",
+        "",
+        "| Tool | Check | Resource | Why |",
+        "|---|---|---|---|",
+        *(f"| {tool} | {check} | {resource} | {_cell(reason)} |" for tool, check, resource, reason in skips),
+        "",
+        END,
+    ]
+    return "\n".join(lines)
+
+
+def updated(document: str) -> str:
+    before, _, rest = document.partition(START)
+    _, _, after = rest.partition(END)
+    return before + render() + after
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="Regenerate the tables in docs/security.md.")
+    parser.add_argument("--write", action="store_true")
+    document = SECURITY_DOC.read_text()
+    if parser.parse_args().write:
+        SECURITY_DOC.write_text(updated(document))
+    else:
+        sys.stdout.write(render())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

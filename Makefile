@@ -18,7 +18,7 @@ RUNTIME_VENV := .venv-lambda-runtime
 CHECKOV_VENV := .venv-checkov
 SMOKE_BUILD := .aws-sam/build-$(HOST_ARCH)
 
-.PHONY: help venv lint format unit validate scan build build-local smoke sam-local-invoke test docs deploy clean
+.PHONY: help venv lint format unit validate scan build build-local smoke sam-local-invoke bench bench-quick test docs deploy clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -70,12 +70,18 @@ scan: $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed ## cfn-lint (with server
 	BC_SKIP_MAPPING=TRUE CKV_SKIP_PACKAGE_UPDATE_CHECK=true $(CHECKOV_VENV)/bin/checkov --quiet --compact \
 		--skip-download --framework cloudformation -f template.yaml
 
-build: $(SAM_VENV)/.installed ## sam build (python3.13)
-	$(SAM_ENV) $(SAM) build
+# Lambda's /var/task is read-only: without shipped bytecode every cold start compiles every module it imports
+# (docs/performance.md measures it). Paths are rewritten to /var/task so tracebacks read as they do in Lambda.
+COMPILE_BYTECODE = $(PY) -m compileall -q -j 0 --invalidation-mode unchecked-hash -p /var/task -s
 
-build-local: $(SAM_VENV)/.installed ## sam build for this machine's architecture (for smoke runs)
+build: $(SAM_VENV)/.installed $(VENV)/.installed ## sam build (python3.13), then compile bytecode into the artifact
+	$(SAM_ENV) $(SAM) build
+	$(COMPILE_BYTECODE) .aws-sam/build/ApiFunction .aws-sam/build/ApiFunction
+
+build-local: $(SAM_VENV)/.installed $(VENV)/.installed ## The same build for this machine's architecture (smoke runs, bench)
 	$(SAM_ENV) $(SAM) build --build-dir $(SMOKE_BUILD) --cache-dir .aws-sam/cache-$(HOST_ARCH) \
 		--parameter-overrides Architecture=$(HOST_ARCH)
+	$(COMPILE_BYTECODE) $(SMOKE_BUILD)/ApiFunction $(SMOKE_BUILD)/ApiFunction
 
 smoke: build-local $(VENV)/.installed $(RUNTIME_VENV)/.installed ## Every event through the built artifact under the Lambda RIE (no Docker)
 	$(PY) -m offline.smoke --build-dir $(SMOKE_BUILD) --runtime-python $(RUNTIME_VENV)/bin/python --rie $(RIE)
@@ -84,6 +90,13 @@ sam-local-invoke: build-local $(VENV)/.installed ## Every event through the real
 	$(SAM_ENV) scripts/sam-local-invoke $(SAM) $(PY) $(SMOKE_BUILD) $(HOST_ARCH)
 
 test: lint unit validate scan build ## Everything CI checks
+
+bench: build-local $(RUNTIME_VENV)/.installed ## Benchmarks (warm, cold start, size, memory) -> docs/performance.md
+	PYTHONPATH=functions $(PY) -m bench.run --build-dir $(SMOKE_BUILD) --runtime-python $(RUNTIME_VENV)/bin/python \
+		--output docs/performance.md
+
+bench-quick: build-local $(RUNTIME_VENV)/.installed ## A short benchmark run that proves it still works (CI)
+	PYTHONPATH=functions $(PY) -m bench.run --build-dir $(SMOKE_BUILD) --runtime-python $(RUNTIME_VENV)/bin/python --quick
 
 docs: $(VENV)/.installed ## Regenerate docs/openapi.json and the tables in docs/security.md
 	PYTHONPATH=functions $(PY) -m offline.openapi --write

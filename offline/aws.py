@@ -1,30 +1,58 @@
-"""AWS emulated on loopback with moto's server, for processes that cannot share the tests' in-process mocks."""
+"""AWS emulated on loopback with moto's server, for processes that cannot share the tests' in-process mocks.
+
+The server counts the API calls it answers (by X-Amz-Target), so benchmarks can report calls at the source.
+"""
 
 import json
 import logging
-from collections.abc import Iterator
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
-from moto.server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import make_server
 
 REGION = "us-east-1"
 # moto accepts any credentials; these only keep the SDK from looking for real ones.
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "offline", "AWS_SECRET_ACCESS_KEY": "offline"}
 
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+@dataclass
+class EmulatedAws:
+    endpoint: str
+    calls: Counter[str] = field(default_factory=Counter)  # "secretsmanager.GetSecretValue": 3
+
+    def counting(self, app: WsgiApp) -> WsgiApp:
+        def counted(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+            target = environ.get("HTTP_X_AMZ_TARGET")
+            if target:
+                self.calls[target] += 1
+            return app(environ, start_response)
+
+        return counted
+
 
 @contextmanager
-def emulated_aws(host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
-    """Run moto's server on loopback; yields its endpoint URL."""
+def emulated_aws(host: str = "127.0.0.1", port: int = 0) -> Iterator[EmulatedAws]:
+    """Run moto's server on loopback until the block ends."""
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
-    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
-    server.start()
-    bound_host, bound_port = server.get_host_and_port()
+    aws = EmulatedAws(endpoint="")
+    app = aws.counting(DomainDispatcherApplication(create_backend_app))
+    server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
+    aws.endpoint = f"http://{host}:{server.server_port}"
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
     try:
-        yield f"http://{bound_host}:{bound_port}"
+        yield aws
     finally:
-        server.stop()
+        server.shutdown()
+        thread.join(timeout=5)
 
 
 def seed_terra_secret(endpoint: str, credentials: dict[str, Any], name: str = "terra-connect/terra") -> str:

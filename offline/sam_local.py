@@ -41,11 +41,11 @@ def run(*, sam: Path, build_dir: Path, architecture: str, bind_host: str, image:
     results: list[tuple[str, str | None]] = []
     with (
         TerraSimulator(dev_id=DEV_ID, api_key=API_KEY, host=bind_host, public_host=CONTAINER_HOST) as terra,
-        emulated_aws(host=bind_host) as aws_endpoint,
+        emulated_aws(host=bind_host) as aws,
         tempfile.TemporaryDirectory() as scratch,
     ):
-        secret_arn = seed_terra_secret(aws_endpoint, {"dev_id": DEV_ID, "api_key": API_KEY})
-        port = aws_endpoint.rsplit(":", 1)[1]
+        secret_arn = seed_terra_secret(aws.endpoint, {"dev_id": DEV_ID, "api_key": API_KEY})
+        port = aws.endpoint.rsplit(":", 1)[1]
         env_vars: dict[str, dict[str, str]] = json.loads((EVENTS / "env.json").read_text())
         for variables in env_vars.values():
             variables |= {

@@ -118,12 +118,12 @@ def run(build_dir: Path, runtime_python: Path, rie: Path, log_dir: Path) -> int:
     resources = load_template(build_dir / "template.yaml")["Resources"]
     results: list[tuple[str, str | None]] = []
     log_dir.mkdir(parents=True, exist_ok=True)
-    with TerraSimulator(dev_id=DEV_ID, api_key=API_KEY) as terra, emulated_aws() as aws_endpoint:
-        secret_arn = seed_terra_secret(aws_endpoint, {"dev_id": DEV_ID, "api_key": API_KEY})
+    with TerraSimulator(dev_id=DEV_ID, api_key=API_KEY) as terra, emulated_aws() as aws:
+        secret_arn = seed_terra_secret(aws.endpoint, {"dev_id": DEV_ID, "api_key": API_KEY})
         for function in sorted({e.function for e in load_expectations()}):
             properties = resources[function]["Properties"]
             env = function_environment(
-                function, secret_arn=secret_arn, terra_url=terra.widget_session_url, aws_endpoint=aws_endpoint
+                function, secret_arn=secret_arn, terra_url=terra.widget_session_url, aws_endpoint=aws.endpoint
             )
             log = log_dir / f"{function}.log"
             with runtime_interface(

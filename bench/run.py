@@ -1,0 +1,374 @@
+"""make bench: warm latency, cold start, artifact size and memory, side by side, written to docs/performance.md.
+
+Everything runs on 127.0.0.1: Terra is the project's simulator serving HTTPS with a certificate made here
+(so TLS handshakes cost what they cost, and the simulator counts them), Secrets Manager is moto's server
+(which counts GetSecretValue calls). Each variant runs in its own fresh process, a stand-in for one Lambda
+container, with the Lambda runtime stand-in's Python and the built artifact first on sys.path.
+
+    python -m bench.run --build-dir .aws-sam/build-x86_64 --runtime-python .venv-lambda-runtime/bin/python
+    python -m bench.run ... --quick     # a short run that proves the benchmark still works (CI)
+"""
+
+import argparse
+import io
+import json
+import os
+import platform
+import re
+import shutil
+import ssl
+import statistics
+import subprocess
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import trustme
+from offline.aws import FAKE_CREDENTIALS, REGION, EmulatedAws, emulated_aws, seed_terra_secret
+from offline.template import ROOT
+from offline.terra_simulator import TerraSimulator
+
+BENCH = Path(__file__).resolve().parent
+EVENT = ROOT / "events" / "widget-session.json"
+DEV_ID = "bench-dev-id"
+API_KEY = "bench-api-key"
+HANDLER = "terra_connect.api.handler.lambda_handler"
+NAIVE_HANDLER = "naive_handler.lambda_handler"
+MINIMAL_HANDLER = "minimal_handler.lambda_handler"
+GET_SECRET = "secretsmanager.GetSecretValue"  # noqa: S105 - an API operation name
+TARGETS = {
+    "warm_overhead_us": 1000.0,
+    "speedup": 3.0,
+    "secret_reads_per_ttl": 1,
+    "handshakes_per_container": 1,
+    "zipped_mb": 5.0,
+}
+
+
+@dataclass(frozen=True)
+class Percentiles:
+    p50: float
+    p90: float
+    p99: float
+
+    @classmethod
+    def of(cls, latencies_ns: list[int]) -> "Percentiles":
+        cuts = statistics.quantiles([n / 1000 for n in latencies_ns], n=100, method="inclusive")
+        return cls(p50=cuts[49], p90=cuts[89], p99=cuts[98])
+
+
+@dataclass(frozen=True)
+class WarmRun:
+    name: str
+    invocations: int
+    latency_us: Percentiles
+    handshakes: int
+    secret_reads: int  # during the warm invocations only
+    max_rss_kb: int
+
+
+class Bench:
+    def __init__(
+        self, *, build_dir: Path, runtime_python: Path, scratch: Path, terra: TerraSimulator, aws: EmulatedAws
+    ):
+        self.runtime_python = runtime_python
+        self.scratch = scratch
+        self.terra = terra
+        self.aws = aws
+        artifact = build_dir / "ApiFunction"
+        # As `make build` ships it (with bytecode), and as plain `sam build` would (without).
+        self.compiled = scratch / "compiled"
+        shutil.copytree(artifact, self.compiled)
+        self.plain = scratch / "plain"
+        shutil.copytree(artifact, self.plain, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        self.yardstick = scratch / "minimal"
+        self.yardstick.mkdir()
+        shutil.copy(BENCH / "minimal_handler.py", self.yardstick)
+        shutil.copy(BENCH / "naive_handler.py", self.compiled)  # a user's handler, shipped with the same libraries
+        secret_arn = seed_terra_secret(aws.endpoint, {"dev_id": DEV_ID, "api_key": API_KEY})
+        env_file: dict[str, str] = json.loads((ROOT / "events" / "env.json").read_text())["ApiFunction"]
+        self.env = {
+            **env_file,
+            **FAKE_CREDENTIALS,
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "LANG": "C.UTF-8",
+            "AWS_REGION": REGION,
+            "AWS_DEFAULT_REGION": REGION,
+            "TERRA_SECRET_ARN": secret_arn,
+            "TERRA_WIDGET_SESSION_URL": terra.widget_session_url,
+            "LOCAL_AWS_ENDPOINT_URL": aws.endpoint,
+            "REQUESTS_CA_BUNDLE": str(scratch / "ca.pem"),
+            "PYTHONDONTWRITEBYTECODE": "1",  # /var/task is read-only in Lambda: nothing is cached between starts
+            "BENCH_DEV_ID": DEV_ID,
+            "BENCH_API_KEY": API_KEY,
+            "BENCH_TERRA_BODY": json.dumps(
+                {
+                    "auth_success_redirect_url": env_file["DEFAULT_SUCCESS_REDIRECT_URL"],
+                    "auth_failure_redirect_url": env_file["DEFAULT_FAILURE_REDIRECT_URL"],
+                }
+            ),
+        }
+
+    def worker(self, task_root: Path, handler: str | None, invocations: int, status: int = 201) -> dict[str, Any]:
+        result = self.scratch / "result.json"
+        command = [
+            str(self.runtime_python),
+            str(BENCH / "worker.py"),
+            "--task-root", str(task_root),
+            "--event", str(EVENT),
+            "--invocations", str(invocations),
+            "--result", str(result),
+            "--expect-status", str(status),
+        ]  # fmt: skip
+        if handler:
+            command += ["--handler", handler]
+        subprocess.run(command, env=self.env, check=True, cwd=task_root)  # noqa: S603 - fixed argv
+        measured: dict[str, Any] = json.loads(result.read_text())
+        return measured
+
+    def warm(self, name: str, task_root: Path, handler: str | None, invocations: int) -> WarmRun:
+        self.terra.connections = 0
+        self.aws.calls.clear()
+        measured = self.worker(task_root, handler, invocations)
+        reads_in_first_invocation = 1 if handler else 0
+        return WarmRun(
+            name=name,
+            invocations=invocations,
+            latency_us=Percentiles.of(measured["latencies_ns"]),
+            handshakes=self.terra.connections,
+            secret_reads=self.aws.calls[GET_SECRET] - reads_in_first_invocation,
+            max_rss_kb=measured["max_rss_kb"],
+        )
+
+    def import_time_us(self, task_root: Path, module: str, runs: int) -> float:
+        """Median cumulative import time of `module` from `python -X importtime`, each in a fresh process."""
+        samples = []
+        for _ in range(runs):
+            completed = subprocess.run(  # noqa: S603 - fixed argv
+                [str(self.runtime_python), "-X", "importtime", "-c", f"import {module}"],
+                env={**self.env, "PYTHONPATH": str(task_root)},
+                cwd=task_root,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            match = re.search(rf"\|\s*(\d+) \|\s*{re.escape(module)}\s*$", completed.stderr, re.MULTILINE)
+            if not match:
+                raise RuntimeError(f"no import time for {module}: {completed.stderr[-500:]}")
+            samples.append(float(match.group(1)))
+        return statistics.median(samples)
+
+    def cold_start(self, task_root: Path, handler: str, runs: int) -> tuple[float, float]:
+        """Median (import, first invocation) seconds over fresh processes."""
+        imports, firsts = [], []
+        status = 200 if handler == MINIMAL_HANDLER else 201
+        for _ in range(runs):
+            measured = self.worker(task_root, handler, 0, status)
+            imports.append(measured["import_s"])
+            firsts.append(measured["first_invocation_s"])
+        return statistics.median(imports), statistics.median(firsts)
+
+
+def artifact_size(folder: Path) -> tuple[int, int]:
+    """(zipped, unzipped) bytes, zipped the way `sam deploy` packages a folder (deflate)."""
+    buffer = io.BytesIO()
+    unzipped = 0
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                archive.write(path, path.relative_to(folder))
+                unzipped += path.stat().st_size
+    return len(buffer.getvalue()), unzipped
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        found = re.search(r"model name\s*:\s*(.+)", cpuinfo.read_text())
+        cpu = found.group(1).strip() if found else cpu
+    return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, {platform.machine()}"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--build-dir", type=Path, required=True)
+    parser.add_argument("--runtime-python", type=Path, required=True)
+    parser.add_argument("--quick", action="store_true", help="few iterations; proves the benchmark runs")
+    parser.add_argument("--output", type=Path, help="write the report here (make bench: docs/performance.md)")
+    args = parser.parse_args()
+    invocations, cold_runs = (200, 3) if args.quick else (2000, 11)
+
+    authority = trustme.CA()
+    certificate = authority.issue_cert("127.0.0.1", "localhost")
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    certificate.configure_cert(tls)
+    with (
+        tempfile.TemporaryDirectory() as scratch_dir,
+        TerraSimulator(dev_id=DEV_ID, api_key=API_KEY, tls=tls) as terra,
+        emulated_aws() as aws,
+    ):
+        scratch = Path(scratch_dir)
+        authority.cert_pem.write_to_path(str(scratch / "ca.pem"))
+        bench = Bench(
+            build_dir=args.build_dir.resolve(),
+            runtime_python=args.runtime_python.absolute(),
+            scratch=scratch,
+            terra=terra,
+            aws=aws,
+        )
+        warm = [
+            bench.warm("floor: one keep-alive requests.Session().post", bench.compiled, None, invocations),
+            bench.warm("terra-connect handler", bench.compiled, HANDLER, invocations),
+            bench.warm(
+                "naive handler (bench/naive_handler.py)", bench.compiled, "naive_handler.lambda_handler", invocations
+            ),
+        ]
+        cold: dict[str, dict[str, Any]] = {
+            "import_us": {
+                "handler, no .pyc": bench.import_time_us(bench.plain, "terra_connect.api.handler", cold_runs),
+                "handler, .pyc": bench.import_time_us(bench.compiled, "terra_connect.api.handler", cold_runs),
+                "minimal (boto3 only)": bench.import_time_us(bench.yardstick, "minimal_handler", cold_runs),
+            },
+            "first_s": {
+                "handler, no .pyc": bench.cold_start(bench.plain, HANDLER, cold_runs),
+                "handler, .pyc": bench.cold_start(bench.compiled, HANDLER, cold_runs),
+                "minimal (boto3 only)": bench.cold_start(bench.yardstick, MINIMAL_HANDLER, cold_runs),
+            },
+        }
+        sizes = {
+            "as sam build ships it": artifact_size(bench.plain),
+            "with .pyc (make build)": artifact_size(bench.compiled),
+        }
+    report = render(warm, cold, sizes, invocations=invocations, cold_runs=cold_runs, quick=args.quick)
+    print(report)  # noqa: T201
+    if args.output:
+        args.output.write_text(report)
+    return 0
+
+
+def size_note(sizes: dict[str, tuple[int, int]], firsts: dict[str, tuple[float, float]]) -> list[str]:
+    plain_zip, compiled_zip = sizes["as sam build ships it"][0], sizes["with .pyc (make build)"][0]
+    saved_ms = (sum(firsts["handler, no .pyc"]) - sum(firsts["handler, .pyc"])) * 1000
+    if compiled_zip / 1e6 <= TARGETS["zipped_mb"]:
+        return []
+    return [
+        f"- The 5 MB target is missed on purpose. Shipping bytecode adds {(compiled_zip - plain_zip) / 1e6:.2f} MB "
+        f"zipped and saves {saved_ms:,.0f} ms on every cold start,",
+        f"  which Lambda bills. Without bytecode the artifact is {plain_zip / 1e6:.2f} MB. Meeting both would take",
+        "  shipping third-party modules as bytecode only (about 5.6 MB when measured, and tracebacks lose their source",
+        "  lines) or pruning the Powertools modules this function never imports (about 0.6 MB, and fragile across",
+        "  Powertools releases).",
+    ]
+
+
+def render(
+    warm: list[WarmRun],
+    cold: dict[str, dict[str, Any]],
+    sizes: dict[str, tuple[int, int]],
+    *,
+    invocations: int,
+    cold_runs: int,
+    quick: bool,
+) -> str:
+    floor, product, naive = warm
+    overhead = product.latency_us.p50 - floor.latency_us.p50
+    speedup = naive.latency_us.p50 / product.latency_us.p50
+    reads_per_1000 = product.secret_reads * 1000 / invocations
+    zipped_mb = sizes["with .pyc (make build)"][0] / 1e6
+    imports = cold["import_us"]
+    firsts = cold["first_s"]
+    yardstick_us = imports["minimal (boto3 only)"]
+    yardstick_cold = sum(firsts["minimal (boto3 only)"])
+    product_cold = sum(firsts["handler, .pyc"])
+
+    def ok(met: bool) -> str:
+        return "met" if met else "**missed**"
+
+    lines = [
+        "# Performance",
+        "",
+        f"Measured {datetime.now(UTC):%Y-%m-%d} on {machine()}, Python {platform.python_version()}.",
+        "One run, one machine, everything on 127.0.0.1: Terra is the project's simulator over HTTPS (a certificate",
+        "made for the run, so every TLS handshake is real and counted at the server), Secrets Manager is moto's",
+        "server (which counts GetSecretValue). Each row is a fresh process standing in for one Lambda container,",
+        "loading the built artifact with the runtime's Python. Handler log lines go to /dev/null.",
+        "",
+        "Reproduce: `make bench` (writes this file). CI runs `make bench-quick`, which only proves it still works.",
+        *(["", "**Quick run: too few iterations for the figures to mean much.**"] if quick else []),
+        "",
+        "## Targets",
+        "",
+        "| Target | Measured | |",
+        "|---|---|---|",
+        f"| Warm overhead over the floor at p50 ≤ 1 ms | {overhead:,.0f} µs "
+        f"| {ok(overhead <= TARGETS['warm_overhead_us'])} |",
+        f"| ≥ 3x faster than the naive handler on warm requests (p50) | {speedup:.1f}x "
+        f"| {ok(speedup >= TARGETS['speedup'])} |",
+        f"| ≤ 1 Secrets Manager call per cache TTL (300 s) | {product.secret_reads} in {invocations:,} warm "
+        f"invocations ({reads_per_1000:g} per 1,000) "
+        f"| {ok(product.secret_reads <= TARGETS['secret_reads_per_ttl'])} |",
+        f"| Exactly 1 TLS handshake per container | {product.handshakes} for {invocations + 1:,} invocations | "
+        f"{ok(product.handshakes == TARGETS['handshakes_per_container'])} |",
+        f"| Zipped artifact ≤ 5 MB | {zipped_mb:.2f} MB | {ok(zipped_mb <= TARGETS['zipped_mb'])} |",
+        "",
+        f"## Warm invocations ({invocations:,} per row, after one untimed first invocation)",
+        "",
+        "| Variant | p50 µs | p90 µs | p99 µs | TLS handshakes | GetSecretValue calls | Peak RSS |",
+        "|---|---|---|---|---|---|---|",
+        *(
+            f"| {run.name} | {run.latency_us.p50:,.0f} | {run.latency_us.p90:,.0f} | {run.latency_us.p99:,.0f} "
+            f"| {run.handshakes} | {run.secret_reads} | {run.max_rss_kb / 1024:.0f} MiB |"
+            for run in warm
+        ),
+        "",
+        f"The handler costs {overhead:,.0f} µs over the bare request at p50 "
+        f"({product.latency_us.p50 / floor.latency_us.p50:.2f}x the floor) and is {speedup:.1f}x faster than the "
+        "naive handler, which pays a GetSecretValue round trip and a new TCP + TLS connection on every call.",
+        "",
+        f"## Cold start (median of {cold_runs} fresh processes)",
+        "",
+        "| What | Time |",
+        "|---|---|",
+        *(f"| Import, `-X importtime`: {name} | {us / 1000:,.1f} ms |" for name, us in imports.items()),
+        *(
+            f"| Init + first invocation: {name} | {imp * 1000:,.0f} ms + {first * 1000:,.0f} ms |"
+            for name, (imp, first) in firsts.items()
+        ),
+        "",
+        f"The handler's import is {imports['handler, .pyc'] / yardstick_us:.1f}x that of a handler importing only "
+        f"boto3 with bytecode shipped, {imports['handler, no .pyc'] / yardstick_us:.1f}x without. Lambda's "
+        "`/var/task` is read-only, so without shipped `.pyc` files every cold start compiles every module it imports; "
+        "`make build` compiles them for Python 3.13 (`--invalidation-mode unchecked-hash`).",
+        f"Init plus first invocation takes {product_cold / yardstick_cold:.1f}x as long as the minimal handler's; the "
+        "first invocation reads the secret and opens the one TLS connection the container keeps.",
+        "",
+        "## Artifact",
+        "",
+        "| Build | Zipped | Unzipped |",
+        "|---|---|---|",
+        *(
+            f"| {name} | {zipped / 1e6:.2f} MB | {unzipped / 1e6:.2f} MB |"
+            for name, (zipped, unzipped) in sizes.items()
+        ),
+        "",
+        "boto3 is not shipped: the python3.13 runtime provides it (see `functions/requirements.txt`).",
+        "",
+        "## Notes",
+        "",
+        *size_note(sizes, firsts),
+        "- Deferring imports was considered and not done: boto3 (the largest import) is pulled in by Powertools'",
+        "  parameters utility and needed by the first invocation anyway, and since Lambda bills the init phase,",
+        "  moving work from init to the first invocation saves nothing.",
+        "- Wrapping Terra's Python SDK was not measured: it is not a dependency of this project.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -59,7 +59,7 @@ format: $(VENV)/.installed ## Apply ruff's fixes and formatting
 	$(VENV)/bin/ruff format .
 
 unit: $(VENV)/.installed ## pytest with the coverage gate
-	$(PY) -m pytest --cov --cov-report=term-missing
+	$(PY) -m pytest -n auto --cov --cov-report=term-missing
 
 validate: $(SAM_VENV)/.installed ## sam validate --lint
 	$(SAM_ENV) $(SAM) validate --lint

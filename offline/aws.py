@@ -16,6 +16,8 @@ import boto3
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
 
+from offline.template import load_template
+
 REGION = "us-east-1"
 # moto accepts any credentials; these only keep the SDK from looking for real ones.
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "offline", "AWS_SECRET_ACCESS_KEY": "offline"}
@@ -65,3 +67,22 @@ def seed_terra_secret(endpoint: str, credentials: dict[str, Any], name: str = "t
         aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
     )
     return str(client.create_secret(Name=name, SecretString=json.dumps(credentials))["ARN"])
+
+
+def create_connections_table(endpoint: str | None, name: str) -> None:
+    """Create the connection registry exactly as template.yaml defines it (keys and index)."""
+    properties = load_template()["Resources"]["ConnectionsTable"]["Properties"]
+    client = boto3.client(
+        "dynamodb",
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    )
+    client.create_table(
+        TableName=name,
+        BillingMode=properties["BillingMode"],
+        AttributeDefinitions=properties["AttributeDefinitions"],
+        KeySchema=properties["KeySchema"],
+        GlobalSecondaryIndexes=properties["GlobalSecondaryIndexes"],
+    )

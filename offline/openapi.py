@@ -12,13 +12,13 @@ from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer, Serve
 
 from offline.template import ROOT
 from terra_connect.api.resolver import create_resolver
-from terra_connect.api.routes import widget_sessions
+from terra_connect.api.routes import connections, webhooks, widget_sessions
 
 OPENAPI_FILE = ROOT / "docs" / "openapi.json"
 
 
 def render() -> str:
-    app = create_resolver(widget_sessions.router)
+    app = create_resolver(widget_sessions.router, connections.router, webhooks.router)
     document = app.get_openapi_json_schema(
         title="Terra Connect API",
         version="1.0.0",

@@ -12,8 +12,18 @@ import pytest
 import responses
 from botocore.client import BaseClient
 from moto import mock_aws
+from offline.aws import create_connections_table
 
-from tests.support import API_KEY, DEV_ID, ROTATED_API_KEY, WIDGET_URL, ApiAnswer, FakeLambdaContext, load_event
+from tests.support import (
+    API_KEY,
+    DEV_ID,
+    ROTATED_API_KEY,
+    SIGNING_SECRET,
+    WIDGET_URL,
+    ApiAnswer,
+    FakeLambdaContext,
+    load_event,
+)
 
 # Fake AWS credentials and Powertools settings, set before any test imports the function's code.
 os.environ.update(
@@ -33,6 +43,7 @@ for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SECRETS_MANAGE
 # Values that must never appear in a log line: the Terra credentials, the caller's token, a widget URL.
 NEVER_LOGGED = (
     DEV_ID,
+    SIGNING_SECRET,
     API_KEY,
     ROTATED_API_KEY,
     load_event("widget-session.json")["headers"]["authorization"].removeprefix("Bearer "),
@@ -42,7 +53,8 @@ NEVER_LOGGED = (
 TOOL_LOGGERS = ("moto", "werkzeug", "responses", "hypothesis", "schemathesis")
 
 ALLOWED_REDIRECTS = "myapp://terra,https://app.example.com/terra"
-SECRET = {"dev_id": DEV_ID, "api_key": API_KEY}
+SECRET = {"dev_id": DEV_ID, "api_key": API_KEY, "webhook_signing_secret": SIGNING_SECRET}
+TABLE = "terra-connect-connections"
 
 
 @pytest.fixture(autouse=True)
@@ -103,9 +115,16 @@ def terra() -> Iterator[responses.RequestsMock]:
 
 
 @pytest.fixture
-def settings_env(secret_arn: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+def table(aws: None) -> str:
+    create_connections_table(None, TABLE)
+    return TABLE
+
+
+@pytest.fixture
+def settings_env(secret_arn: str, table: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     values = {
         "TERRA_SECRET_ARN": secret_arn,
+        "CONNECTIONS_TABLE": table,
         "TERRA_WIDGET_SESSION_URL": WIDGET_URL,
         "ALLOWED_REDIRECT_URLS": ALLOWED_REDIRECTS,
         "DEFAULT_SUCCESS_REDIRECT_URL": "myapp://terra/connected",

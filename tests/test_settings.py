@@ -5,11 +5,12 @@ import sys
 
 import pytest
 
-from terra_connect.settings import Settings, SettingsError
+from terra_connect.settings import Settings, SettingsError, WebhookSettings
 from tests.support import LEGACY_WIDGET_URL, WIDGET_URL
 
 VALID = {
     "TERRA_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:terra-AbCdEf",
+    "CONNECTIONS_TABLE": "connections",
     "TERRA_WIDGET_SESSION_URL": WIDGET_URL,
     "ALLOWED_REDIRECT_URLS": "myapp://terra, https://app.example.com/terra",
     "DEFAULT_SUCCESS_REDIRECT_URL": "myapp://terra/connected",
@@ -36,6 +37,8 @@ def test_valid_settings_are_parsed() -> None:
         ({"TERRA_WIDGET_SESSION_URL": "http://api.tryterra.co/v2/auth/generateWidgetSession"}, "tryterra.co"),
         ({"TERRA_WIDGET_SESSION_URL": "https://tryterra.co.evil.example/x"}, "tryterra.co"),
         ({"TERRA_WIDGET_SESSION_URL": "https://api.tryterra.co@evil.example/x"}, "tryterra.co"),
+        ({"TERRA_API_BASE_URL": "https://evil.example/v2"}, "TERRA_API_BASE_URL must be an https URL on tryterra.co"),
+        ({"CONNECTIONS_TABLE": ""}, "CONNECTIONS_TABLE is required"),
         ({"ALLOWED_REDIRECT_URLS": "http://app.example.com/terra"}, "plain http is only allowed for loopback"),
         ({"ALLOWED_REDIRECT_URLS": "javascript:alert(1)"}, "forbidden scheme"),
         ({"DEFAULT_SUCCESS_REDIRECT_URL": "https://elsewhere.example/x"}, "DEFAULT_SUCCESS_REDIRECT_URL must match"),
@@ -91,3 +94,11 @@ def test_a_bad_setting_fails_the_cold_start(monkeypatch: pytest.MonkeyPatch) -> 
     with pytest.raises(SettingsError, match="TERRA_WIDGET_SESSION_URL"):
         importlib.import_module("terra_connect.api.handler")
     get_container.cache_clear()
+
+
+def test_the_webhook_function_needs_only_the_secret_and_the_table() -> None:
+    settings = WebhookSettings.from_env({"TERRA_SECRET_ARN": "arn:x", "CONNECTIONS_TABLE": "connections"})
+
+    assert (settings.terra_secret_arn, settings.connections_table) == ("arn:x", "connections")
+    with pytest.raises(SettingsError, match="CONNECTIONS_TABLE is required"):
+        WebhookSettings.from_env({"TERRA_SECRET_ARN": "arn:x"})

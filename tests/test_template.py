@@ -18,6 +18,8 @@ SETTINGS_CONTRACT = {
     "REFERENCE_ID_CLAIM",
     "SECRET_CACHE_TTL_SECONDS",
     "LOCAL_AWS_ENDPOINT_URL",
+    "CONNECTIONS_TABLE",
+    "TERRA_API_BASE_URL",
     "POWERTOOLS_SERVICE_NAME",
     "POWERTOOLS_METRICS_NAMESPACE",
     "POWERTOOLS_LOG_LEVEL",
@@ -58,11 +60,15 @@ def test_the_default_authorizer_is_a_jwt_authorizer() -> None:
     assert authorizer["JwtConfiguration"]["audience"]["Fn::If"][1] == [{"Ref": "UserPoolClient"}]
 
 
-def test_no_route_opts_out_of_the_authorizer() -> None:
-    for name, function in resources_of_type("AWS::Serverless::Function").items():
-        for event in function["Properties"].get("Events", {}).values():
-            auth = event["Properties"].get("Auth", {})
-            assert auth.get("Authorizer") != "NONE", name
+def test_only_the_signed_webhook_route_opts_out_of_the_authorizer() -> None:
+    open_routes = [
+        (name, event["Properties"]["Method"], event["Properties"]["Path"])
+        for name, function in resources_of_type("AWS::Serverless::Function").items()
+        for event in function["Properties"].get("Events", {}).values()
+        if event["Properties"].get("Auth", {}).get("Authorizer") == "NONE"
+    ]
+
+    assert open_routes == [("WebhookFunction", "POST", "/v1/terra/webhooks")]
 
 
 def test_the_created_user_pool_client_is_public_for_mobile_apps() -> None:
@@ -73,23 +79,54 @@ def test_the_created_user_pool_client_is_public_for_mobile_apps() -> None:
     assert load_template()["Conditions"]["CreateUserPool"] == {"Fn::Equals": [{"Ref": "JwtIssuer"}, ""]}
 
 
-def test_the_function_can_read_exactly_one_secret_and_nothing_else() -> None:
-    function = api_function()
-    (policy,) = function["Policies"]
-    (statement,) = policy["Statement"]
+SECRET = {"Fn::If": ["CreateSecret", {"Ref": "TerraSecret"}, {"Ref": "TerraSecretArn"}]}
+TABLE = {"Fn::GetAtt": ["ConnectionsTable", "Arn"]}
 
-    assert statement["Effect"] == "Allow"
-    assert statement["Action"] == "secretsmanager:GetSecretValue"
-    assert statement["Resource"] == {"Fn::If": ["CreateSecret", {"Ref": "TerraSecret"}, {"Ref": "TerraSecretArn"}]}
-    assert "*" not in json.dumps(policy)
+
+def statements(logical_id: str) -> dict[str, tuple[Any, Any]]:
+    function = load_template()["Resources"][logical_id]["Properties"]
+    (policy,) = function["Policies"]
     assert "Role" not in function
+    assert "*" not in json.dumps(policy)
+    assert all(s["Effect"] == "Allow" for s in policy["Statement"])
+    return {s["Sid"]: (s["Action"], s["Resource"]) for s in policy["Statement"]}
+
+
+def test_the_api_function_reads_one_secret_and_reads_or_marks_the_registry() -> None:
+    assert statements("ApiFunction") == {
+        "ReadTerraSecret": ("secretsmanager:GetSecretValue", SECRET),
+        "UseConnectionRegistry": (["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"], TABLE),
+    }
+
+
+def test_the_webhook_function_reads_one_secret_and_writes_the_registry() -> None:
+    assert statements("WebhookFunction") == {
+        "ReadTerraSecret": ("secretsmanager:GetSecretValue", SECRET),
+        "WriteConnectionRegistry": (
+            ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"],
+            [TABLE, {"Fn::Sub": "${ConnectionsTable.Arn}/index/by-terra-user"}],
+        ),
+    }
+
+
+def test_the_registry_is_on_demand_recoverable_and_encrypted() -> None:
+    table = load_template()["Resources"]["ConnectionsTable"]
+
+    assert table["Properties"]["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["Properties"]["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert table["Properties"]["SSESpecification"] == {"SSEEnabled": True}
+    assert table["DeletionPolicy"] == "Retain"
 
 
 def test_the_created_secret_holds_placeholders_only() -> None:
     secret = load_template()["Resources"]["TerraSecret"]
 
     assert secret["Condition"] == "CreateSecret"
-    assert json.loads(secret["Properties"]["SecretString"]) == {"dev_id": "REPLACE_ME", "api_key": "REPLACE_ME"}
+    assert json.loads(secret["Properties"]["SecretString"]) == {
+        "dev_id": "REPLACE_ME",
+        "api_key": "REPLACE_ME",
+        "webhook_signing_secret": "REPLACE_ME",
+    }
 
 
 def test_routes_are_throttled_by_parameters() -> None:
@@ -150,5 +187,7 @@ def test_the_terra_url_parameter_only_accepts_https_on_tryterra(url: str, accept
 def test_outputs_name_the_endpoint_the_secret_and_the_user_pool() -> None:
     outputs = load_template()["Outputs"]
 
-    assert {"ApiBaseUrl", "WidgetSessionsUrl", "TerraSecretArn", "UserPoolId", "UserPoolClientId"} <= set(outputs)
+    assert {"ApiBaseUrl", "WidgetSessionsUrl", "WebhookUrl", "TerraSecretArn", "UserPoolId", "UserPoolClientId"} <= set(
+        outputs
+    )
     assert outputs["UserPoolClientId"]["Condition"] == "CreateUserPool"

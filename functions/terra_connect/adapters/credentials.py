@@ -93,5 +93,7 @@ def _parse(raw: str) -> TerraCredentials:
     return TerraCredentials(
         dev_id=document["dev_id"],
         api_key=document["api_key"],
-        webhook_signing_secret=signing_secret if isinstance(signing_secret, str) and signing_secret else None,
+        webhook_signing_secret=signing_secret
+        if isinstance(signing_secret, str) and signing_secret not in {"", PLACEHOLDER}
+        else None,
     )

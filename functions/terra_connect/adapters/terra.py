@@ -18,12 +18,20 @@ from urllib.parse import urlsplit
 import requests
 
 from terra_connect.domain.deadline import Deadline
-from terra_connect.domain.errors import ServiceError, TerraBadResponse, TerraRejected, TerraTimeout, TerraUnavailable
-from terra_connect.domain.models import TerraWidgetSession, WidgetSessionParams
+from terra_connect.domain.errors import (
+    ServiceError,
+    TerraBadResponse,
+    TerraRejected,
+    TerraTimeout,
+    TerraUnavailable,
+    UnknownProvider,
+)
+from terra_connect.domain.models import AuthUrlParams, TerraAuthUrl, TerraWidgetSession, WidgetSessionParams
 from terra_connect.domain.ports import CredentialsSource, TerraCredentials
 from terra_connect.settings import LEGACY_WIDGET_PATH, is_local_url
 
 CURRENT_WIDGET_SESSION_URL = "https://access.tryterra.co/api/widget/session"
+API_BASE_URL = "https://api.tryterra.co/v2"
 USER_AGENT = "terra-connect/0.1"
 # Terra's legacy endpoint documents 900 s; used when an answer omits expires_in.
 DEFAULT_EXPIRES_IN = 900
@@ -73,6 +81,7 @@ class TerraClient:
         *,
         widget_session_url: str,
         credentials: CredentialsSource,
+        api_base_url: str = API_BASE_URL,
         session: requests.Session | None = None,
         policy: RetryPolicy = RetryPolicy(),
         observe: AttemptObserver = _ignore_attempt,
@@ -81,6 +90,7 @@ class TerraClient:
         jitter: Callable[[], float] = random.random,
     ) -> None:
         self._widget_session_url = widget_session_url
+        self._api_base_url = api_base_url.rstrip("/")
         self._legacy_widget = urlsplit(widget_session_url).path.rstrip("/").endswith(LEGACY_WIDGET_PATH)
         # The widget URL Terra returns must be https, except when Terra itself is a local simulator.
         self._allow_http_urls = is_local_url(widget_session_url)
@@ -111,6 +121,46 @@ class TerraClient:
             expires_in=expires_in if type(expires_in) is int and expires_in > 0 else DEFAULT_EXPIRES_IN,
             warnings=tuple(w for w in warnings if isinstance(w, str)) if isinstance(warnings, list) else (),
         )
+
+    def authenticate_user(self, params: AuthUrlParams, deadline: Deadline) -> TerraAuthUrl:
+        """Custom UI: an auth URL for one provider, without the widget's picker."""
+        body = {
+            "reference_id": params.reference_id,
+            "language": params.language,
+            "auth_success_redirect_url": params.success_redirect_url,
+            "auth_failure_redirect_url": params.failure_redirect_url,
+        }
+        answer = self._call(
+            "POST",
+            f"{self._api_base_url}/auth/authenticateUser",
+            "authenticate_user",
+            deadline,
+            body={key: value for key, value in body.items() if value is not None},
+            params={"resource": params.provider},
+            accept=frozenset({404}),
+        )
+        if answer.status == 404:
+            raise UnknownProvider(log_context={"provider": params.provider})
+        document = answer.json_object()
+        auth_url = document.get("auth_url")
+        if not isinstance(auth_url, str) or not self._usable_url(auth_url):
+            raise TerraBadResponse(
+                log_context={"reason": "answer has no usable auth_url", "terra_status": answer.status}
+            )
+        user_id = document.get("user_id")
+        return TerraAuthUrl(auth_url=auth_url, terra_user_id=user_id if isinstance(user_id, str) else None)
+
+    def deauthenticate_user(self, terra_user_id: str, deadline: Deadline) -> bool:
+        """Disconnect a Terra user (Terra deletes its data and sends a deauth webhook). False if already gone."""
+        answer = self._call(
+            "DELETE",
+            f"{self._api_base_url}/auth/deauthenticateUser",
+            "deauthenticate_user",
+            deadline,
+            params={"user_id": terra_user_id},
+            accept=frozenset({404}),
+        )
+        return answer.status != 404
 
     def _widget_body(self, params: WidgetSessionParams) -> dict[str, Any]:
         body: dict[str, Any] = {

@@ -6,10 +6,12 @@ from aws_lambda_powertools.event_handler import Request
 from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
-from terra_connect.api.container import get_container
+from terra_connect.api.container import get_container, get_webhook_container
+from terra_connect.domain.connections_service import ConnectionsService
 from terra_connect.domain.deadline import Deadline
 from terra_connect.domain.errors import InvalidRequest, ReferenceIdNotAllowed, UnsupportedMediaType
 from terra_connect.domain.identity import reference_id_from_claims
+from terra_connect.domain.webhook_receiver import WebhookReceiver
 from terra_connect.domain.widget_sessions import WidgetSessionService
 
 _JSON_MEDIA_TYPES = frozenset({"application/json"})
@@ -57,3 +59,11 @@ def request_deadline() -> Deadline:
 
 def widget_session_service() -> WidgetSessionService:
     return get_container().widget_sessions
+
+
+def connections_service() -> ConnectionsService:
+    return get_container().connections
+
+
+def webhook_receiver() -> WebhookReceiver:
+    return get_webhook_container().receiver

@@ -33,13 +33,14 @@ class ProblemDetails(BaseModel):
 
 _DESCRIPTIONS = {
     400: "malformed_body",
-    401: "unauthenticated",
+    401: "unauthenticated, invalid_signature",
+    404: "not_found, unknown_provider",
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "validation_error, reference_id_not_allowed, redirect_not_allowed",
     500: "configuration_error, internal_error",
     502: "terra_rejected, terra_bad_response",
-    503: "terra_unavailable, secrets_unavailable (with Retry-After)",
+    503: "terra_unavailable, secrets_unavailable, registry_unavailable (with Retry-After)",
     504: "terra_timeout",
 }
 

@@ -38,10 +38,21 @@ class Unauthenticated(ServiceError):
     default_detail = "The access token does not identify a user."
 
 
+class InvalidSignature(ServiceError):
+    status = 401
+    code = "invalid_signature"
+    default_detail = "The webhook signature is missing, malformed, stale or wrong."
+
+
 class NotFound(ServiceError):
     status = 404
     code = "not_found"
     default_detail = "No such resource."
+
+
+class UnknownProvider(NotFound):
+    code = "unknown_provider"
+    default_detail = "Terra does not know this provider, or it is not enabled for this app."
 
 
 class PayloadTooLarge(ServiceError):
@@ -121,6 +132,11 @@ class TerraUnavailable(UpstreamUnavailable):
 class SecretsUnavailable(UpstreamUnavailable):
     code = "secrets_unavailable"
     default_detail = "The credential store is unavailable; retry later."
+
+
+class RegistryUnavailable(UpstreamUnavailable):
+    code = "registry_unavailable"
+    default_detail = "The connection registry is unavailable; retry later."
 
 
 class TerraTimeout(ServiceError):

@@ -82,3 +82,55 @@ class TerraWidgetSession:
     session_id: str = field(repr=False)
     expires_in: int
     warnings: tuple[str, ...] = ()
+
+
+class AuthUrlRequest(BaseModel):
+    """Options for connecting one provider with the app's own UI (no Terra widget)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    language: Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(?:[_-][A-Za-z0-9]{2,8})?$")] | None = None
+    success_redirect_url: RedirectUrl | None = None
+    failure_redirect_url: RedirectUrl | None = None
+
+
+class AuthUrlResponse(BaseModel):
+    auth_url: str = Field(description="Open in an in-app browser; the provider's own sign-in page.")
+    provider: str
+    terra_user_id: str | None = Field(default=None, description="The Terra user this attempt will create.")
+
+
+class ConnectionView(BaseModel):
+    terra_user_id: str
+    provider: str
+    status: str = Field(description="connected, or needs_reauth (the provider rejected Terra: reconnect).")
+    scopes: list[str] = Field(default_factory=list)
+    connected_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+class AttemptView(BaseModel):
+    status: str = Field(description="success or error")
+    provider: str | None = None
+    reason: str | None = None
+    at: datetime | None = None
+
+
+class ConnectionsResponse(BaseModel):
+    connections: list[ConnectionView]
+    last_attempt: AttemptView | None = Field(default=None, description="The latest widget or custom-UI outcome.")
+
+
+@dataclass(frozen=True, slots=True)
+class AuthUrlParams:
+    reference_id: str
+    provider: str
+    language: str | None = None
+    success_redirect_url: str | None = None
+    failure_redirect_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TerraAuthUrl:
+    auth_url: str = field(repr=False)
+    terra_user_id: str | None

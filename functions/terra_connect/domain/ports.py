@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from terra_connect.domain.deadline import Deadline
-from terra_connect.domain.models import TerraWidgetSession, WidgetSessionParams
+from terra_connect.domain.models import AuthUrlParams, TerraAuthUrl, TerraWidgetSession, WidgetSessionParams
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,3 +24,9 @@ class CredentialsSource(Protocol):
 
 class WidgetSessionGateway(Protocol):
     def create_widget_session(self, params: WidgetSessionParams, deadline: Deadline) -> TerraWidgetSession: ...
+
+
+class TerraConnectionsGateway(Protocol):
+    def authenticate_user(self, params: AuthUrlParams, deadline: Deadline) -> TerraAuthUrl: ...
+
+    def deauthenticate_user(self, terra_user_id: str, deadline: Deadline) -> bool: ...

@@ -117,3 +117,7 @@ class RedirectPolicy:
         if not self.permits(url):
             raise RedirectNotAllowed(f"{field} is not one of the configured redirect destinations.")
         return url
+
+    def choose(self, requested: str | None, default: str | None, *, field: str) -> str | None:
+        """The requested URL if permitted (else RedirectNotAllowed), or the configured default when none is asked."""
+        return default if requested is None else self.require(requested, field=field)

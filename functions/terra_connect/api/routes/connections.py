@@ -1,0 +1,91 @@
+"""The caller's connections: list, disconnect one, or get a provider's auth URL for a custom UI."""
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.depends import Depends
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+
+from terra_connect.api.dependencies import caller_reference_id, connections_service, request_deadline, strict_request
+from terra_connect.api.problems import NO_STORE, problem_responses
+from terra_connect.domain.connections_service import ConnectionsService
+from terra_connect.domain.deadline import Deadline
+from terra_connect.domain.models import AuthUrlRequest, AuthUrlResponse, ConnectionsResponse
+
+router = Router()  # type: ignore[no-untyped-call]  # Powertools declares no return type on __init__
+
+TerraUserId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,128}$", description="A Terra user id from the list.")]
+Provider = Annotated[str, Path(pattern=r"^[A-Z0-9_]{2,40}$", description="A Terra provider code, e.g. GARMIN.")]
+
+
+@router.get(
+    "/v1/connections",
+    summary="List the signed-in user's connected wearables",
+    description="Connections that are live (`connected`) or need the user to reconnect (`needs_reauth`), and the "
+    "outcome of the latest connection attempt.",
+    operation_id="listConnections",
+    tags=["Connections"],
+    responses={
+        200: {
+            "description": "The caller's connections.",
+            "content": {"application/json": {"model": ConnectionsResponse}},
+        },
+        **problem_responses(401, 422, 500, 503),
+    },
+)
+def list_connections(
+    _: Annotated[None, Depends(strict_request)],
+    reference_id: Annotated[str, Depends(caller_reference_id)],
+    service: Annotated[ConnectionsService, Depends(connections_service)],
+) -> Response[str]:
+    answer = service.list(reference_id)
+    return Response(200, "application/json", answer.model_dump_json(), headers=NO_STORE)
+
+
+@router.delete(
+    "/v1/connections/<terra_user_id>",
+    summary="Disconnect one of the signed-in user's wearables",
+    description="Asks Terra to deauthenticate the user (Terra deletes its data for it). A Terra user that is not the "
+    "caller's gets the same 404 as an unknown one.",
+    operation_id="deleteConnection",
+    tags=["Connections"],
+    responses={204: {"description": "Disconnected."}, **problem_responses(401, 404, 422, 500, 502, 503, 504)},
+)
+def delete_connection(
+    terra_user_id: TerraUserId,
+    _: Annotated[None, Depends(strict_request)],
+    reference_id: Annotated[str, Depends(caller_reference_id)],
+    deadline: Annotated[Deadline, Depends(request_deadline)],
+    service: Annotated[ConnectionsService, Depends(connections_service)],
+) -> Response[str]:
+    service.disconnect(reference_id, terra_user_id, deadline)
+    return Response(204, headers=NO_STORE)
+
+
+@router.post(
+    "/v1/connections/<provider>/auth-url",
+    summary="Start connecting one provider from the app's own UI",
+    description="Returns the provider's sign-in URL (Terra authenticateUser) bound to the caller, with the same "
+    "redirect rules as widget sessions. Open it in an in-app browser, never a WebView.",
+    operation_id="createAuthUrl",
+    tags=["Connections"],
+    status_code=201,
+    responses={
+        201: {
+            "description": "The provider's sign-in URL.",
+            "content": {"application/json": {"model": AuthUrlResponse}},
+        },
+        **problem_responses(400, 401, 404, 413, 415, 422, 500, 502, 503, 504),
+    },
+)
+def create_auth_url(
+    provider: Provider,
+    _: Annotated[None, Depends(strict_request)],
+    reference_id: Annotated[str, Depends(caller_reference_id)],
+    deadline: Annotated[Deadline, Depends(request_deadline)],
+    service: Annotated[ConnectionsService, Depends(connections_service)],
+    request: Annotated[AuthUrlRequest | None, Body()] = None,
+) -> Response[str]:
+    answer = service.auth_url(reference_id, provider, request or AuthUrlRequest(), deadline)
+    return Response(201, "application/json", answer.model_dump_json(exclude_none=True), headers=NO_STORE)

@@ -1,0 +1,56 @@
+"""POST /v1/terra/webhooks: Terra's signed deliveries (no JWT: the signature is the authentication)."""
+
+import base64
+import binascii
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.depends import Depends
+from aws_lambda_powertools.metrics import MetricUnit
+
+from terra_connect.api.dependencies import webhook_receiver
+from terra_connect.api.observability import logger, metrics
+from terra_connect.api.problems import problem_responses
+from terra_connect.domain.errors import MalformedBody
+from terra_connect.domain.webhook_receiver import WebhookReceiver
+
+router = Router()  # type: ignore[no-untyped-call]  # Powertools declares no return type on __init__
+
+MAX_WEBHOOK_BYTES = 1024 * 1024
+
+
+def raw_body() -> bytes:
+    """The exact bytes Terra signed: base64-decoded when API Gateway marked them so, never re-serialised."""
+    event = router.current_event
+    body = event.body or ""
+    if event.is_base64_encoded:
+        try:
+            return base64.b64decode(body, validate=True)
+        except binascii.Error:
+            raise MalformedBody("The body is marked base64 but is not.") from None
+    return body.encode("utf-8")
+
+
+@router.post(
+    "/v1/terra/webhooks",
+    summary="Receive Terra's webhooks",
+    description="Register this URL as a webhook destination in Terra's dashboard. Deliveries must carry a valid "
+    "`terra-signature` (or `X-Terra-Signature`) made with the destination's signing secret.",
+    operation_id="receiveTerraWebhook",
+    tags=["Webhooks"],
+    responses={
+        200: {"description": "Accepted (also for event types this service ignores)."},
+        **problem_responses(400, 401, 413, 500, 503),
+    },
+    security=[],
+)
+def receive_webhook(receiver: Annotated[WebhookReceiver, Depends(webhook_receiver)]) -> dict[str, str]:
+    body = raw_body()
+    if len(body) > MAX_WEBHOOK_BYTES:
+        raise MalformedBody("The webhook body is larger than 1 MiB.")
+    headers = router.current_event.headers
+    delivery_id = next((v for k, v in headers.items() if k.lower() == "x-terra-trace-id"), None)
+    outcome = receiver.receive(headers, body, delivery_id)
+    logger.info("Webhook processed", extra={"event_type": outcome.event_type, "action": outcome.action})
+    metrics.add_metric(name="WebhooksProcessed", unit=MetricUnit.Count, value=1)
+    return {"status": "ok"}

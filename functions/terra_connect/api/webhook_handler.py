@@ -1,0 +1,20 @@
+"""Lambda entry point of the webhook function (Terra's signed deliveries, no JWT)."""
+
+from typing import Any
+
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from terra_connect.api.container import get_webhook_container
+from terra_connect.api.observability import logger, metrics
+from terra_connect.api.resolver import create_resolver
+from terra_connect.api.routes import webhooks
+
+get_webhook_container()  # cold start: a bad setting fails the init phase, not every delivery
+app = create_resolver(webhooks.router)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, log_event=False)
+@metrics.log_metrics(capture_cold_start_metric=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

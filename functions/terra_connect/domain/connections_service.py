@@ -1,0 +1,87 @@
+"""The caller's connections: list them, disconnect one, or start connecting one provider with the app's own UI."""
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from terra_connect.domain.connections import ConnectionRegistry, ConnectionStatus
+from terra_connect.domain.deadline import Deadline
+from terra_connect.domain.errors import NotFound
+from terra_connect.domain.models import (
+    AttemptView,
+    AuthUrlParams,
+    AuthUrlRequest,
+    AuthUrlResponse,
+    ConnectionsResponse,
+    ConnectionView,
+)
+from terra_connect.domain.ports import TerraConnectionsGateway
+from terra_connect.domain.redirects import RedirectPolicy
+
+LISTED = frozenset({ConnectionStatus.CONNECTED, ConnectionStatus.NEEDS_REAUTH})
+
+
+class ConnectionsService:
+    def __init__(
+        self,
+        registry: ConnectionRegistry,
+        terra: TerraConnectionsGateway,
+        redirects: RedirectPolicy,
+        *,
+        default_success_redirect_url: str | None = None,
+        default_failure_redirect_url: str | None = None,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._registry = registry
+        self._terra = terra
+        self._redirects = redirects
+        self._defaults = (default_success_redirect_url, default_failure_redirect_url)
+        self._now = now
+
+    def list(self, reference_id: str) -> ConnectionsResponse:
+        connections = [c for c in self._registry.connections_of(reference_id) if c.status in LISTED]
+        attempt = self._registry.last_attempt(reference_id)
+        return ConnectionsResponse(
+            connections=[
+                ConnectionView(
+                    terra_user_id=c.terra_user_id,
+                    provider=c.provider,
+                    status=c.status.value,
+                    scopes=list(c.scopes),
+                    connected_at=c.connected_at,
+                    updated_at=c.updated_at,
+                )
+                for c in sorted(connections, key=lambda c: (c.provider, c.terra_user_id))
+            ],
+            last_attempt=AttemptView(
+                status=attempt.status, provider=attempt.provider, reason=attempt.reason, at=attempt.at
+            )
+            if attempt
+            else None,
+        )
+
+    def disconnect(self, reference_id: str, terra_user_id: str, deadline: Deadline) -> None:
+        """Only the caller's own, live connection: anything else is the same 404, so ids cannot be probed."""
+        connection = self._registry.connection(reference_id, terra_user_id)
+        if connection is None or connection.status.is_final:
+            raise NotFound("No such connection.")
+        # Terra's 404 means it is already gone there: the outcome the caller wants.
+        self._terra.deauthenticate_user(terra_user_id, deadline)
+        self._registry.record_status(reference_id, terra_user_id, ConnectionStatus.DISCONNECTED, self._now())
+
+    def auth_url(
+        self, reference_id: str, provider: str, request: AuthUrlRequest, deadline: Deadline
+    ) -> AuthUrlResponse:
+        success_default, failure_default = self._defaults
+        params = AuthUrlParams(
+            reference_id=reference_id,
+            provider=provider,
+            language=request.language,
+            success_redirect_url=self._redirects.choose(
+                request.success_redirect_url, success_default, field="success_redirect_url"
+            ),
+            failure_redirect_url=self._redirects.choose(
+                request.failure_redirect_url, failure_default, field="failure_redirect_url"
+            ),
+        )
+        answer = self._terra.authenticate_user(params, deadline)
+        return AuthUrlResponse(auth_url=answer.auth_url, provider=provider, terra_user_id=answer.terra_user_id)

@@ -178,6 +178,28 @@ def invoke(
     container.get_container.cache_clear()
 
 
+@pytest.fixture
+def deliver(settings_env: dict[str, str]) -> Iterator[Callable[[dict[str, Any]], ApiAnswer]]:
+    """Run an event through the real webhook function's handler."""
+    from terra_connect.api import container  # noqa: PLC0415 - after the environment is set
+
+    container.get_webhook_container.cache_clear()
+    handler = importlib.import_module("terra_connect.api.webhook_handler")
+
+    def _deliver(event: dict[str, Any]) -> ApiAnswer:
+        return ApiAnswer.from_lambda(handler.lambda_handler(event, FakeLambdaContext()))
+
+    yield _deliver
+    container.get_webhook_container.cache_clear()
+
+
+@pytest.fixture
+def registry(settings_env: dict[str, str]) -> Any:
+    from terra_connect.adapters.dynamodb_registry import DynamoDBConnectionRegistry  # noqa: PLC0415
+
+    return DynamoDBConnectionRegistry(settings_env["CONNECTIONS_TABLE"])
+
+
 def terra_session_answer(**overrides: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "session_id": "6a1f0c2e-secret-session-token",

@@ -3,6 +3,7 @@
 import base64
 import copy
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -96,3 +97,39 @@ class ApiAnswer:
     def from_lambda(cls, result: dict[str, Any]) -> "ApiAnswer":
         headers = {k: str(v) for k, v in result.get("headers", {}).items()}
         return cls(status=result["statusCode"], headers=headers, body=result.get("body") or "")
+
+
+def webhook_event(
+    payload: Any,
+    *,
+    secret: str = SIGNING_SECRET,
+    timestamp: int | None = None,
+    header: str = "terra-signature",
+    signature: str | None = None,
+    trace_id: str | None = None,
+    base64_body: bool = False,
+) -> dict[str, Any]:
+    """A Terra delivery as API Gateway hands it to the webhook function, signed like Terra signs it."""
+    from terra_connect.domain.webhooks import sign  # noqa: PLC0415 - the tests' own import path is set by then
+
+    raw = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    signed_at = int(time.time()) if timestamp is None else timestamp
+    headers = {"content-type": "application/json", "user-agent": "Terra"}
+    headers[header] = signature if signature is not None else sign(raw, secret, signed_at)
+    if trace_id:
+        headers["x-terra-trace-id"] = trace_id
+    event = copy.deepcopy(load_event("widget-session.json"))
+    event["requestContext"].pop("authorizer")
+    event["routeKey"] = "POST /v1/terra/webhooks"
+    event["rawPath"] = event["requestContext"]["http"]["path"] = "/v1/terra/webhooks"
+    event["headers"] = headers
+    event["body"] = base64.b64encode(raw).decode() if base64_body else raw.decode()
+    event["isBase64Encoded"] = base64_body
+    return event
+
+
+def terra_user(user_id: str, provider: str = "GARMIN", reference_id: str | None = SUBJECT) -> dict[str, Any]:
+    user: dict[str, Any] = {"user_id": user_id, "provider": provider, "active": True, "scopes": "activity,sleep"}
+    if reference_id is not None:
+        user["reference_id"] = reference_id
+    return user

@@ -6,8 +6,10 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+from aws_lambda_powertools.metrics import MetricUnit
 
 from terra_connect.api.dependencies import caller_reference_id, connections_service, request_deadline, strict_request
+from terra_connect.api.observability import metrics
 from terra_connect.api.problems import NO_STORE, problem_responses
 from terra_connect.domain.connections_service import ConnectionsService
 from terra_connect.domain.deadline import Deadline
@@ -40,6 +42,7 @@ def list_connections(
     service: Annotated[ConnectionsService, Depends(connections_service)],
 ) -> Response[str]:
     answer = service.list(reference_id)
+    metrics.add_metric(name="ConnectionsListed", unit=MetricUnit.Count, value=1)
     return Response(200, "application/json", answer.model_dump_json(), headers=NO_STORE)
 
 
@@ -58,8 +61,9 @@ def delete_connection(
     reference_id: Annotated[str, Depends(caller_reference_id)],
     deadline: Annotated[Deadline, Depends(request_deadline)],
     service: Annotated[ConnectionsService, Depends(connections_service)],
-) -> Response[str]:
+) -> Response[None]:
     service.disconnect(reference_id, terra_user_id, deadline)
+    metrics.add_metric(name="ConnectionsDisconnected", unit=MetricUnit.Count, value=1)
     return Response(204, headers=NO_STORE)
 
 
@@ -88,4 +92,5 @@ def create_auth_url(
     request: Annotated[AuthUrlRequest | None, Body()] = None,
 ) -> Response[str]:
     answer = service.auth_url(reference_id, provider, request or AuthUrlRequest(), deadline)
+    metrics.add_metric(name="AuthUrlsCreated", unit=MetricUnit.Count, value=1)
     return Response(201, "application/json", answer.model_dump_json(exclude_none=True), headers=NO_STORE)

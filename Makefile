@@ -72,16 +72,17 @@ scan: $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed ## cfn-lint (with server
 
 # Lambda's /var/task is read-only: without shipped bytecode every cold start compiles every module it imports
 # (docs/performance.md measures it). Paths are rewritten to /var/task so tracebacks read as they do in Lambda.
-COMPILE_BYTECODE = $(PY) -m compileall -q -j 0 --invalidation-mode unchecked-hash -p /var/task -s
+compile_bytecode = for fn in $(1)/*Function; do \
+	$(PY) -m compileall -q -j 0 --invalidation-mode unchecked-hash -p /var/task -s $$fn $$fn; done
 
 build: $(SAM_VENV)/.installed $(VENV)/.installed ## sam build (python3.13), then compile bytecode into the artifact
 	$(SAM_ENV) $(SAM) build
-	$(COMPILE_BYTECODE) .aws-sam/build/ApiFunction .aws-sam/build/ApiFunction
+	$(call compile_bytecode,.aws-sam/build)
 
 build-local: $(SAM_VENV)/.installed $(VENV)/.installed ## The same build for this machine's architecture (smoke runs, bench)
 	$(SAM_ENV) $(SAM) build --build-dir $(SMOKE_BUILD) --cache-dir .aws-sam/cache-$(HOST_ARCH) \
 		--parameter-overrides Architecture=$(HOST_ARCH)
-	$(COMPILE_BYTECODE) $(SMOKE_BUILD)/ApiFunction $(SMOKE_BUILD)/ApiFunction
+	$(call compile_bytecode,$(SMOKE_BUILD))
 
 smoke: build-local $(VENV)/.installed $(RUNTIME_VENV)/.installed ## Every event through the built artifact under the Lambda RIE (no Docker)
 	$(PY) -m offline.smoke --build-dir $(SMOKE_BUILD) --runtime-python $(RUNTIME_VENV)/bin/python --rie $(RIE)

@@ -1,6 +1,9 @@
 """events/expected.json: what each event in events/ must get back, checked the same way by every runner."""
 
+import hashlib
+import hmac
 import json
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,12 +21,24 @@ class Expectation:
     function: str
     status: int
     code: str | None = None
+    link: str | None = None  # an answer field whose URL must come from the Terra stand-in
+    sign: bool = False  # sign the (webhook) event afresh before sending it
 
     @property
     def path(self) -> Path:
         return EVENTS / self.event
 
-    def check(self, result: Mapping[str, Any], widget_url_prefix: str) -> str | None:
+    def load(self, signing_secret: str) -> dict[str, Any]:
+        """The event, ready to send: a webhook signed now with the stand-in's secret when `sign` is set."""
+        event: dict[str, Any] = json.loads(self.path.read_text())
+        if self.sign:
+            raw = event["body"].encode()
+            timestamp = int(time.time())
+            digest = hmac.new(signing_secret.encode(), f"{timestamp}.".encode() + raw, hashlib.sha256).hexdigest()
+            event["headers"]["terra-signature"] = f"t={timestamp},v1={digest}"
+        return event
+
+    def check(self, result: Mapping[str, Any], terra_url_prefix: str) -> str | None:
         """None when the Lambda result meets the expectation, else why not."""
         if "statusCode" not in result:
             return f"no HTTP answer: {json.dumps(result)[:300]}"
@@ -36,8 +51,8 @@ class Expectation:
             return f"status {status}, expected {self.status} ({body.get('code', '')})"
         if self.code is not None and body.get("code") != self.code:
             return f"code {body.get('code')!r}, expected {self.code!r}"
-        if status == 201 and not str(body.get("url", "")).startswith(widget_url_prefix):
-            return f"url {body.get('url')!r} does not come from the Terra stand-in"
+        if self.link and not str(body.get(self.link, "")).startswith(terra_url_prefix):
+            return f"{self.link} {body.get(self.link)!r} does not come from the Terra stand-in"
         return None
 
 

@@ -14,12 +14,15 @@ import sys
 import tempfile
 from pathlib import Path
 
-from offline.aws import FAKE_CREDENTIALS, REGION, emulated_aws, seed_terra_secret
+from offline.aws import FAKE_CREDENTIALS, REGION, create_connections_table, emulated_aws, seed_terra_secret
 from offline.expectations import EVENTS, load_expectations, report
+from offline.smoke import stand_in_settings
 from offline.terra_simulator import TerraSimulator
 
 DEV_ID = "sam-local-dev-id"
 API_KEY = "sam-local-api-key"
+SIGNING_SECRET = "sam-local-signing-secret"  # noqa: S105 - a fake secret for the Terra stand-in
+TABLE = "terra-connect-connections"
 CONTAINER_HOST = "host.docker.internal"
 INVOKE_SECONDS = 300  # the first invoke builds SAM's runtime image on top of the base image
 
@@ -44,17 +47,19 @@ def run(*, sam: Path, build_dir: Path, architecture: str, bind_host: str, image:
         emulated_aws(host=bind_host) as aws,
         tempfile.TemporaryDirectory() as scratch,
     ):
-        secret_arn = seed_terra_secret(aws.endpoint, {"dev_id": DEV_ID, "api_key": API_KEY})
+        secret = {"dev_id": DEV_ID, "api_key": API_KEY, "webhook_signing_secret": SIGNING_SECRET}
+        create_connections_table(aws.endpoint, TABLE)
         port = aws.endpoint.rsplit(":", 1)[1]
+        overrides = {
+            "TERRA_SECRET_ARN": seed_terra_secret(aws.endpoint, secret),
+            "TERRA_WIDGET_SESSION_URL": terra.widget_session_url,
+            "TERRA_API_BASE_URL": terra.api_base_url,
+            "CONNECTIONS_TABLE": TABLE,
+            "LOCAL_AWS_ENDPOINT_URL": f"http://{CONTAINER_HOST}:{port}",
+        }
         env_vars: dict[str, dict[str, str]] = json.loads((EVENTS / "env.json").read_text())
-        for variables in env_vars.values():
-            variables |= {
-                "TERRA_SECRET_ARN": secret_arn,
-                "TERRA_WIDGET_SESSION_URL": terra.widget_session_url,
-                "LOCAL_AWS_ENDPOINT_URL": f"http://{CONTAINER_HOST}:{port}",
-            }
         env_file = Path(scratch) / "env.json"
-        env_file.write_text(json.dumps(env_vars))
+        env_file.write_text(json.dumps({fn: stand_in_settings(v, overrides) for fn, v in env_vars.items()}))
         sam_env = {
             **os.environ,
             **FAKE_CREDENTIALS,
@@ -64,10 +69,12 @@ def run(*, sam: Path, build_dir: Path, architecture: str, bind_host: str, image:
             "AWS_EC2_METADATA_DISABLED": "true",
         }
         for expectation in load_expectations():
+            event_file = Path(scratch) / expectation.event
+            event_file.write_text(json.dumps(expectation.load(SIGNING_SECRET)))
             command = [
                 str(sam), "local", "invoke", expectation.function,
                 "--template", str(build_dir / "template.yaml"),
-                "--event", str(expectation.path),
+                "--event", str(event_file),
                 "--env-vars", str(env_file),
                 "--add-host", f"{CONTAINER_HOST}:{bind_host}",
                 "--parameter-overrides", f"Architecture={architecture}",
@@ -81,7 +88,7 @@ def run(*, sam: Path, build_dir: Path, architecture: str, bind_host: str, image:
                 completed.stdout + "\n--- stderr ---\n" + completed.stderr
             )
             result = last_json_line(completed.stdout)
-            results.append((expectation.event, expectation.check(result, terra.base_url + "/session/")))
+            results.append((expectation.event, expectation.check(result, terra.base_url)))
     failed = report(results)
     if failed:
         print(f"sam's output for each event is in {log_dir}/")  # noqa: T201

@@ -21,13 +21,15 @@ from pathlib import Path
 
 import requests
 
-from offline.aws import FAKE_CREDENTIALS, REGION, emulated_aws, seed_terra_secret
+from offline.aws import FAKE_CREDENTIALS, REGION, create_connections_table, emulated_aws, seed_terra_secret
 from offline.expectations import EVENTS, event_files, load_expectations, report
 from offline.template import load_template, undeclared_variables
 from offline.terra_simulator import TerraSimulator
 
 DEV_ID = "smoke-dev-id"
 API_KEY = "smoke-api-key"
+SIGNING_SECRET = "smoke-signing-secret"  # noqa: S105 - a fake secret for the Terra stand-in
+TABLE = "terra-connect-connections"
 STARTUP_SECONDS = 20.0
 
 
@@ -85,15 +87,16 @@ def runtime_interface(
                     process.wait()
 
 
-def function_environment(function: str, *, secret_arn: str, terra_url: str, aws_endpoint: str) -> dict[str, str]:
+def stand_in_settings(variables: dict[str, str], overrides: dict[str, str]) -> dict[str, str]:
+    """events/env.json's variables for one function, with those pointing at AWS or Terra replaced."""
+    return variables | {name: value for name, value in overrides.items() if name in variables}
+
+
+def function_environment(function: str, overrides: dict[str, str]) -> dict[str, str]:
     """events/env.json's variables for the function, pointed at the local stand-ins, plus what Lambda provides."""
-    variables: dict[str, str] = json.loads((EVENTS / "env.json").read_text())[function]
-    variables |= {
-        "TERRA_SECRET_ARN": secret_arn,
-        "TERRA_WIDGET_SESSION_URL": terra_url,
-        "LOCAL_AWS_ENDPOINT_URL": aws_endpoint,
-    }
-    timeout = load_template()["Globals"]["Function"]["Timeout"]
+    variables = stand_in_settings(json.loads((EVENTS / "env.json").read_text())[function], overrides)
+    properties = load_template()["Resources"][function]["Properties"]
+    timeout = properties.get("Timeout", load_template()["Globals"]["Function"]["Timeout"])
     return {
         **variables,
         **FAKE_CREDENTIALS,
@@ -119,12 +122,18 @@ def run(build_dir: Path, runtime_python: Path, rie: Path, log_dir: Path) -> int:
     results: list[tuple[str, str | None]] = []
     log_dir.mkdir(parents=True, exist_ok=True)
     with TerraSimulator(dev_id=DEV_ID, api_key=API_KEY) as terra, emulated_aws() as aws:
-        secret_arn = seed_terra_secret(aws.endpoint, {"dev_id": DEV_ID, "api_key": API_KEY})
+        secret = {"dev_id": DEV_ID, "api_key": API_KEY, "webhook_signing_secret": SIGNING_SECRET}
+        create_connections_table(aws.endpoint, TABLE)
+        overrides = {
+            "TERRA_SECRET_ARN": seed_terra_secret(aws.endpoint, secret),
+            "TERRA_WIDGET_SESSION_URL": terra.widget_session_url,
+            "TERRA_API_BASE_URL": terra.api_base_url,
+            "CONNECTIONS_TABLE": TABLE,
+            "LOCAL_AWS_ENDPOINT_URL": aws.endpoint,
+        }
         for function in sorted({e.function for e in load_expectations()}):
             properties = resources[function]["Properties"]
-            env = function_environment(
-                function, secret_arn=secret_arn, terra_url=terra.widget_session_url, aws_endpoint=aws.endpoint
-            )
+            env = function_environment(function, overrides)
             log = log_dir / f"{function}.log"
             with runtime_interface(
                 rie=rie,
@@ -135,9 +144,9 @@ def run(build_dir: Path, runtime_python: Path, rie: Path, log_dir: Path) -> int:
                 log=log,
             ) as url:
                 for expectation in load_expectations(function):
-                    event = json.loads(expectation.path.read_text())
+                    event = expectation.load(SIGNING_SECRET)
                     answer = requests.post(url, json=event, timeout=60).json()
-                    results.append((expectation.event, expectation.check(answer, terra.base_url + "/session/")))
+                    results.append((expectation.event, expectation.check(answer, terra.base_url)))
             if any(failure for _, failure in results):
                 print(f"--- {log} ---\n{log.read_text()[-4000:]}")  # noqa: T201
     return 1 if report(results) else 0

@@ -11,15 +11,19 @@ import secrets
 import ssl
 import threading
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs
 
 CURRENT_WIDGET_PATHS = ("/api/widget/session", "/widget/session")
 LEGACY_WIDGET_PATH = "/v2/auth/generateWidgetSession"
+API_BASE_PATH = "/v2"
+PROVIDERS = ("GARMIN", "FITBIT", "OURA", "WITHINGS", "POLAR", "WHOOP", "COROS", "STRAVA")
 FAULTS_PATH = "/_simulator/faults"
 SESSION_SECONDS = 900
 
@@ -48,6 +52,15 @@ class RecordedRequest:
 
 
 @dataclass
+class SimulatedUser:
+    user_id: str
+    provider: str
+    reference_id: str | None
+    active: bool = True
+    scopes: str = "activity,sleep,daily,body"
+
+
+@dataclass
 class WidgetSession:
     session_id: str
     reference_id: str | None
@@ -56,7 +69,7 @@ class WidgetSession:
     failure_redirect_url: str | None
 
 
-Route = Callable[["_Handler", dict[str, Any]], tuple[int, Any]]
+Route = Callable[["_Handler", dict[str, Any], dict[str, str]], tuple[int, Any]]
 
 
 class TerraSimulator:
@@ -77,6 +90,7 @@ class TerraSimulator:
         self.legacy_gone = legacy_gone
         self.requests: list[RecordedRequest] = []
         self.sessions: dict[str, WidgetSession] = {}
+        self.users: dict[str, SimulatedUser] = {}
         self.connections = 0
         self._faults: deque[Fault] = deque()
         self._lock = threading.Lock()
@@ -87,6 +101,9 @@ class TerraSimulator:
         self._routes: dict[tuple[str, str], Route] = {
             **{("POST", path): _create_widget_session for path in CURRENT_WIDGET_PATHS},
             ("POST", LEGACY_WIDGET_PATH): _create_widget_session,
+            ("POST", API_BASE_PATH + "/auth/authenticateUser"): _authenticate_user,
+            ("DELETE", API_BASE_PATH + "/auth/deauthenticateUser"): _deauthenticate_user,
+            ("GET", API_BASE_PATH + "/userInfo"): _user_info,
         }
 
     @property
@@ -96,6 +113,16 @@ class TerraSimulator:
     @property
     def legacy_widget_session_url(self) -> str:
         return self.base_url + LEGACY_WIDGET_PATH
+
+    @property
+    def api_base_url(self) -> str:
+        return self.base_url + API_BASE_PATH
+
+    def add_user(self, provider: str, reference_id: str | None) -> SimulatedUser:
+        user = SimulatedUser(user_id=str(uuid.uuid4()), provider=provider, reference_id=reference_id)
+        with self._lock:
+            self.users[user.user_id] = user
+        return user
 
     def start(self) -> "TerraSimulator":
         self._thread = threading.Thread(
@@ -181,7 +208,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self, method: str) -> None:
         simulator = self.server.simulator
-        path = self.path.split("?", 1)[0]
+        path, _, query_string = self.path.partition("?")
+        query = {k: v[0] for k, v in parse_qs(query_string).items()}
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         if path == FAULTS_PATH and method == "POST":
             self._inject_from_request(body)
@@ -204,7 +232,7 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             self._send(HTTPStatus.BAD_REQUEST, {"status": "error", "message": "body is not JSON"})
             return
-        self._send(*route(self, payload if isinstance(payload, dict) else {}))
+        self._send(*route(self, payload if isinstance(payload, dict) else {}, query))
 
     def _check_credentials(self) -> tuple[int, Any] | None:
         simulator = self.server.simulator
@@ -254,7 +282,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(payload)
 
 
-def _create_widget_session(handler: _Handler, body: dict[str, Any]) -> tuple[int, Any]:
+def _create_widget_session(handler: _Handler, body: dict[str, Any], _: dict[str, str]) -> tuple[int, Any]:
     simulator = handler.server.simulator
     legacy = handler.path.startswith(LEGACY_WIDGET_PATH)
     if legacy and simulator.legacy_gone:
@@ -275,3 +303,45 @@ def _create_widget_session(handler: _Handler, body: dict[str, Any]) -> tuple[int
         "expires_in": SESSION_SECONDS,
     }
     return (200 if legacy else 201), answer
+
+
+def _authenticate_user(handler: _Handler, body: dict[str, Any], query: dict[str, str]) -> tuple[int, Any]:
+    simulator = handler.server.simulator
+    provider = query.get("resource", "")
+    if provider not in PROVIDERS:
+        return 404, {"status": "error", "message": f"resource {provider!r} not found"}
+    user = simulator.add_user(provider, body.get("reference_id"))
+    user.active = False  # until the user signs in at the provider
+    return 200, {
+        "status": "success",
+        "user_id": user.user_id,
+        "auth_url": f"{simulator.base_url}/auth/{provider}/{user.user_id}",
+    }
+
+
+def _deauthenticate_user(handler: _Handler, _: dict[str, Any], query: dict[str, str]) -> tuple[int, Any]:
+    simulator = handler.server.simulator
+    with simulator._lock:
+        user = simulator.users.pop(query.get("user_id", ""), None)
+    if user is None:
+        return 404, {"status": "error", "message": "user not found"}
+    return 200, {"status": "success"}
+
+
+def _user_info(handler: _Handler, _: dict[str, Any], query: dict[str, str]) -> tuple[int, Any]:
+    simulator = handler.server.simulator
+    users = list(simulator.users.values())
+    if "user_id" in query:
+        users = [u for u in users if u.user_id == query["user_id"]]
+    if "reference_id" in query:
+        users = [u for u in users if u.reference_id == query["reference_id"]]
+    return 200, [
+        {
+            "user_id": u.user_id,
+            "provider": u.provider,
+            "reference_id": u.reference_id,
+            "active": u.active,
+            "scopes": u.scopes,
+        }
+        for u in users
+    ]

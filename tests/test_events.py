@@ -1,4 +1,4 @@
-"""Every file in events/ runs through the handler and gets the answer events/expected.json promises."""
+"""Every file in events/ runs through its function's handler and gets the answer events/expected.json promises."""
 
 import json
 from collections.abc import Callable
@@ -7,37 +7,37 @@ from typing import Any
 
 import pytest
 import responses
+from offline.expectations import Expectation, event_files, load_expectations
 from offline.template import undeclared_variables
 
 from tests.conftest import terra_session_answer
-from tests.support import EVENTS, SESSION_URL, WIDGET_URL, ApiAnswer, load_event
+from tests.support import EVENTS, SIGNING_SECRET, WIDGET_URL, ApiAnswer
 
-MANIFEST: dict[str, dict[str, Any]] = json.loads((EVENTS / "expected.json").read_text())["events"]
-NOT_EVENTS = {"env.json", "expected.json"}
+EXPECTATIONS = load_expectations()
 
 
 def test_every_event_file_has_an_expectation() -> None:
-    files = {path.name for path in EVENTS.glob("*.json")} - NOT_EVENTS
-
-    assert files == set(MANIFEST)
+    assert event_files() == {e.event for e in EXPECTATIONS}
 
 
-@pytest.mark.parametrize("name", sorted(n for n, e in MANIFEST.items() if e["function"] == "ApiFunction"))
+@pytest.mark.parametrize("expectation", EXPECTATIONS, ids=[e.event for e in EXPECTATIONS])
 def test_event_gets_its_expected_answer(
-    invoke: Callable[..., ApiAnswer], terra: responses.RequestsMock, name: str
+    invoke: Callable[..., ApiAnswer],
+    deliver: Callable[[dict[str, Any]], ApiAnswer],
+    terra: responses.RequestsMock,
+    expectation: Expectation,
 ) -> None:
     terra.post(WIDGET_URL, status=201, json=terra_session_answer())
-    expected = MANIFEST[name]
+    terra.post(
+        "https://api.tryterra.co/v2/auth/authenticateUser",
+        json={"status": "success", "user_id": "u-1", "auth_url": "https://connect.garmin.com/oauth?x=1"},
+    )
+    run = deliver if expectation.function == "WebhookFunction" else invoke
 
-    answer = invoke(load_event(name))
+    answer = run(expectation.load(SIGNING_SECRET))
+    result = {"statusCode": answer.status, "body": answer.body}
 
-    assert answer.status == expected["status"], answer.body
-    if answer.status == 201:
-        assert answer.json["url"] == SESSION_URL
-        assert len(terra.calls) == 1
-    else:
-        assert answer.code == expected["code"]
-        assert len(terra.calls) == 0
+    assert expectation.check(result, "https://") is None, answer.body
 
 
 def test_env_json_only_sets_variables_the_template_declares() -> None:

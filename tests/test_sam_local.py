@@ -12,10 +12,10 @@ def test_the_last_json_object_line_is_the_result() -> None:
     result = last_json_line(stdout)
 
     assert result["statusCode"] == 401
-    assert EXPECTATION.check(result, "http://x/session/") is None
+    assert EXPECTATION.check(result, "http://x/") is None
 
 
 def test_empty_output_fails_even_though_sam_exited_0() -> None:
     result = last_json_line("")
 
-    assert "no HTTP answer" in (EXPECTATION.check(result, "http://x/session/") or "")
+    assert "no HTTP answer" in (EXPECTATION.check(result, "http://x/") or "")

@@ -10,17 +10,25 @@ import requests
 import responses
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from tests.support import API_KEY, DEV_ID, ROTATED_API_KEY, WIDGET_URL
+from tests.support import API_KEY, DEV_ID, ROTATED_API_KEY, WIDGET_URL, api_event
 
 
 @dataclass
 class FaultContext:
     terra: responses.RequestsMock
     secret_arn: str
-    secrets_manager_failures: dict[str, Exception]
+    aws_failures: dict[str, Exception]  # AWS operation -> the error it raises
 
     def put_secret(self, value: str) -> None:
         boto3.client("secretsmanager").put_secret_value(SecretId=self.secret_arn, SecretString=value)
+
+
+def widget_session_request() -> dict[str, Any]:
+    return api_event({"providers": ["GARMIN"]})
+
+
+def list_connections_request() -> dict[str, Any]:
+    return api_event(method="GET", path="/v1/connections")
 
 
 @dataclass(frozen=True)
@@ -34,6 +42,7 @@ class InjectedFault:
     terra_calls: int  # exactly this many attempts reach Terra
     secret_reads: int  # exactly this many GetSecretValue calls
     retry_after: str | None = None
+    request: Callable[[], dict[str, Any]] = widget_session_request
 
 
 def _session(**overrides: Any) -> dict[str, Any]:
@@ -53,7 +62,15 @@ def terra_answers(*answers: dict[str, Any]) -> Callable[[FaultContext], None]:
 def secrets_manager_error(code: str) -> Callable[[FaultContext], None]:
     def arrange(context: FaultContext) -> None:
         error = ClientError({"Error": {"Code": code, "Message": "injected"}}, "GetSecretValue")
-        context.secrets_manager_failures["GetSecretValue"] = error
+        context.aws_failures["GetSecretValue"] = error
+
+    return arrange
+
+
+def dynamodb_error(code: str) -> Callable[[FaultContext], None]:
+    def arrange(context: FaultContext) -> None:
+        error = ClientError({"Error": {"Code": code, "Message": "injected"}}, "Query")
+        context.aws_failures["Query"] = error
 
     return arrange
 
@@ -63,7 +80,7 @@ def secret_value(value: str) -> Callable[[FaultContext], None]:
 
 
 def _unreachable_secrets_manager(context: FaultContext) -> None:
-    context.secrets_manager_failures["GetSecretValue"] = EndpointConnectionError(endpoint_url="https://secretsmanager")
+    context.aws_failures["GetSecretValue"] = EndpointConnectionError(endpoint_url="https://secretsmanager")
 
 
 def _rotated_key(context: FaultContext) -> None:
@@ -79,6 +96,13 @@ def _rotated_key(context: FaultContext) -> None:
 
 
 OK = {"status": 201, "json": _session()}
+
+
+def _registry_down_during_prefill(context: FaultContext) -> None:
+    dynamodb_error("InternalServerError")(context)
+    terra_answers(OK)(context)
+
+
 FAULTS: list[InjectedFault] = [
     InjectedFault("connect-timeout", "Terra", "connect timeout on every attempt",
                   terra_answers({"body": requests.ConnectTimeout("connect timeout")}), 504, "terra_timeout", 3, 1),
@@ -149,6 +173,15 @@ FAULTS: list[InjectedFault] = [
                   secret_value('{"dev_id": "x"}'), 500, "configuration_error", 0, 1),
     InjectedFault("secret-placeholders", "Secrets Manager", "the stack's placeholder values",
                   secret_value('{"dev_id": "REPLACE_ME", "api_key": "REPLACE_ME"}'), 500, "configuration_error", 0, 1),
+    InjectedFault("registry-throttled-list", "DynamoDB", "Query throttled while listing connections",
+                  dynamodb_error("ProvisionedThroughputExceededException"), 503, "registry_unavailable", 0, 0, "1",
+                  list_connections_request),
+    InjectedFault("registry-missing-list", "DynamoDB", "the table does not exist",
+                  dynamodb_error("ResourceNotFoundException"), 500, "configuration_error", 0, 0, None,
+                  list_connections_request),
+    InjectedFault("registry-down-widget", "DynamoDB", "Query fails during the widget pre-fill: served without it",
+                  _registry_down_during_prefill,
+                  201, None, 1, 1),
 ]  # fmt: skip
 
 assert len({fault.id for fault in FAULTS}) == len(FAULTS), "fault ids must be unique"

@@ -274,7 +274,23 @@ HOSTILE_INPUTS: list[HostileInput] = [
         T,
     ),
     _bad("query-parameter", "http", "an unexpected query parameter", lambda: api_event({}, query="debug=1"), 422, V),
-]
+    # The connections routes: same identity and input rules.
+    _bad("list-no-identity", "connections", "`GET /v1/connections` without claims",
+         lambda: api_event(method="GET", path="/v1/connections", claims=None), 401, U),
+    _bad("list-reference-id-query", "connections", "`GET /v1/connections?reference_id=eve`",
+         lambda: api_event(method="GET", path="/v1/connections", query="reference_id=eve"), 422, REF),
+    _bad("delete-traversal-id", "connections", "`DELETE /v1/connections/..%2f..`",
+         lambda: api_event(method="DELETE", path="/v1/connections/..%2f.."), 422, V),
+    _bad("delete-over-long-id", "connections", "a 200-character Terra user id",
+         lambda: api_event(method="DELETE", path="/v1/connections/" + "a" * 200), 422, V),
+    _bad("auth-url-lower-case-provider", "connections", "`/v1/connections/garmin/auth-url`",
+         lambda: api_event({}, path="/v1/connections/garmin/auth-url"), 422, V),
+    _bad("auth-url-reference-id", "connections", "`reference_id` in the custom-UI body",
+         lambda: api_event({"reference_id": "eve"}, path="/v1/connections/GARMIN/auth-url"), 422, REF),
+    _bad("auth-url-redirect", "connections", "a forbidden custom-UI redirect",
+         lambda: api_event({"failure_redirect_url": "javascript:alert(1)"}, path="/v1/connections/GARMIN/auth-url"),
+         422, R),
+]  # fmt: skip
 
 assert len({case.id for case in HOSTILE_INPUTS}) == len(HOSTILE_INPUTS), "case ids must be unique"
 assert json.dumps([case.id for case in HOSTILE_INPUTS])  # every id is plain text for the docs table

@@ -12,7 +12,8 @@ from offline.template import ROOT, load_template
 
 from tests.fault_matrix import FAULTS
 from tests.hostile_inputs import HOSTILE_INPUTS
-from tests.test_openapi import EXAMPLES_PER_MODE
+from tests.test_openapi import GENERATED_REQUESTS
+from tests.test_webhooks import REJECTED
 
 SECURITY_DOC = ROOT / "docs" / "security.md"
 START = "<!-- generated: make docs -->"
@@ -53,10 +54,12 @@ def render() -> str:
         "|---|---|---|",
         f"| Hostile requests tried, each refused with its 4xx and no upstream call | {len(HOSTILE_INPUTS)} | "
         "`.venv/bin/python -m pytest tests/test_hostile_inputs.py` |",
-        f"| Faults injected (Terra and Secrets Manager), each mapped to its answer | {len(FAULTS)} | "
+        f"| Faults injected (Terra, Secrets Manager, DynamoDB), each mapped to its answer | {len(FAULTS)} | "
         "`.venv/bin/python -m pytest tests/test_fault_matrix.py` |",
         "| Requests generated from docs/openapi.json (valid and invalid), unexpected 500s: 0 | "
-        f"{2 * EXAMPLES_PER_MODE} | `.venv/bin/python -m pytest tests/test_openapi.py` |",
+        f"{GENERATED_REQUESTS} | `.venv/bin/python -m pytest tests/test_openapi.py` |",
+        f"| Forged or broken webhook signatures, each refused with 401 and nothing stored | {len(REJECTED)} | "
+        "`.venv/bin/python -m pytest tests/test_webhooks.py` |",
         "| Tests that also sweep every log record for secrets | all of them | `make unit` |",
         f"| Scanner findings (cfn-lint serverless rules, checkov), all skipped with a reason below; open | "
         f"{len(skips)}; 0 | `make scan` |",

@@ -7,14 +7,14 @@ import responses
 
 from tests.conftest import AwsCalls
 from tests.fault_matrix import FAULTS, FaultContext, InjectedFault
-from tests.support import ApiAnswer, api_event
+from tests.support import ApiAnswer
 
 LAMBDA_BUDGET_SECONDS = 10.0
 
 
 def test_the_matrix_injects_at_least_15_faults_from_terra_and_aws() -> None:
     assert len(FAULTS) >= 15
-    assert {fault.source for fault in FAULTS} == {"Terra", "Secrets Manager"}
+    assert {fault.source for fault in FAULTS} == {"Terra", "Secrets Manager", "DynamoDB"}
 
 
 @pytest.mark.parametrize("fault", FAULTS, ids=[fault.id for fault in FAULTS])
@@ -29,11 +29,11 @@ def test_fault_gets_its_documented_answer(
     fault.arrange(FaultContext(terra, settings_env["TERRA_SECRET_ARN"], aws_calls.failures))
     aws_calls.operations.clear()
 
-    answer = invoke(api_event({"providers": ["GARMIN"]}), remaining_ms=int(LAMBDA_BUDGET_SECONDS * 1000))
+    answer = invoke(fault.request(), remaining_ms=int(LAMBDA_BUDGET_SECONDS * 1000))
 
     assert answer.status == fault.status, answer.body
     if fault.code is None:
-        assert answer.json["url"].startswith("https://widget.tryterra.co/")
+        assert answer.json["url"].startswith("https://widget.tryterra.co/")  # recovered: the widget URL
     else:
         assert answer.code == fault.code
     assert answer.headers.get("Retry-After") == fault.retry_after

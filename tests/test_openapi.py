@@ -3,6 +3,7 @@
 import json
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 import responses
@@ -17,9 +18,16 @@ from terra_connect.domain.models import WidgetSessionResponse
 from tests.conftest import terra_session_answer
 from tests.support import WIDGET_URL, ApiAnswer, api_event
 
-EXAMPLES_PER_MODE = 600  # positive and negative: 1,200 generated requests
+SCHEMA = schemathesis.openapi.from_path(OPENAPI_FILE)
+# (path, method, generated requests per mode): valid and invalid, 1,800 in all.
+OPERATIONS = [
+    ("/v1/widget-sessions", "POST", 600),
+    ("/v1/connections", "GET", 100),
+    ("/v1/connections/{terra_user_id}", "DELETE", 100),
+    ("/v1/connections/{provider}/auth-url", "POST", 100),
+]
+GENERATED_REQUESTS = 2 * sum(examples for _, _, examples in OPERATIONS)
 DOCUMENTED_4XX = {400: "malformed_body", 413: "payload_too_large", 415: "unsupported_media_type"}
-OPERATION = schemathesis.openapi.from_path(OPENAPI_FILE)["/v1/widget-sessions"]["POST"]
 
 
 def test_the_checked_in_document_is_current() -> None:
@@ -39,44 +47,64 @@ def test_the_document_describes_the_jwt_and_every_error_as_problem_json() -> Non
 
 def event_for(case: Case[Any]) -> dict[str, Any]:
     """The API Gateway event for a generated request: bytes arrive base64-encoded, as API Gateway sends them."""
-    body: Any = "" if case.body is NOT_SET else case.body
     headers = {k.lower(): str(v) for k, v in (case.headers or {}).items() if k.lower() != "authorization"}
+    query = urlencode({k: str(v) for k, v in (case.query or {}).items()})
+    where: dict[str, Any] = {
+        "method": case.method.upper(),
+        "path": case.formatted_path,
+        "query": query,
+        "headers": headers,
+    }
+    if case.body is NOT_SET:
+        return api_event(**where)
+    body: Any = case.body
     if isinstance(body, bytes):
-        event = api_event(body, headers=headers, base64_body=True)
+        event = api_event(body, base64_body=True, **where)
     else:
-        event = api_event(body if isinstance(body, str) else json.dumps(body), headers=headers)
+        event = api_event(body if isinstance(body, str) else json.dumps(body), **where)
     if case.media_type:
         event["headers"]["content-type"] = case.media_type
     return event
 
 
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=["valid", "invalid"])
+@pytest.mark.parametrize(("path", "method", "examples"), OPERATIONS, ids=[f"{m} {p}" for p, m, _ in OPERATIONS])
 def test_generated_requests_never_get_an_unexpected_500(
-    invoke: Callable[..., ApiAnswer], terra: responses.RequestsMock, mode: GenerationMode
+    invoke: Callable[..., ApiAnswer],
+    terra: responses.RequestsMock,
+    path: str,
+    method: str,
+    examples: int,
+    mode: GenerationMode,
 ) -> None:
     terra.add_callback(responses.POST, WIDGET_URL, callback=lambda _: (201, {}, json.dumps(terra_session_answer())))
+    terra.add_callback(
+        responses.POST,
+        "https://api.tryterra.co/v2/auth/authenticateUser",
+        callback=lambda _: (200, {}, json.dumps({"user_id": "u", "auth_url": "https://connect.example/x"})),
+    )
     statuses: list[int] = []
 
     @settings(
-        max_examples=EXAMPLES_PER_MODE,
+        max_examples=examples,
         derandomize=True,
         database=None,
         deadline=None,
         suppress_health_check=list(HealthCheck),
     )
-    @given(case=OPERATION.as_strategy(mode))
+    @given(case=SCHEMA[path][method].as_strategy(mode))
     def exercise(case: Case[Any]) -> None:
         answer = invoke(event_for(case))
         statuses.append(answer.status)
         assert answer.status < 500, answer.body
-        if answer.status == 201:
-            WidgetSessionResponse.model_validate_json(answer.body)
-        else:
+        if answer.status >= 400:
             problem = ProblemDetails.model_validate_json(answer.body)
             assert problem.code == DOCUMENTED_4XX.get(answer.status, problem.code)
-            assert answer.status in {400, 413, 415, 422}
+            assert answer.status in {400, 404, 413, 415, 422}
+        elif path == "/v1/widget-sessions":
+            WidgetSessionResponse.model_validate_json(answer.body)
 
     exercise()
 
-    assert len(statuses) >= EXAMPLES_PER_MODE
+    assert len(statuses) >= examples
     print(f"{mode.value}: {len(statuses)} requests, statuses {sorted(set(statuses))}")  # noqa: T201

@@ -18,7 +18,13 @@ RUNTIME_VENV := .venv-lambda-runtime
 CHECKOV_VENV := .venv-checkov
 SMOKE_BUILD := .aws-sam/build-$(HOST_ARCH)
 
-.PHONY: help venv lint format unit validate scan build build-local smoke sam-local-invoke bench bench-quick test docs deploy clean
+.PHONY: dev token help venv lint format unit validate scan build build-local smoke sam-local-invoke bench bench-quick test screenshots docs deploy clean
+
+dev: $(VENV)/.installed ## Run the whole product locally: API on http://127.0.0.1:$${PORT:-3000}, no AWS, no Docker
+	PYTHONPATH=functions $(PY) -m offline.dev
+
+token: $(VENV)/.installed ## Print a local-mode token (make token USER=alice); the token is the last line
+	@PYTHONPATH=functions $(PY) -m offline.dev token $(USER)
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -98,6 +104,9 @@ bench: build-local $(RUNTIME_VENV)/.installed ## Benchmarks (warm, cold start, s
 
 bench-quick: build-local $(RUNTIME_VENV)/.installed ## A short benchmark run that proves it still works (CI)
 	PYTHONPATH=functions $(PY) -m bench.run --build-dir $(SMOKE_BUILD) --runtime-python $(RUNTIME_VENV)/bin/python --quick
+
+screenshots: $(VENV)/.installed ## Refresh docs/widget*.png from the browser test (needs chromium)
+	SCREENSHOT_DIR=docs $(PY) -m pytest -q -p no:cacheprovider tests/test_browser_flow.py -k connects
 
 docs: $(VENV)/.installed ## Regenerate docs/openapi.json and the tables in docs/security.md
 	PYTHONPATH=functions $(PY) -m offline.openapi --write

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+import requests
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
 
@@ -50,6 +51,8 @@ def emulated_aws(host: str = "127.0.0.1", port: int = 0) -> Iterator[EmulatedAws
     aws.endpoint = f"http://{host}:{server.server_port}"
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
+    # moto keeps its state per process: start every emulated AWS empty, whatever ran before in this process.
+    requests.post(f"{aws.endpoint}/moto-api/reset", timeout=10).raise_for_status()
     try:
         yield aws
     finally:

@@ -2,10 +2,16 @@
 
 It checks the `dev-id` / `x-api-key` headers like Terra, answers the widget-session endpoint at both of
 Terra's URLs (the current one with 201, the legacy one with 200, or 410 like an account created after
-2026-09-03), records every request, and injects faults on demand: programmatically with `inject()`,
-or from another process with `POST /_simulator/faults`.
+2026-09-03), authenticateUser, deauthenticateUser and userInfo, records every request, and injects faults
+on demand: programmatically with `inject()`, or from another process with `POST /_simulator/faults`.
+
+Given a webhook URL and signing secret it also plays the user's side: its widget page lists providers, and
+picking one "connects" it, sends a signed `auth` webhook and redirects to the session's success URL, as
+Terra does. `send_event()` sends any other lifecycle event (deauth, user_reauth, ...).
 """
 
+import hashlib
+import hmac
 import json
 import secrets
 import ssl
@@ -15,10 +21,13 @@ import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from html import escape
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
+
+import requests
 
 CURRENT_WIDGET_PATHS = ("/api/widget/session", "/widget/session")
 LEGACY_WIDGET_PATH = "/v2/auth/generateWidgetSession"
@@ -58,6 +67,17 @@ class SimulatedUser:
     reference_id: str | None
     active: bool = True
     scopes: str = "activity,sleep,daily,body"
+    success_redirect_url: str | None = None
+    failure_redirect_url: str | None = None
+
+    def as_terra(self) -> dict[str, Any]:
+        return {
+            "user_id": self.user_id,
+            "provider": self.provider,
+            "reference_id": self.reference_id,
+            "scopes": self.scopes,
+            "active": self.active,
+        }
 
 
 @dataclass
@@ -83,11 +103,19 @@ class TerraSimulator:
         tls: ssl.SSLContext | None = None,
         legacy_gone: bool = False,
         public_host: str | None = None,
+        webhook_url: str | None = None,
+        signing_secret: str | None = None,
     ) -> None:
-        """`public_host` is the name clients use when it differs from `host` (a container's host.docker.internal)."""
+        """`public_host` is the name clients use when it differs from `host` (a container's host.docker.internal).
+
+        With `webhook_url` and `signing_secret`, lifecycle events are delivered there, signed like Terra's.
+        """
         self.dev_id = dev_id
         self.api_key = api_key
         self.legacy_gone = legacy_gone
+        self.webhook_url = webhook_url
+        self.signing_secret = signing_secret
+        self.deliveries: list[tuple[str, int]] = []  # (event type, status the receiver answered)
         self.requests: list[RecordedRequest] = []
         self.sessions: dict[str, WidgetSession] = {}
         self.users: dict[str, SimulatedUser] = {}
@@ -123,6 +151,38 @@ class TerraSimulator:
         with self._lock:
             self.users[user.user_id] = user
         return user
+
+    def send_event(self, payload: dict[str, Any]) -> int:
+        """Deliver one signed webhook to `webhook_url`; returns the receiver's status (0 when none is set)."""
+        if not self.webhook_url or not self.signing_secret:
+            return 0
+        raw = json.dumps(payload).encode()
+        timestamp = int(time.time())
+        digest = hmac.new(self.signing_secret.encode(), f"{timestamp}.".encode() + raw, hashlib.sha256).hexdigest()
+        headers = {
+            "Content-Type": "application/json",
+            "terra-signature": f"t={timestamp},v1={digest}",
+            "X-Terra-Trace-Id": str(uuid.uuid4()),
+        }
+        status = requests.post(self.webhook_url, data=raw, headers=headers, timeout=8).status_code
+        with self._lock:
+            self.deliveries.append((str(payload.get("type")), status))
+        return status
+
+    def deauth(self, user_id: str, event_type: str = "deauth") -> int:
+        """The user disconnected (or the provider revoked access: `access_revoked`)."""
+        with self._lock:
+            user = self.users.pop(user_id)
+        return self.send_event({"type": event_type, "user": user.as_terra(), "reference_id": user.reference_id})
+
+    def reauth(self, user_id: str) -> SimulatedUser:
+        """The same account connected again: a new Terra user replaces the old one."""
+        with self._lock:
+            old = self.users.pop(user_id)
+        new = self.add_user(old.provider, old.reference_id)
+        self.send_event({"type": "user_reauth", "old_user": old.as_terra(), "new_user": new.as_terra()})
+        self.send_event({"type": "auth", "status": "success", "user": new.as_terra(), "reference_id": new.reference_id})
+        return new
 
     def start(self) -> "TerraSimulator":
         self._thread = threading.Thread(
@@ -215,6 +275,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._inject_from_request(body)
             return
         simulator._record(RecordedRequest(method, path, dict(self.headers.items()), body))
+        if method == "GET" and path.startswith(("/session/", "/auth/")):
+            _page(self, path, query)  # the user's browser: no API credentials
+            return
         route = simulator._routes.get((method, path))
         if route is None:
             self._send(HTTPStatus.NOT_FOUND, {"status": "error", "message": "not found"})
@@ -312,6 +375,8 @@ def _authenticate_user(handler: _Handler, body: dict[str, Any], query: dict[str,
         return 404, {"status": "error", "message": f"resource {provider!r} not found"}
     user = simulator.add_user(provider, body.get("reference_id"))
     user.active = False  # until the user signs in at the provider
+    user.success_redirect_url = body.get("auth_success_redirect_url")
+    user.failure_redirect_url = body.get("auth_failure_redirect_url")
     return 200, {
         "status": "success",
         "user_id": user.user_id,
@@ -345,3 +410,89 @@ def _user_info(handler: _Handler, _: dict[str, Any], query: dict[str, str]) -> t
         }
         for u in users
     ]
+
+
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Terra simulator</title>
+<style>
+ body {{ font-family: system-ui, sans-serif; max-width: 26rem; margin: 2rem auto; padding: 0 1rem; color: #1d2433; }}
+ h1 {{ font-size: 1.3rem; }} p {{ color: #5b6478; }}
+ a.provider, a.action {{ display: block; margin: .5rem 0; padding: .9rem 1rem; border: 1px solid #d6dae3;
+   border-radius: .6rem; text-decoration: none; color: inherit; font-weight: 600; }}
+ a.provider:hover, a.action:hover {{ background: #f3f5f9; }} a.cancel {{ color: #a33; font-weight: 400; }}
+ small {{ color: #8a91a3; }}
+</style></head>
+<body><h1>{title}</h1><p>{subtitle}</p>{body}<small>Local Terra simulator - no real account is connected.</small>
+</body></html>"""
+
+
+def _html(handler: _Handler, status: int, title: str, subtitle: str, body: str) -> None:
+    handler._send(
+        status,
+        _PAGE.format(title=escape(title), subtitle=escape(subtitle), body=body),
+        {"Content-Type": "text/html; charset=utf-8"},
+    )
+
+
+def _redirect(handler: _Handler, url: str | None, params: dict[str, str], fallback_title: str) -> None:
+    if not url:
+        _html(handler, 200, fallback_title, "You can close this window.", "")
+        return
+    separator = "&" if "?" in url else "?"
+    handler._send(302, b"", {"Location": url + separator + urlencode(params)})
+
+
+def _page(handler: _Handler, path: str, query: dict[str, str]) -> None:
+    """The user's side: the widget's provider list, and a provider's sign-in page for the custom-UI path."""
+    simulator = handler.server.simulator
+    parts = path.strip("/").split("/")
+    if parts[0] == "session" and len(parts) >= 2 and parts[1] in simulator.sessions:
+        session = simulator.sessions[parts[1]]
+        action = parts[2] if len(parts) > 2 else ""
+        if action == "connect" and query.get("provider") in PROVIDERS:
+            user = simulator.add_user(query["provider"], session.reference_id)
+            simulator.send_event(
+                {
+                    "type": "auth",
+                    "status": "success",
+                    "user": user.as_terra(),
+                    "reference_id": user.reference_id,
+                    "widget_session_id": session.session_id,
+                }
+            )
+            params = {"user_id": user.user_id, "resource": user.provider, "reference_id": user.reference_id or ""}
+            _redirect(handler, session.success_redirect_url, params, f"{user.provider} connected")
+            return
+        if action == "cancel":
+            simulator.send_event(
+                {
+                    "type": "auth_cancelled",
+                    "status": "error",
+                    "reason": "user_cancelled",
+                    "reference_id": session.reference_id,
+                }
+            )
+            _redirect(handler, session.failure_redirect_url, {"reference_id": session.reference_id or ""}, "Cancelled")
+            return
+        links = "".join(
+            f'<a class="provider" data-provider="{p}" href="/session/{session.session_id}/connect?provider={p}">{p}</a>'
+            for p in (session.providers or PROVIDERS)
+        )
+        cancel = f'<a class="action cancel" href="/session/{session.session_id}/cancel">Cancel</a>'
+        _html(handler, 200, "Connect a wearable", "Choose the device or app to connect.", links + cancel)
+        return
+    if parts[0] == "auth" and len(parts) >= 3 and parts[2] in simulator.users:
+        user = simulator.users[parts[2]]
+        if len(parts) > 3 and parts[3] == "authorize":
+            user.active = True
+            simulator.send_event(
+                {"type": "auth", "status": "success", "user": user.as_terra(), "reference_id": user.reference_id}
+            )
+            params = {"user_id": user.user_id, "resource": user.provider, "reference_id": user.reference_id or ""}
+            _redirect(handler, user.success_redirect_url, params, f"{user.provider} connected")
+            return
+        button = f'<a class="action" href="/auth/{user.provider}/{user.user_id}/authorize">Sign in and allow access</a>'
+        _html(handler, 200, f"Sign in to {user.provider}", "Terra asks to read your health data.", button)
+        return
+    _html(handler, 404, "Not found", "This session has expired or does not exist.", "")

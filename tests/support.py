@@ -3,6 +3,7 @@
 import base64
 import copy
 import json
+import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -133,3 +134,9 @@ def terra_user(user_id: str, provider: str = "GARMIN", reference_id: str | None 
     if reference_id is not None:
         user["reference_id"] = reference_id
     return user
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

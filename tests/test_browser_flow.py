@@ -1,0 +1,107 @@
+"""The whole connect flow in a real browser, against `make dev`'s stack: API -> widget -> provider -> redirect -> list.
+
+Needs Chromium and its driver from Debian (`apt-get install chromium chromium-driver`); CI installs them.
+SCREENSHOT_DIR=docs makes it refresh the screenshots the README shows (make screenshots).
+"""
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+from offline.dev import DevStack, dev_stack, local_token
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+from tests.support import free_port
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+
+pytestmark = pytest.mark.skipif(
+    not (CHROMIUM and CHROMEDRIVER),
+    reason="needs Chromium and ChromeDriver: apt-get install chromium chromium-driver (CI installs them)",
+)
+
+
+@pytest.fixture
+def stack() -> Iterator[DevStack]:
+    with dev_stack(free_port()) as running:
+        yield running
+
+
+@pytest.fixture
+def browser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[webdriver.Chrome]:
+    monkeypatch.setenv("SE_OFFLINE", "true")  # Selenium must not try to download a driver or a browser
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=420,820",
+        f"--user-data-dir={tmp_path / 'profile'}",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
+    yield driver
+    driver.quit()
+
+
+def test_a_user_connects_a_wearable_through_the_widget(
+    stack: DevStack, browser: webdriver.Chrome, tmp_path: Path
+) -> None:
+    screenshots = Path(os.environ.get("SCREENSHOT_DIR", tmp_path))
+    headers = {"Authorization": f"Bearer {local_token('alice')}"}
+    created = requests.post(
+        f"{stack.api_url}/v1/widget-sessions",
+        json={"providers": ["GARMIN", "OURA", "FITBIT"]},
+        headers=headers,
+        timeout=10,
+    )
+    assert created.status_code == 201
+
+    browser.get(created.json()["url"])
+    providers = [link.text for link in browser.find_elements(By.CSS_SELECTOR, "a.provider")]
+    assert providers == ["GARMIN", "OURA", "FITBIT"]
+    browser.save_screenshot(str(screenshots / "widget.png"))
+
+    browser.find_element(By.CSS_SELECTOR, 'a[data-provider="OURA"]').click()
+    WebDriverWait(browser, 10).until(lambda driver: "/dev/connected" in driver.current_url)
+    redirect = parse_qs(urlsplit(browser.current_url).query)
+    assert redirect["resource"] == ["OURA"]
+    assert redirect["reference_id"] == ["alice"]
+    assert browser.find_element(By.ID, "outcome").text == "Connected"
+    browser.save_screenshot(str(screenshots / "widget-connected.png"))
+
+    listed = requests.get(f"{stack.api_url}/v1/connections", headers=headers, timeout=10).json()
+    assert [(c["provider"], c["status"], c["terra_user_id"]) for c in listed["connections"]] == [
+        ("OURA", "connected", redirect["user_id"][0])
+    ]
+    assert listed["last_attempt"]["status"] == "success"
+    other = {"Authorization": f"Bearer {local_token('bob')}"}
+    assert requests.get(f"{stack.api_url}/v1/connections", headers=other, timeout=10).json()["connections"] == []
+
+
+def test_cancelling_the_widget_is_recorded_as_the_last_attempt(stack: DevStack, browser: webdriver.Chrome) -> None:
+    headers = {"Authorization": f"Bearer {local_token('carol')}"}
+    url = requests.post(f"{stack.api_url}/v1/widget-sessions", headers=headers, timeout=10).json()["url"]
+
+    browser.get(url)
+    browser.find_element(By.CSS_SELECTOR, "a.cancel").click()
+    WebDriverWait(browser, 10).until(lambda driver: "/dev/failed" in driver.current_url)
+
+    listed = requests.get(f"{stack.api_url}/v1/connections", headers=headers, timeout=10).json()
+    assert listed["connections"] == []
+    assert (listed["last_attempt"]["status"], listed["last_attempt"]["reason"]) == ("error", "user_cancelled")

@@ -1,0 +1,85 @@
+"""Local mode: unverified local tokens, the event adapter, and the simulator's user side - none of it ships."""
+
+from collections.abc import Iterator
+
+import pytest
+import requests
+from offline.dev import DevStack, LocalApi, claims_from, dev_stack, local_token
+
+from tests.support import ROOT, free_port
+
+
+def test_a_local_token_carries_its_subject() -> None:
+    claims = claims_from(f"Bearer {local_token('alice')}")
+
+    assert claims is not None
+    assert claims["sub"] == "alice"
+    assert claims["iss"] == "terra-connect-local"
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [None, "", "Basic dXNlcjpwdw==", "Bearer not-a-jwt", "Bearer a.%%%.c", f"Bearer {local_token('alice', -10)}"],
+    ids=["none", "empty", "basic", "not-jwt", "bad-base64", "expired"],
+)
+def test_anything_else_gives_no_claims(authorization: str | None) -> None:
+    assert claims_from(authorization) is None
+
+
+def test_the_adapter_never_gives_the_webhook_route_claims() -> None:
+    api = LocalApi(api=lambda event, _: event, webhooks=lambda event, _: event, port=3000)
+    token = f"Bearer {local_token('alice')}"
+
+    api_event = api.event("GET", "/v1/connections?x=1", {"authorization": token}, b"")
+    webhook_event = api.event("POST", "/v1/terra/webhooks", {"authorization": token}, b"\xff\xfe")
+
+    assert api_event["requestContext"]["authorizer"]["jwt"]["claims"]["sub"] == "alice"
+    assert api_event["queryStringParameters"] == {"x": "1"}
+    assert "authorizer" not in webhook_event["requestContext"]
+    assert webhook_event["isBase64Encoded"] is True
+
+
+def test_local_mode_is_not_part_of_the_lambda_artifact() -> None:
+    sources = "\n".join(path.read_text() for path in (ROOT / "functions").rglob("*.py"))
+
+    assert "offline" not in sources
+    assert not (ROOT / "functions" / "offline").exists()
+
+
+@pytest.fixture
+def stack() -> Iterator[DevStack]:
+    with dev_stack(free_port()) as running:
+        yield running
+
+
+def test_the_whole_flow_works_over_http_without_a_browser(stack: DevStack) -> None:
+    headers = {"Authorization": f"Bearer {local_token('dora')}"}
+    widget = requests.post(f"{stack.api_url}/v1/widget-sessions", headers=headers, timeout=10).json()["url"]
+
+    landed = requests.get(widget + "/connect?provider=GARMIN", timeout=10)
+
+    assert landed.url.startswith(f"{stack.api_url}/dev/connected?")
+    listed = requests.get(f"{stack.api_url}/v1/connections", headers=headers, timeout=10).json()["connections"]
+    assert [(c["provider"], c["status"]) for c in listed] == [("GARMIN", "connected")]
+    assert stack.terra is not None
+    terra_user_id = listed[0]["terra_user_id"]
+
+    reauthed = stack.terra.reauth(terra_user_id)
+    listed = requests.get(f"{stack.api_url}/v1/connections", headers=headers, timeout=10).json()["connections"]
+    assert [c["terra_user_id"] for c in listed] == [reauthed.user_id]
+
+    deleted = requests.delete(f"{stack.api_url}/v1/connections/{reauthed.user_id}", headers=headers, timeout=10)
+    assert deleted.status_code == 204
+    assert requests.get(f"{stack.api_url}/v1/connections", headers=headers, timeout=10).json()["connections"] == []
+
+
+def test_the_custom_ui_path_works_end_to_end(stack: DevStack) -> None:
+    headers = {"Authorization": f"Bearer {local_token('erin')}"}
+    answer = requests.post(f"{stack.api_url}/v1/connections/WHOOP/auth-url", headers=headers, timeout=10)
+    assert answer.status_code == 201
+
+    landed = requests.get(answer.json()["auth_url"] + "/authorize", timeout=10)
+
+    assert landed.url.startswith(f"{stack.api_url}/dev/connected?")
+    listed = requests.get(f"{stack.api_url}/v1/connections", headers=headers, timeout=10).json()["connections"]
+    assert [(c["provider"], c["terra_user_id"]) for c in listed] == [("WHOOP", answer.json()["terra_user_id"])]

@@ -18,6 +18,14 @@ RUNTIME_VENV := .venv-lambda-runtime
 CHECKOV_VENV := .venv-checkov
 SMOKE_BUILD := .aws-sam/build-$(HOST_ARCH)
 
+# $(call make_venv,DIR,REQUIREMENTS): a Python 3.13 virtualenv with exactly those requirements.
+define make_venv
+	test -x $(1)/bin/python || $(PYTHON313) -m venv $(1)
+	$(1)/bin/python -m pip install --quiet --upgrade pip
+	$(1)/bin/python -m pip install --quiet -r $(2)
+	touch $(1)/.installed
+endef
+
 .PHONY: dev token help venv lint format unit validate scan build build-local smoke sam-local-invoke bench bench-quick test screenshots docs deploy clean
 
 dev: $(VENV)/.installed ## Run the whole product locally: API on http://127.0.0.1:$${PORT:-3000}, no AWS, no Docker
@@ -30,28 +38,16 @@ help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: requirements/dev.txt functions/requirements.txt
-	test -x $(PY) || $(PYTHON313) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements/dev.txt
-	touch $@
+	$(call make_venv,$(VENV),requirements/dev.txt)
 
 $(SAM_VENV)/.installed: requirements/sam.txt
-	test -x $(SAM_VENV)/bin/python || $(PYTHON313) -m venv $(SAM_VENV)
-	$(SAM_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(SAM_VENV)/bin/python -m pip install --quiet -r requirements/sam.txt
-	touch $@
+	$(call make_venv,$(SAM_VENV),requirements/sam.txt)
 
 $(RUNTIME_VENV)/.installed: requirements/lambda-runtime.txt
-	test -x $(RUNTIME_VENV)/bin/python || $(PYTHON313) -m venv $(RUNTIME_VENV)
-	$(RUNTIME_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(RUNTIME_VENV)/bin/python -m pip install --quiet -r requirements/lambda-runtime.txt
-	touch $@
+	$(call make_venv,$(RUNTIME_VENV),requirements/lambda-runtime.txt)
 
 $(CHECKOV_VENV)/.installed: requirements/checkov.txt
-	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON313) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r requirements/checkov.txt
-	touch $@
+	$(call make_venv,$(CHECKOV_VENV),requirements/checkov.txt)
 
 venv: $(VENV)/.installed $(SAM_VENV)/.installed $(RUNTIME_VENV)/.installed $(CHECKOV_VENV)/.installed ## Create the virtualenvs
 

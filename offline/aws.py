@@ -60,29 +60,26 @@ def emulated_aws(host: str = "127.0.0.1", port: int = 0) -> Iterator[EmulatedAws
         thread.join(timeout=5)
 
 
-def seed_terra_secret(endpoint: str, credentials: dict[str, Any], name: str = "terra-connect/terra") -> str:
-    """Store the Terra credentials the way the stack's secret holds them; returns the secret's ARN."""
-    client = boto3.client(
-        "secretsmanager",
+def _client(service: str, endpoint: str | None) -> Any:
+    return boto3.client(
+        service,  # type: ignore[call-overload]
         endpoint_url=endpoint,
         region_name=REGION,
         aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
     )
-    return str(client.create_secret(Name=name, SecretString=json.dumps(credentials))["ARN"])
+
+
+def seed_terra_secret(endpoint: str, credentials: dict[str, Any], name: str = "terra-connect/terra") -> str:
+    """Store the Terra credentials the way the stack's secret holds them; returns the secret's ARN."""
+    secret = _client("secretsmanager", endpoint).create_secret(Name=name, SecretString=json.dumps(credentials))
+    return str(secret["ARN"])
 
 
 def create_connections_table(endpoint: str | None, name: str) -> None:
     """Create the connection registry exactly as template.yaml defines it (keys and index)."""
     properties = load_template()["Resources"]["ConnectionsTable"]["Properties"]
-    client = boto3.client(
-        "dynamodb",
-        endpoint_url=endpoint,
-        region_name=REGION,
-        aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-    )
-    client.create_table(
+    _client("dynamodb", endpoint).create_table(
         TableName=name,
         BillingMode=properties["BillingMode"],
         AttributeDefinitions=properties["AttributeDefinitions"],

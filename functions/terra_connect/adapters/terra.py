@@ -108,11 +108,7 @@ class TerraClient:
             "POST", self._widget_session_url, "widget_session", deadline, body=self._widget_body(params)
         )
         document = answer.json_object()
-        url = document.get("url")
-        if not isinstance(url, str) or not self._usable_url(url):
-            raise TerraBadResponse(
-                log_context={"reason": "answer has no usable widget url", "terra_status": answer.status}
-            )
+        url = self._link(document, "url", answer.status)
         expires_in = document.get("expires_in")
         warnings = document.get("warnings")
         return TerraWidgetSession(
@@ -135,18 +131,14 @@ class TerraClient:
             f"{self._api_base_url}/auth/authenticateUser",
             "authenticate_user",
             deadline,
-            body={key: value for key, value in body.items() if value is not None},
+            body=_without_none(body),
             params={"resource": params.provider},
             accept=frozenset({404}),
         )
         if answer.status == 404:
             raise UnknownProvider(log_context={"provider": params.provider})
         document = answer.json_object()
-        auth_url = document.get("auth_url")
-        if not isinstance(auth_url, str) or not self._usable_url(auth_url):
-            raise TerraBadResponse(
-                log_context={"reason": "answer has no usable auth_url", "terra_status": answer.status}
-            )
+        auth_url = self._link(document, "auth_url", answer.status)
         user_id = document.get("user_id")
         return TerraAuthUrl(auth_url=auth_url, terra_user_id=user_id if isinstance(user_id, str) else None)
 
@@ -177,7 +169,14 @@ class TerraClient:
                 "show_disconnect": params.show_disconnect,
                 "connected_uids": list(params.connected_uids) or None,
             }
-        return {key: value for key, value in body.items() if value is not None}
+        return _without_none(body)
+
+    def _link(self, document: Mapping[str, Any], field: str, status: int) -> str:
+        """The URL Terra answered in `field`, if the user's browser may be sent there; else TerraBadResponse."""
+        url = document.get(field)
+        if not isinstance(url, str) or not self._usable_url(url):
+            raise TerraBadResponse(log_context={"reason": f"answer has no usable {field}", "terra_status": status})
+        return url
 
     def _usable_url(self, url: str) -> bool:
         parts = urlsplit(url)
@@ -319,6 +318,11 @@ class TerraClient:
                 f"TerraWidgetSessionUrl to {CURRENT_WIDGET_SESSION_URL}"
             )
         return TerraRejected(log_context=context)
+
+
+def _without_none(body: Mapping[str, Any]) -> dict[str, Any]:
+    """Terra gets only the fields that are set."""
+    return {key: value for key, value in body.items() if value is not None}
 
 
 def _error_message(body: bytes) -> str:

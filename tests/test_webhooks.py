@@ -7,8 +7,10 @@ from typing import Any
 import boto3
 import pytest
 
+from terra_connect.domain.errors import InvalidSignature
+from terra_connect.domain.webhooks import sign, verify_signature
 from tests.conftest import AwsCalls
-from tests.support import SUBJECT, ApiAnswer, terra_user, webhook_event
+from tests.support import SIGNING_SECRET, SUBJECT, ApiAnswer, terra_user, webhook_event
 
 Deliver = Callable[[dict[str, Any]], ApiAnswer]
 AUTH = {"type": "auth", "status": "success", "user": terra_user("tu-1"), "reference_id": SUBJECT}
@@ -57,8 +59,10 @@ def _v0_only() -> dict[str, Any]:
 
 REJECTED: dict[str, Callable[[], dict[str, Any]]] = {
     "wrong-secret": lambda: webhook_event(AUTH, secret="not-the-signing-secret"),
-    "stale": lambda: webhook_event(AUTH, timestamp=int(time.time()) - 301),
-    "future": lambda: webhook_event(AUTH, timestamp=int(time.time()) + 301),
+    # Well past the tolerance, so a slow machine cannot bring them back inside it; the exact
+    # boundary is tested on verify_signature with a fixed clock.
+    "stale": lambda: webhook_event(AUTH, timestamp=int(time.time()) - 900),
+    "future": lambda: webhook_event(AUTH, timestamp=int(time.time()) + 900),
     "tampered-body": _tampered,
     "missing-header": lambda: webhook_event(AUTH, header="x-other", signature="t=1,v1=00"),
     "v0-only": _v0_only,
@@ -100,6 +104,21 @@ def test_a_rotated_signing_secret_is_read_again_once(
     assert forged.status == 401
     assert aws_calls.count("GetSecretValue") == 1  # forged deliveries cannot force a read per request
     assert statuses(registry) == {"tu-1": "connected", "tu-2": "connected"}
+
+
+NOW = 1_795_262_400
+HEALTHCHECK = b'{"type": "healthcheck"}'
+
+
+@pytest.mark.parametrize("skew", [-300, 0, 300])
+def test_a_signature_up_to_300_seconds_either_side_is_accepted(skew: int) -> None:
+    verify_signature(sign(HEALTHCHECK, SIGNING_SECRET, NOW + skew), HEALTHCHECK, SIGNING_SECRET, NOW)
+
+
+@pytest.mark.parametrize("skew", [-301, 301])
+def test_a_signature_beyond_300_seconds_is_refused(skew: int) -> None:
+    with pytest.raises(InvalidSignature):
+        verify_signature(sign(HEALTHCHECK, SIGNING_SECRET, NOW + skew), HEALTHCHECK, SIGNING_SECRET, NOW)
 
 
 # --- events ----------------------------------------------------------------------------------------------

@@ -32,13 +32,13 @@ from urllib.parse import parse_qsl
 
 from offline.aws import FAKE_CREDENTIALS, REGION, create_connections_table, emulated_aws, seed_terra_secret
 from offline.terra_simulator import TerraSimulator
+from terra_connect.settings import CURRENT_WIDGET_SESSION_URL
 
 LOCAL_ISSUER = "terra-connect-local"
 TABLE = "terra-connect-connections"
 SIMULATOR_DEV_ID = "local-dev-id"
 SIMULATOR_API_KEY = "local-api-key"
 SIMULATOR_SIGNING_SECRET = "local-signing-secret"  # noqa: S105 - the simulator's own fake secret
-REAL_TERRA_WIDGET_URL = "https://access.tryterra.co/api/widget/session"
 WEBHOOK_PATH = "/v1/terra/webhooks"
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
@@ -205,7 +205,7 @@ def dev_stack(port: int = 3000, *, real_terra: dict[str, str] | None = None) -> 
             secret = {"dev_id": real_terra["TERRA_DEV_ID"], "api_key": real_terra["TERRA_API_KEY"]}
             if real_terra.get("TERRA_WEBHOOK_SIGNING_SECRET"):
                 secret["webhook_signing_secret"] = real_terra["TERRA_WEBHOOK_SIGNING_SECRET"]
-            terra_settings = {"TERRA_WIDGET_SESSION_URL": REAL_TERRA_WIDGET_URL}
+            terra_settings = {"TERRA_WIDGET_SESSION_URL": CURRENT_WIDGET_SESSION_URL}
         else:
             terra = stack.enter_context(
                 TerraSimulator(

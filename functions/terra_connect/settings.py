@@ -15,6 +15,7 @@ from terra_connect.domain.redirects import AllowedRedirect, RedirectPolicy
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "host.docker.internal"})
 TERRA_DOMAIN = "tryterra.co"
 LEGACY_WIDGET_PATH = "/auth/generateWidgetSession"
+CURRENT_WIDGET_SESSION_URL = "https://access.tryterra.co/api/widget/session"
 DEFAULT_TERRA_API_BASE_URL = "https://api.tryterra.co/v2"
 
 
@@ -25,6 +26,11 @@ class SettingsError(ValueError):
 def is_local_url(url: str) -> bool:
     parts = urlsplit(url)
     return parts.scheme in {"http", "https"} and (parts.hostname or "") in LOCAL_HOSTS and "@" not in parts.netloc
+
+
+def is_legacy_widget_url(url: str) -> bool:
+    """The retired generateWidgetSession endpoint: answers 200 and ignores the newer fields."""
+    return urlsplit(url).path.rstrip("/").endswith(LEGACY_WIDGET_PATH)
 
 
 def is_terra_endpoint(url: str) -> bool:
@@ -120,7 +126,7 @@ class Settings(CommonSettings):
 
     @property
     def legacy_widget_endpoint(self) -> bool:
-        return urlsplit(self.terra_widget_session_url).path.rstrip("/").endswith(LEGACY_WIDGET_PATH)
+        return is_legacy_widget_url(self.terra_widget_session_url)
 
     @classmethod
     def from_env(cls, variables: Mapping[str, str]) -> "Settings":

@@ -28,10 +28,13 @@ from terra_connect.domain.errors import (
 )
 from terra_connect.domain.models import AuthUrlParams, TerraAuthUrl, TerraWidgetSession, WidgetSessionParams
 from terra_connect.domain.ports import CredentialsSource, TerraCredentials
-from terra_connect.settings import LEGACY_WIDGET_PATH, is_local_url
+from terra_connect.settings import (
+    CURRENT_WIDGET_SESSION_URL,
+    DEFAULT_TERRA_API_BASE_URL,
+    is_legacy_widget_url,
+    is_local_url,
+)
 
-CURRENT_WIDGET_SESSION_URL = "https://access.tryterra.co/api/widget/session"
-API_BASE_URL = "https://api.tryterra.co/v2"
 USER_AGENT = "terra-connect/0.1"
 # Terra's legacy endpoint documents 900 s; used when an answer omits expires_in.
 DEFAULT_EXPIRES_IN = 900
@@ -81,7 +84,7 @@ class TerraClient:
         *,
         widget_session_url: str,
         credentials: CredentialsSource,
-        api_base_url: str = API_BASE_URL,
+        api_base_url: str = DEFAULT_TERRA_API_BASE_URL,
         session: requests.Session | None = None,
         policy: RetryPolicy = RetryPolicy(),
         observe: AttemptObserver = _ignore_attempt,
@@ -91,7 +94,7 @@ class TerraClient:
     ) -> None:
         self._widget_session_url = widget_session_url
         self._api_base_url = api_base_url.rstrip("/")
-        self._legacy_widget = urlsplit(widget_session_url).path.rstrip("/").endswith(LEGACY_WIDGET_PATH)
+        self._legacy_widget = is_legacy_widget_url(widget_session_url)
         # The widget URL Terra returns must be https, except when Terra itself is a local simulator.
         self._allow_http_urls = is_local_url(widget_session_url)
         self._credentials = credentials

@@ -14,9 +14,14 @@ from terra_connect.domain.redirects import MAX_URL_LENGTH
 
 MAX_PROVIDERS = 50
 
+# Terra's provider codes: upper-case letters, digits and underscores.
+PROVIDER_PATTERN = r"^[A-Z0-9_]{2,40}$"
+# A widget language: "en", "fr", "zh_cn", "pt-BR" (Terra falls back to the browser's language for others).
+LANGUAGE_PATTERN = r"^[a-z]{2,3}(?:[_-][A-Za-z0-9]{2,8})?$"
+
 ProviderCode = Annotated[
     str,
-    StringConstraints(pattern=r"^[A-Z0-9_]{2,40}$"),
+    StringConstraints(pattern=PROVIDER_PATTERN),
     Field(description="A Terra provider code such as GARMIN, FITBIT or OURA.", examples=["GARMIN"]),
 ]
 RedirectUrl = Annotated[
@@ -43,7 +48,7 @@ class WidgetSessionRequest(BaseModel):
         ]
         | None
     ) = Field(default=None, description="Providers to offer; omitted means every provider enabled for the app.")
-    language: Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(?:[_-][A-Za-z0-9]{2,8})?$")] | None = Field(
+    language: Annotated[str, StringConstraints(pattern=LANGUAGE_PATTERN)] | None = Field(
         default=None,
         description="Widget language, e.g. en, fr, ja, zh_cn.",
         examples=["en"],
@@ -89,7 +94,7 @@ class AuthUrlRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
-    language: Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(?:[_-][A-Za-z0-9]{2,8})?$")] | None = None
+    language: Annotated[str, StringConstraints(pattern=LANGUAGE_PATTERN)] | None = None
     success_redirect_url: RedirectUrl | None = None
     failure_redirect_url: RedirectUrl | None = None
 

@@ -13,12 +13,12 @@ from terra_connect.api.observability import metrics
 from terra_connect.api.problems import NO_STORE, problem_responses
 from terra_connect.domain.connections_service import ConnectionsService
 from terra_connect.domain.deadline import Deadline
-from terra_connect.domain.models import AuthUrlRequest, AuthUrlResponse, ConnectionsResponse
+from terra_connect.domain.models import PROVIDER_PATTERN, AuthUrlRequest, AuthUrlResponse, ConnectionsResponse
 
 router = Router()  # type: ignore[no-untyped-call]  # Powertools declares no return type on __init__
 
 TerraUserId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,128}$", description="A Terra user id from the list.")]
-Provider = Annotated[str, Path(pattern=r"^[A-Z0-9_]{2,40}$", description="A Terra provider code, e.g. GARMIN.")]
+Provider = Annotated[str, Path(pattern=PROVIDER_PATTERN, description="A Terra provider code, e.g. GARMIN.")]
 
 
 @router.get(

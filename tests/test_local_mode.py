@@ -5,7 +5,7 @@ from collections.abc import Iterator
 
 import pytest
 import requests
-from offline.dev import DevStack, LocalApi, claims_from, dev_stack, local_token
+from offline.dev import DevStack, LocalApi, claims_from, dev_stack, local_token, main, next_steps
 
 from tests.support import ROOT, free_port
 
@@ -84,3 +84,28 @@ def test_the_custom_ui_path_works_end_to_end(stack: DevStack) -> None:
     assert landed.url.startswith(f"{stack.api_url}/dev/connected?")
     listed = requests.get(f"{stack.api_url}/v1/connections", headers=headers, timeout=10).json()["connections"]
     assert [(c["provider"], c["terra_user_id"]) for c in listed] == [("WHOOP", answer.json()["terra_user_id"])]
+
+
+def test_the_token_command_prints_the_token_as_its_last_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["token", "bob"]) == 0
+
+    last_line = capsys.readouterr().out.strip().splitlines()[-1]
+    claims = claims_from(f"Bearer {last_line}")
+    assert claims is not None
+    assert claims["sub"] == "bob"
+
+
+def test_the_printed_next_steps_work_as_written(stack: DevStack) -> None:
+    steps = next_steps(stack)
+    token = re.search(r"Bearer ([\w.-]+)'", steps)
+    assert token is not None
+    assert f"curl -s -X POST {stack.api_url}/v1/widget-sessions" in steps
+
+    answer = requests.post(
+        f"{stack.api_url}/v1/widget-sessions",
+        headers={"Authorization": f"Bearer {token.group(1)}"},
+        json={"providers": ["GARMIN", "OURA"]},
+        timeout=10,
+    )
+
+    assert answer.status_code == 201

@@ -94,19 +94,7 @@ class WebhookProcessor:
         """Terra retries failed deliveries for hours, so anything malformed but authentic is acknowledged."""
         self._registry = registry
         self._now = now
-
-    def process(self, event: Mapping[str, Any], delivery_id: str | None) -> Outcome:
-        event_type = str(event.get("type") or "unknown")
-        if delivery_id and self._registry.already_processed(delivery_id):
-            return Outcome(event_type, "duplicate delivery ignored")
-        handler = self._handlers().get(event_type)
-        action = handler(event) if handler else "ignored"
-        if delivery_id:
-            self._registry.mark_processed(delivery_id, self._now())
-        return Outcome(event_type, action)
-
-    def _handlers(self) -> dict[str, Callable[[Mapping[str, Any]], str]]:
-        return {
+        self._handlers: dict[str, Callable[[Mapping[str, Any]], str]] = {
             "auth": self._auth,
             "auth_cancelled": self._auth_failed,
             "user_reauth": self._reauth,
@@ -115,6 +103,16 @@ class WebhookProcessor:
             "connection_error": lambda e: self._status(e, ConnectionStatus.NEEDS_REAUTH),
             "permission_change": self._permissions,
         }
+
+    def process(self, event: Mapping[str, Any], delivery_id: str | None) -> Outcome:
+        event_type = str(event.get("type") or "unknown")
+        if delivery_id and self._registry.already_processed(delivery_id):
+            return Outcome(event_type, "duplicate delivery ignored")
+        handler = self._handlers.get(event_type)
+        action = handler(event) if handler else "ignored"
+        if delivery_id:
+            self._registry.mark_processed(delivery_id, self._now())
+        return Outcome(event_type, action)
 
     def _reference_of(self, user: TerraUser, event: Mapping[str, Any]) -> str | None:
         top_level = event.get("reference_id")

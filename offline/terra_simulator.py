@@ -1,13 +1,20 @@
-"""A local stand-in for Terra's API, on loopback, for smoke runs, local mode and benchmarks.
+"""A local stand-in for Terra, on loopback, for smoke runs, local mode and benchmarks - speaking Terra's published
+contract (tryterra/openapi), failure answers included, not this product's assumptions about it.
 
-It checks the `dev-id` / `x-api-key` headers like Terra, answers the widget-session endpoint at both of
-Terra's URLs (the current one with 201, the legacy one with 200, or 410 like an account created after
-2026-09-03), authenticateUser, deauthenticateUser and userInfo, records every request, and injects faults
-on demand: programmatically with `inject()`, or from another process with `POST /_simulator/faults`.
+API (checked `dev-id` / `x-api-key`: 401 problem+json without them, 403 with wrong ones):
+- widget sessions at every published path: `/api/widget/session` (docs), `/widget/api/session` (2026.07 spec,
+  200) and `/widget/session` (2026.10 spec, 201, `connected_uids` validated: 400 with `invalid_user_ids`); the
+  legacy `/v2/auth/generateWidgetSession` (200, or 410 like an account created after 2026-09-03).
+- v2: authenticateUser, deauthenticateUser (which sends a `deauth` webhook), userInfo (an object for `user_id`,
+  an array for `reference_id`), subscriptions (paged with `page`/`per_page`, else `{users}`), bulkUserInfo.
+  Errors are RFC 9457 problem+json, as the v2 spec defines them.
 
-Given a webhook URL and signing secret it also plays the user's side: its widget page lists providers, and
-picking one "connects" it, sends a signed `auth` webhook and redirects to the session's success URL, as
-Terra does. `send_event()` sends any other lifecycle event (deauth, user_reauth, ...).
+The user's side: given a webhook URL and signing secret, the widget page lists providers; picking one creates a
+Terra user, sends a signed `auth` webhook and redirects like Terra. Every event has the shape of Terra's 2026
+JSON Schemas (tests check them). `drop_webhooks` (or `POST /_simulator/webhooks {"drop": true}`) loses
+deliveries the way a destination registered late would, so reconciliation can be shown repairing them.
+
+Every request is recorded; faults are injected with `inject()` or `POST /_simulator/faults`.
 """
 
 import hashlib
@@ -29,12 +36,19 @@ from urllib.parse import parse_qs, urlencode
 
 import requests
 
-CURRENT_WIDGET_PATHS = ("/api/widget/session", "/widget/session")
+# path -> (status on success, expires_in): the three published paths of the current endpoint.
+CURRENT_WIDGET_PATHS = {
+    "/api/widget/session": (201, 900),
+    "/widget/api/session": (200, 900),
+    "/widget/session": (201, 86_400),
+}
 LEGACY_WIDGET_PATH = "/v2/auth/generateWidgetSession"
 API_BASE_PATH = "/v2"
 PROVIDERS = ("GARMIN", "FITBIT", "OURA", "WITHINGS", "POLAR", "WHOOP", "COROS", "STRAVA")
 FAULTS_PATH = "/_simulator/faults"
-SESSION_SECONDS = 900
+WEBHOOKS_PATH = "/_simulator/webhooks"
+DEFAULT_SCOPES = "activity:read,sleep:read,daily:read,body:read"
+PAGE_SIZE = 500
 
 
 @dataclass(frozen=True)
@@ -55,6 +69,7 @@ class RecordedRequest:
     path: str
     headers: dict[str, str]
     body: bytes
+    query: dict[str, str] = field(default_factory=dict)
 
     def json(self) -> Any:
         return json.loads(self.body or b"null")
@@ -66,17 +81,21 @@ class SimulatedUser:
     provider: str
     reference_id: str | None
     active: bool = True
-    scopes: str = "activity,sleep,daily,body"
+    scopes: str = DEFAULT_SCOPES
+    created_at: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%S.000000+00:00", time.gmtime()))
     success_redirect_url: str | None = None
     failure_redirect_url: str | None = None
 
     def as_terra(self) -> dict[str, Any]:
+        """A TerraUser, as Terra's schema defines it."""
         return {
             "user_id": self.user_id,
             "provider": self.provider,
             "reference_id": self.reference_id,
             "scopes": self.scopes,
             "active": self.active,
+            "created_at": self.created_at,
+            "last_webhook_update": None,
         }
 
 
@@ -89,7 +108,34 @@ class WidgetSession:
     failure_redirect_url: str | None
 
 
-Route = Callable[["_Handler", dict[str, Any], dict[str, str]], tuple[int, Any]]
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: Any = b""
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+Route = Callable[["TerraSimulator", "_Request"], Answer]
+
+
+@dataclass(frozen=True)
+class _Request:
+    method: str
+    path: str
+    query: dict[str, str]
+    body: Any  # parsed JSON, or None
+    after: Callable[[Callable[[], object]], None]  # run something once the answer is sent
+
+
+def problem(status: int, detail: str, instance: str) -> Answer:
+    """Terra's v2 error answer (RFC 9457)."""
+    body = {"type": "about:blank", "title": HTTPStatus(status).phrase.lower(), "detail": detail, "instance": instance}
+    return Answer(status, body, {"Content-Type": "application/problem+json"})
+
+
+def legacy_error(status: int, message: str) -> Answer:
+    """The widget endpoints' error answer: {"status": "error", "message"}."""
+    return Answer(status, {"status": "error", "message": message})
 
 
 class TerraSimulator:
@@ -115,10 +161,14 @@ class TerraSimulator:
         self.legacy_gone = legacy_gone
         self.webhook_url = webhook_url
         self.signing_secret = signing_secret
+        self.drop_webhooks = False
         self.deliveries: list[tuple[str, int]] = []  # (event type, status the receiver answered)
+        self.sent_events: list[dict[str, Any]] = []  # every event built, delivered or dropped
+        self.dropped: list[dict[str, Any]] = []
         self.requests: list[RecordedRequest] = []
         self.sessions: dict[str, WidgetSession] = {}
-        self.users: dict[str, SimulatedUser] = {}
+        self.users: dict[str, SimulatedUser] = {}  # connected Terra users
+        self.pending: dict[str, SimulatedUser] = {}  # authenticateUser answered, provider sign-in not done yet
         self.connections = 0
         self._faults: deque[Fault] = deque()
         self._lock = threading.Lock()
@@ -132,11 +182,13 @@ class TerraSimulator:
             ("POST", API_BASE_PATH + "/auth/authenticateUser"): _authenticate_user,
             ("DELETE", API_BASE_PATH + "/auth/deauthenticateUser"): _deauthenticate_user,
             ("GET", API_BASE_PATH + "/userInfo"): _user_info,
+            ("GET", API_BASE_PATH + "/subscriptions"): _subscriptions,
+            ("POST", API_BASE_PATH + "/bulkUserInfo"): _bulk_user_info,
         }
 
     @property
     def widget_session_url(self) -> str:
-        return self.base_url + CURRENT_WIDGET_PATHS[0]
+        return self.base_url + "/api/widget/session"
 
     @property
     def legacy_widget_session_url(self) -> str:
@@ -147,13 +199,22 @@ class TerraSimulator:
         return self.base_url + API_BASE_PATH
 
     def add_user(self, provider: str, reference_id: str | None) -> SimulatedUser:
+        """A connected Terra user, as if the provider sign-in had completed (no webhook is sent)."""
         user = SimulatedUser(user_id=str(uuid.uuid4()), provider=provider, reference_id=reference_id)
         with self._lock:
             self.users[user.user_id] = user
         return user
 
+    # --- webhooks, as Terra sends them ---
+
     def send_event(self, payload: dict[str, Any]) -> int:
-        """Deliver one signed webhook to `webhook_url`; returns the receiver's status (0 when none is set)."""
+        """Deliver one signed webhook to `webhook_url`; returns the receiver's status (0 when none is set or the
+        delivery is dropped)."""
+        with self._lock:
+            self.sent_events.append(payload)
+            if self.drop_webhooks:
+                self.dropped.append(payload)
+                return 0
         if not self.webhook_url or not self.signing_secret:
             return 0
         raw = json.dumps(payload).encode()
@@ -161,6 +222,8 @@ class TerraSimulator:
         digest = hmac.new(self.signing_secret.encode(), f"{timestamp}.".encode() + raw, hashlib.sha256).hexdigest()
         headers = {
             "Content-Type": "application/json",
+            # The platform sends X-Terra-Signature and, deprecated, the same value as terra-signature.
+            "X-Terra-Signature": f"t={timestamp},v1={digest}",
             "terra-signature": f"t={timestamp},v1={digest}",
             "X-Terra-Trace-Id": str(uuid.uuid4()),
         }
@@ -169,20 +232,48 @@ class TerraSimulator:
             self.deliveries.append((str(payload.get("type")), status))
         return status
 
+    def connect(
+        self, provider: str, reference_id: str | None, *, widget_session_id: str | None = None
+    ) -> SimulatedUser:
+        """The user signed in at the provider: a new Terra user, and Terra's `auth` webhook."""
+        user = self.add_user(provider, reference_id)
+        self.send_event(auth_event(user, widget_session_id=widget_session_id))
+        return user
+
     def deauth(self, user_id: str, event_type: str = "deauth") -> int:
-        """The user disconnected (or the provider revoked access: `access_revoked`)."""
+        """The user disconnected (or revoked access at the provider: `access_revoked`)."""
         with self._lock:
             user = self.users.pop(user_id)
-        return self.send_event({"type": event_type, "user": user.as_terra(), "reference_id": user.reference_id})
+        status = "success" if event_type == "deauth" else "warning"
+        return self.send_event(
+            {"type": event_type, "user": user.as_terra(), "status": status, "message": f"User {event_type}"}
+        )
 
-    def reauth(self, user_id: str) -> SimulatedUser:
-        """The same account connected again: a new Terra user replaces the old one."""
+    def reauth(self, user_id: str, *, name_old_user: bool = True) -> SimulatedUser:
+        """The same provider account connected again: a new Terra user replaces the old one. Terra's 2026 schema
+        allows `old_user: null` ("when available")."""
         with self._lock:
             old = self.users.pop(user_id)
         new = self.add_user(old.provider, old.reference_id)
-        self.send_event({"type": "user_reauth", "old_user": old.as_terra(), "new_user": new.as_terra()})
-        self.send_event({"type": "auth", "status": "success", "user": new.as_terra(), "reference_id": new.reference_id})
+        self.send_event(
+            {
+                "type": "user_reauth",
+                "new_user": new.as_terra(),
+                "old_user": old.as_terra() if name_old_user else None,
+                "status": "warning",
+                "message": "User has re-authenticated; the old user will be deleted",
+                "version": "2022-03-16",
+            }
+        )
+        self.send_event(auth_event(new))
         return new
+
+    def forget(self, user_id: str) -> None:
+        """Terra deletes the user without telling anyone (no webhook): only reconciliation can notice."""
+        with self._lock:
+            self.users.pop(user_id, None)
+
+    # --- lifecycle ---
 
     def start(self) -> "TerraSimulator":
         self._thread = threading.Thread(
@@ -223,6 +314,17 @@ class TerraSimulator:
     def _record(self, request: RecordedRequest) -> None:
         with self._lock:
             self.requests.append(request)
+
+
+def auth_event(user: SimulatedUser, *, widget_session_id: str | None = None) -> dict[str, Any]:
+    """`auth` as Terra's 2026 schema has it: the reference_id is the user's, not beside it."""
+    return {
+        "type": "auth",
+        "status": "success",
+        "user": user.as_terra(),
+        "message": "User has successfully authenticated",
+        "widget_session_id": widget_session_id,
+    }
 
 
 class _Server(ThreadingHTTPServer):
@@ -271,57 +373,56 @@ class _Handler(BaseHTTPRequestHandler):
         path, _, query_string = self.path.partition("?")
         query = {k: v[0] for k, v in parse_qs(query_string).items()}
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        if path == FAULTS_PATH and method == "POST":
-            self._inject_from_request(body)
+        self._after: list[Callable[[], object]] = []
+        if method == "POST" and path in {FAULTS_PATH, WEBHOOKS_PATH}:
+            self._control(path, body)
             return
-        simulator._record(RecordedRequest(method, path, dict(self.headers.items()), body))
+        simulator._record(RecordedRequest(method, path, dict(self.headers.items()), body, query))
         if method == "GET" and path.startswith(("/session/", "/auth/")):
             _page(self, path, query)  # the user's browser: no API credentials
             return
         route = simulator._routes.get((method, path))
         if route is None:
-            self._send(HTTPStatus.NOT_FOUND, {"status": "error", "message": "not found"})
+            self._answer(problem(404, "not found", path))
             return
         fault = simulator._next_fault(path)
         if fault is not None:
             self._answer_with(fault)
             return
-        denied = self._check_credentials()
+        denied = self._check_credentials(path)
         if denied:
-            self._send(*denied)
+            self._answer(denied)
             return
         try:
-            payload = json.loads(body) if body else {}
+            payload = json.loads(body) if body else None
         except ValueError:
-            self._send(HTTPStatus.BAD_REQUEST, {"status": "error", "message": "body is not JSON"})
+            self._answer(problem(400, "body is not JSON", path))
             return
-        self._send(*route(self, payload if isinstance(payload, dict) else {}, query))
+        self._answer(route(simulator, _Request(method, path, query, payload, self._after.append)))
 
-    def _check_credentials(self) -> tuple[int, Any] | None:
+    def _check_credentials(self, path: str) -> Answer | None:
         simulator = self.server.simulator
         dev_id, api_key = self.headers.get("dev-id"), self.headers.get("x-api-key")
         if not dev_id or not api_key:
-            return 401, {
-                "type": "about:blank",
-                "title": "Unauthorized",
-                "detail": "dev-id or x-api-key headers are missing",
-                "instance": self.path,
-            }
+            return problem(401, "dev-id or x-api-key headers are missing", path)
         if not (
             secrets.compare_digest(dev_id, simulator.dev_id) and secrets.compare_digest(api_key, simulator.api_key)
         ):
-            return 403, {"status": "error", "message": "credentials invalid"}
+            return legacy_error(403, "credentials invalid")
         return None
 
-    def _inject_from_request(self, body: bytes) -> None:
+    def _control(self, path: str, body: bytes) -> None:
         try:
             spec = json.loads(body)
-            fault = Fault(**{k: v for k, v in spec.items() if k != "times"})
-        except (ValueError, TypeError):
-            self._send(HTTPStatus.BAD_REQUEST, {"status": "error", "message": "not a fault"})
+            if path == WEBHOOKS_PATH:
+                self.server.simulator.drop_webhooks = bool(spec["drop"])
+            else:
+                fault = Fault(**{k: v for k, v in spec.items() if k != "times"})
+                self.server.simulator.inject(fault, times=int(spec.get("times", 1)))
+        except (ValueError, TypeError, KeyError):
+            self._answer(legacy_error(400, "not a valid control request"))
             return
-        self.server.simulator.inject(fault, times=int(spec.get("times", 1)))
-        self._send(HTTPStatus.CREATED, {"status": "success"})
+        self._answer(Answer(201, {"status": "success"}))
 
     def _answer_with(self, fault: Fault) -> None:
         if fault.delay:
@@ -330,26 +431,47 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self.connection.close()
             return
-        self._send(fault.status, fault.body, fault.headers)
+        self._answer(Answer(fault.status, fault.body, fault.headers))
+
+    def _answer(self, answer: Answer) -> None:
+        self._send(answer.status, answer.body, answer.headers)
+        # Terra sends webhooks asynchronously: never before it has answered the request that caused them.
+        for action in self._after:
+            action()
 
     def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+        headers = dict(headers or {})
         is_text = isinstance(body, bytes | str)
         payload = body.encode() if isinstance(body, str) else body if is_text else json.dumps(body).encode()
         self.send_response(status)
         if not is_text:
-            self.send_header("Content-Type", "application/json")
-        for name, value in (headers or {}).items():
+            headers.setdefault("Content-Type", "application/json")
+        for name, value in headers.items():
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         self.wfile.write(payload)
 
 
-def _create_widget_session(handler: _Handler, body: dict[str, Any], _: dict[str, str]) -> tuple[int, Any]:
-    simulator = handler.server.simulator
-    legacy = handler.path.startswith(LEGACY_WIDGET_PATH)
-    if legacy and simulator.legacy_gone:
-        return 410, {"status": "error", "message": "Use POST https://access.tryterra.co/api/widget/session"}
+# --- the API ---
+
+
+def _create_widget_session(simulator: TerraSimulator, request: _Request) -> Answer:
+    body = request.body if isinstance(request.body, dict) else {}
+    if request.path == LEGACY_WIDGET_PATH:
+        if simulator.legacy_gone:
+            return legacy_error(410, "Use POST https://access.tryterra.co/api/widget/session")
+        status, expires_in = 200, 900
+    else:
+        status, expires_in = CURRENT_WIDGET_PATHS[request.path]
+        connected = body.get("connected_uids")
+        if connected is not None:
+            if not isinstance(connected, list) or not all(isinstance(uid, str) for uid in connected):
+                return legacy_error(400, "connected_uids must be an array of strings")
+            invalid = [uid for uid in connected if uid not in simulator.users]
+            if invalid:
+                answer = {"status": "error", "message": "Some connected_uids are not live users"}
+                return Answer(400, {**answer, "invalid_user_ids": invalid})
     session_id = secrets.token_urlsafe(16)
     providers = [p for p in str(body.get("providers") or "").split(",") if p]
     simulator.sessions[session_id] = WidgetSession(
@@ -359,58 +481,79 @@ def _create_widget_session(handler: _Handler, body: dict[str, Any], _: dict[str,
         success_redirect_url=body.get("auth_success_redirect_url"),
         failure_redirect_url=body.get("auth_failure_redirect_url"),
     )
-    answer = {
-        "session_id": session_id,
-        "url": f"{simulator.base_url}/session/{session_id}",
-        "status": "success",
-        "expires_in": SESSION_SECONDS,
-    }
-    return (200 if legacy else 201), answer
+    url = f"{simulator.base_url}/session/{session_id}"
+    return Answer(status, {"session_id": session_id, "url": url, "status": "success", "expires_in": expires_in})
 
 
-def _authenticate_user(handler: _Handler, body: dict[str, Any], query: dict[str, str]) -> tuple[int, Any]:
-    simulator = handler.server.simulator
-    provider = query.get("resource", "")
+def _authenticate_user(simulator: TerraSimulator, request: _Request) -> Answer:
+    body = request.body if isinstance(request.body, dict) else {}
+    provider = request.query.get("resource", "").upper()
     if provider not in PROVIDERS:
-        return 404, {"status": "error", "message": f"resource {provider!r} not found"}
-    user = simulator.add_user(provider, body.get("reference_id"))
-    user.active = False  # until the user signs in at the provider
+        return problem(404, f"resource {provider!r} not found", request.path)
+    user = SimulatedUser(user_id=str(uuid.uuid4()), provider=provider, reference_id=body.get("reference_id"))
     user.success_redirect_url = body.get("auth_success_redirect_url")
     user.failure_redirect_url = body.get("auth_failure_redirect_url")
-    return 200, {
-        "status": "success",
-        "user_id": user.user_id,
-        "auth_url": f"{simulator.base_url}/auth/{provider}/{user.user_id}",
-    }
-
-
-def _deauthenticate_user(handler: _Handler, _: dict[str, Any], query: dict[str, str]) -> tuple[int, Any]:
-    simulator = handler.server.simulator
     with simulator._lock:
-        user = simulator.users.pop(query.get("user_id", ""), None)
-    if user is None:
-        return 404, {"status": "error", "message": "user not found"}
-    return 200, {"status": "success"}
+        simulator.pending[user.user_id] = user
+    auth_url = f"{simulator.base_url}/auth/{provider}/{user.user_id}"
+    return Answer(200, {"status": "success", "user_id": user.user_id, "auth_url": auth_url})
 
 
-def _user_info(handler: _Handler, _: dict[str, Any], query: dict[str, str]) -> tuple[int, Any]:
-    simulator = handler.server.simulator
-    users = list(simulator.users.values())
-    if "user_id" in query:
-        users = [u for u in users if u.user_id == query["user_id"]]
-    if "reference_id" in query:
-        users = [u for u in users if u.reference_id == query["reference_id"]]
-    return 200, [
-        {
-            "user_id": u.user_id,
-            "provider": u.provider,
-            "reference_id": u.reference_id,
-            "active": u.active,
-            "scopes": u.scopes,
-        }
-        for u in users
-    ]
+def _deauthenticate_user(simulator: TerraSimulator, request: _Request) -> Answer:
+    user_id = request.query.get("user_id", "")
+    if not user_id:
+        return problem(400, "user_id is required", request.path)
+    if user_id not in simulator.users:
+        return problem(404, "user not found", request.path)
+    # Terra deletes the user, then sends its `deauth` webhook - after answering.
+    request.after(lambda: simulator.deauth(user_id))
+    return Answer(200, {"status": "success"})
 
+
+def _user_info(simulator: TerraSimulator, request: _Request) -> Answer:
+    with simulator._lock:
+        users = list(simulator.users.values())
+    if "user_id" in request.query:
+        found = next((u for u in users if u.user_id == request.query["user_id"]), None)
+        if found is None:
+            return problem(404, "user not found", request.path)
+        terra = {**found.as_terra(), "last_polled_at": None, "most_recent_data_at": None}
+        return Answer(200, {"user": terra, "status": "success", "is_authenticated": found.active})
+    if "reference_id" in request.query:
+        return Answer(200, [u.as_terra() for u in users if u.reference_id == request.query["reference_id"]])
+    return problem(400, "user_id or reference_id is required", request.path)
+
+
+def _subscriptions(simulator: TerraSimulator, request: _Request) -> Answer:
+    with simulator._lock:
+        users = sorted(simulator.users.values(), key=lambda u: u.created_at + u.user_id)
+    if "page" not in request.query:
+        return Answer(200, {"users": [u.as_terra() for u in users]})
+    try:
+        page, per_page = int(request.query["page"]), int(request.query.get("per_page", PAGE_SIZE))
+    except ValueError:
+        return problem(400, "page and per_page must be integers", request.path)
+    if page < 0 or per_page < 1:
+        return problem(400, "page must be >= 0 and per_page >= 1", request.path)
+    max_page = max(0, (len(users) - 1) // per_page)
+    results = users[page * per_page : (page + 1) * per_page]
+    data = {
+        "next": page + 1 if page < max_page else None,
+        "max_page": max_page,
+        "results": [u.as_terra() for u in results],
+    }
+    return Answer(200, {"data": data})
+
+
+def _bulk_user_info(simulator: TerraSimulator, request: _Request) -> Answer:
+    if not isinstance(request.body, list) or not all(isinstance(uid, str) for uid in request.body):
+        return problem(400, "the body must be an array of user ids", request.path)
+    with simulator._lock:
+        found = [simulator.users[uid].as_terra() for uid in request.body if uid in simulator.users]
+    return Answer(200, found)
+
+
+# --- the user's side: pages a browser opens ---
 
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -444,23 +587,14 @@ def _redirect(handler: _Handler, url: str | None, params: dict[str, str], fallba
 
 
 def _page(handler: _Handler, path: str, query: dict[str, str]) -> None:
-    """The user's side: the widget's provider list, and a provider's sign-in page for the custom-UI path."""
+    """The widget's provider list, and a provider's sign-in page for the custom-UI path."""
     simulator = handler.server.simulator
     parts = path.strip("/").split("/")
     if parts[0] == "session" and len(parts) >= 2 and parts[1] in simulator.sessions:
         session = simulator.sessions[parts[1]]
         action = parts[2] if len(parts) > 2 else ""
         if action == "connect" and query.get("provider") in PROVIDERS:
-            user = simulator.add_user(query["provider"], session.reference_id)
-            simulator.send_event(
-                {
-                    "type": "auth",
-                    "status": "success",
-                    "user": user.as_terra(),
-                    "reference_id": user.reference_id,
-                    "widget_session_id": session.session_id,
-                }
-            )
+            user = simulator.connect(query["provider"], session.reference_id, widget_session_id=session.session_id)
             params = {"user_id": user.user_id, "resource": user.provider, "reference_id": user.reference_id or ""}
             _redirect(handler, session.success_redirect_url, params, f"{user.provider} connected")
             return
@@ -471,6 +605,7 @@ def _page(handler: _Handler, path: str, query: dict[str, str]) -> None:
                     "status": "error",
                     "reason": "user_cancelled",
                     "reference_id": session.reference_id,
+                    "flow_id": session.session_id,
                 }
             )
             _redirect(handler, session.failure_redirect_url, {"reference_id": session.reference_id or ""}, "Cancelled")
@@ -482,13 +617,12 @@ def _page(handler: _Handler, path: str, query: dict[str, str]) -> None:
         cancel = f'<a class="action cancel" href="/session/{session.session_id}/cancel">Cancel</a>'
         _html(handler, 200, "Connect a wearable", "Choose the device or app to connect.", links + cancel)
         return
-    if parts[0] == "auth" and len(parts) >= 3 and parts[2] in simulator.users:
-        user = simulator.users[parts[2]]
+    if parts[0] == "auth" and len(parts) >= 3 and parts[2] in simulator.pending:
+        user = simulator.pending[parts[2]]
         if len(parts) > 3 and parts[3] == "authorize":
-            user.active = True
-            simulator.send_event(
-                {"type": "auth", "status": "success", "user": user.as_terra(), "reference_id": user.reference_id}
-            )
+            with simulator._lock:
+                simulator.users[user.user_id] = simulator.pending.pop(user.user_id)
+            simulator.send_event(auth_event(user))
             params = {"user_id": user.user_id, "resource": user.provider, "reference_id": user.reference_id or ""}
             _redirect(handler, user.success_redirect_url, params, f"{user.provider} connected")
             return

@@ -5,6 +5,7 @@ import logging
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import boto3
@@ -195,9 +196,11 @@ def deliver(settings_env: dict[str, str]) -> Iterator[Callable[[dict[str, Any]],
 
 @pytest.fixture
 def registry(settings_env: dict[str, str]) -> Any:
-    from terra_connect.adapters.dynamodb_registry import DynamoDBConnectionRegistry  # noqa: PLC0415
+    """The registry the functions write, read through the domain's own facade."""
+    from terra_connect.adapters.dynamodb_registry import DynamoDBRegistryStore  # noqa: PLC0415
+    from terra_connect.domain.registry import ConnectionRegistry  # noqa: PLC0415
 
-    return DynamoDBConnectionRegistry(settings_env["CONNECTIONS_TABLE"])
+    return ConnectionRegistry(DynamoDBRegistryStore(settings_env["CONNECTIONS_TABLE"], retention=timedelta(days=30)))
 
 
 def terra_session_answer(**overrides: Any) -> dict[str, Any]:

@@ -37,8 +37,10 @@ def scanner_skips() -> list[tuple[str, str, str, str]]:
         metadata: dict[str, Any] = resource.get("Metadata", {})
         for skip in metadata.get("checkov", {}).get("skip", []):
             skips.append(("checkov", skip["id"], name, skip["comment"]))
+        # YAML drops comments, so each reason is read from the resource's own lines of the template.
+        own_lines = raw[raw.index(f"\n  {name}:\n") :]
         for check in metadata.get("cfn-lint", {}).get("config", {}).get("ignore_checks", []):
-            reason = re.search(rf"- {check} # (.+)", raw)
+            reason = re.search(rf"- {check} # (.+)", own_lines)
             skips.append(("cfn-lint", check, name, reason.group(1) if reason else ""))
     return skips
 

@@ -111,7 +111,7 @@ def webhook_event(
     base64_body: bool = False,
 ) -> dict[str, Any]:
     """A Terra delivery as API Gateway hands it to the webhook function, signed like Terra signs it."""
-    from terra_connect.domain.webhooks import sign  # noqa: PLC0415 - the tests' own import path is set by then
+    from terra_connect.domain.signatures import sign  # noqa: PLC0415 - the tests' own import path is set by then
 
     raw = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
     signed_at = int(time.time()) if timestamp is None else timestamp

@@ -69,7 +69,7 @@ def test_disconnecting_calls_terra_and_marks_the_connection(
     assert answer.status == 204
     assert terra.calls[0].request.url == f"{DEAUTH_URL}?user_id=tu-1"
     assert terra.calls[0].request.headers["x-api-key"] == API_KEY
-    assert registry.connection(SUBJECT, "tu-1").status.value == "disconnected"
+    assert [(h.terra_user_id, h.reason) for h in registry.history(SUBJECT)] == [("tu-1", "disconnected_by_user")]
     listed = invoke(api_event(method="GET", path="/v1/connections")).json["connections"]
     assert listed == []
 
@@ -84,7 +84,7 @@ def test_terra_404_on_disconnect_is_already_gone(
     terra.delete(DEAUTH_URL, status=404, json={"status": "error", "message": "user not found"})
 
     assert invoke(api_event(method="DELETE", path="/v1/connections/tu-1")).status == 204
-    assert registry.connection(SUBJECT, "tu-1").status.value == "disconnected"
+    assert [(h.terra_user_id, h.status.value) for h in registry.history(SUBJECT)] == [("tu-1", "disconnected")]
 
 
 @pytest.mark.parametrize("target", ["tu-x", "tu-unknown", "tu-gone"], ids=["someone-elses", "unknown", "disconnected"])

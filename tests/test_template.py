@@ -23,6 +23,7 @@ SETTINGS_CONTRACT = {
     "POWERTOOLS_SERVICE_NAME",
     "POWERTOOLS_METRICS_NAMESPACE",
     "POWERTOOLS_LOG_LEVEL",
+    "HISTORY_RETENTION_DAYS",
 }
 
 
@@ -92,21 +93,68 @@ def statements(logical_id: str) -> dict[str, tuple[Any, Any]]:
     return {s["Sid"]: (s["Action"], s["Resource"]) for s in policy["Statement"]}
 
 
-def test_the_api_function_reads_one_secret_and_reads_or_marks_the_registry() -> None:
+# Registry writes are TransactWriteItems of Put, Delete and ConditionCheck items: IAM checks each one.
+REGISTRY_WRITES = ["dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"]
+
+
+def test_the_api_function_reads_one_secret_and_uses_the_registry_without_scanning_it() -> None:
     assert statements("ApiFunction") == {
         "ReadTerraSecret": ("secretsmanager:GetSecretValue", SECRET),
-        "UseConnectionRegistry": (["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"], TABLE),
+        "UseConnectionRegistry": (
+            [
+                "dynamodb:GetItem",
+                "dynamodb:BatchGetItem",
+                "dynamodb:Query",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:DeleteItem",
+                "dynamodb:ConditionCheckItem",
+            ],
+            TABLE,
+        ),
     }
 
 
 def test_the_webhook_function_reads_one_secret_and_writes_the_registry() -> None:
     assert statements("WebhookFunction") == {
         "ReadTerraSecret": ("secretsmanager:GetSecretValue", SECRET),
-        "WriteConnectionRegistry": (
-            ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"],
-            [TABLE, {"Fn::Sub": "${ConnectionsTable.Arn}/index/by-terra-user"}],
+        "WriteConnectionRegistry": (["dynamodb:GetItem", "dynamodb:Query", *REGISTRY_WRITES], TABLE),
+    }
+
+
+def test_only_the_reconciliation_may_scan_the_registry() -> None:
+    assert statements("ReconcileFunction") == {
+        "ReadTerraSecret": ("secretsmanager:GetSecretValue", SECRET),
+        "ReconcileConnectionRegistry": (
+            ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan", *REGISTRY_WRITES],
+            TABLE,
         ),
     }
+
+
+def test_the_reconciliation_runs_on_a_schedule_that_can_be_changed_or_turned_off() -> None:
+    function = load_template()["Resources"]["ReconcileFunction"]["Properties"]
+    (event,) = function["Events"].values()
+    parameters = load_template()["Parameters"]
+
+    assert event["Type"] == "ScheduleV2"
+    assert event["Properties"]["ScheduleExpression"] == {"Ref": "ReconcileSchedule"}
+    assert event["Properties"]["State"] == {"Fn::If": ["ReconcileOn", "ENABLED", "DISABLED"]}
+    assert event["Properties"]["RetryPolicy"] == {"MaximumRetryAttempts": 0}
+    assert parameters["ReconcileSchedule"]["Default"] == "rate(6 hours)"
+    assert parameters["ReconcileEnabled"]["AllowedValues"] == ["true", "false"]
+    assert function["Timeout"] == 900
+
+
+def test_history_expires_after_a_retention_the_stack_sets() -> None:
+    template = load_template()
+    table = template["Resources"]["ConnectionsTable"]["Properties"]
+
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    assert template["Globals"]["Function"]["Environment"]["Variables"]["HISTORY_RETENTION_DAYS"] == {
+        "Ref": "HistoryRetentionDays"
+    }
+    assert template["Parameters"]["HistoryRetentionDays"]["MinValue"] >= 1
 
 
 def test_the_registry_is_on_demand_recoverable_and_encrypted() -> None:

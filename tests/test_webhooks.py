@@ -7,8 +7,9 @@ from typing import Any
 import boto3
 import pytest
 
+from terra_connect.domain.deadline import Deadline
 from terra_connect.domain.errors import InvalidSignature
-from terra_connect.domain.webhooks import sign, verify_signature
+from terra_connect.domain.signatures import sign, verify_signature
 from tests.conftest import AwsCalls
 from tests.support import SIGNING_SECRET, SUBJECT, ApiAnswer, terra_user, webhook_event
 
@@ -17,7 +18,10 @@ AUTH = {"type": "auth", "status": "success", "user": terra_user("tu-1"), "refere
 
 
 def statuses(registry: Any, reference_id: str = SUBJECT) -> dict[str, str]:
-    return {c.terra_user_id: c.status.value for c in registry.connections_of(reference_id)}
+    """Every Terra user the app user has or had: live ones as listed, the others as their history says."""
+    live = {c.terra_user_id: c.status.value for c in registry.connections(reference_id, Deadline.after(10))}
+    gone = {h.terra_user_id: h.status.value for h in registry.history(reference_id)}
+    return gone | live
 
 
 # --- signature vectors -----------------------------------------------------------------------------------
@@ -127,7 +131,7 @@ def test_a_signature_beyond_300_seconds_is_refused(skew: int) -> None:
 def test_auth_success_records_the_connection(deliver: Deliver, registry: Any) -> None:
     deliver(webhook_event(AUTH))
 
-    (connection,) = registry.connections_of(SUBJECT)
+    (connection,) = registry.connections(SUBJECT, Deadline.after(10))
     assert (connection.provider, connection.status.value, connection.scopes) == (
         "GARMIN",
         "connected",
@@ -171,13 +175,22 @@ def test_deauth_and_revocation_disconnect(deliver: Deliver, registry: Any, event
     assert statuses(registry) == {"tu-1": status}
 
 
-def test_connection_error_asks_for_reauth_and_a_new_auth_clears_it(deliver: Deliver, registry: Any) -> None:
-    deliver(webhook_event(AUTH))
-    deliver(webhook_event({"type": "connection_error", "user": terra_user("tu-1")}))
+def test_connection_error_asks_for_reauth_and_a_later_auth_clears_it(deliver: Deliver, registry: Any) -> None:
+    now = int(time.time())
+    deliver(webhook_event(AUTH, timestamp=now - 2))
+    deliver(webhook_event({"type": "connection_error", "user": terra_user("tu-1")}, timestamp=now - 1))
     assert statuses(registry) == {"tu-1": "needs_reauth"}
 
-    deliver(webhook_event(AUTH))
+    deliver(webhook_event(AUTH, timestamp=now))
     assert statuses(registry) == {"tu-1": "connected"}
+
+
+def test_an_auth_sent_before_the_connection_error_does_not_clear_it(deliver: Deliver, registry: Any) -> None:
+    now = int(time.time())
+    deliver(webhook_event({"type": "connection_error", "user": terra_user("tu-1")}, timestamp=now))
+    deliver(webhook_event(AUTH, timestamp=now - 5))  # delivered late
+
+    assert statuses(registry) == {"tu-1": "needs_reauth"}
 
 
 def test_permission_change_updates_scopes(deliver: Deliver, registry: Any) -> None:
@@ -193,7 +206,8 @@ def test_permission_change_updates_scopes(deliver: Deliver, registry: Any) -> No
         )
     )
 
-    assert registry.connection(SUBJECT, "tu-1").scopes == ("activity", "heart")
+    (connection,) = registry.connections(SUBJECT, Deadline.after(10))
+    assert connection.scopes == ("activity", "heart")
 
 
 def test_events_without_a_reference_id_are_matched_by_terra_user(deliver: Deliver, registry: Any) -> None:

@@ -6,6 +6,7 @@ A bad setting raises SettingsError at import time, so the deployment fails loudl
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from terra_connect.domain.redirects import AllowedRedirect, RedirectPolicy
@@ -72,11 +73,11 @@ class _Environment:
             self.problems.append(f"{name} must be an http(s) URL on this machine (or empty in AWS)")
         return value
 
-    def seconds(self, name: str, *, default: int, maximum: int) -> int:
+    def number(self, name: str, *, default: int, maximum: int, unit: str = "seconds") -> int:
         text = self.text(name, default=str(default))
-        value = int(text) if text.isdigit() else -1
+        value = int(text) if text.isascii() and text.isdigit() else -1
         if not 0 < value <= maximum:
-            self.problems.append(f"{name} must be a whole number of seconds from 1 to {maximum}")
+            self.problems.append(f"{name} must be a whole number of {unit} from 1 to {maximum}")
         return value
 
     def check(self) -> None:
@@ -92,14 +93,19 @@ class CommonSettings:
     connections_table: str
     secret_cache_ttl_seconds: int
     local_aws_endpoint_url: str | None
+    # How long the registry keeps history: connections users no longer have, and the records of ended Terra
+    # users (at least a day: Terra retries a delivery for about 9 hours, and a late one must still be refused).
+    history_retention: timedelta
 
     @staticmethod
     def _read_common(env: _Environment) -> dict[str, object]:
+        days = env.number("HISTORY_RETENTION_DAYS", default=30, maximum=3650, unit="days")
         return {
             "terra_secret_arn": env.text("TERRA_SECRET_ARN", required=True),
             "connections_table": env.text("CONNECTIONS_TABLE", required=True),
-            "secret_cache_ttl_seconds": env.seconds("SECRET_CACHE_TTL_SECONDS", default=300, maximum=86_400),
+            "secret_cache_ttl_seconds": env.number("SECRET_CACHE_TTL_SECONDS", default=300, maximum=86_400),
             "local_aws_endpoint_url": env.local_url("LOCAL_AWS_ENDPOINT_URL"),
+            "history_retention": timedelta(days=max(days, 1)),
         }
 
 
@@ -111,6 +117,21 @@ class WebhookSettings(CommonSettings):
         common = cls._read_common(env)
         env.check()
         return cls(**common)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class ReconcilerSettings(CommonSettings):
+    """The scheduled reconciliation: it reads Terra's user lists."""
+
+    terra_api_base_url: str
+
+    @classmethod
+    def from_env(cls, variables: Mapping[str, str]) -> "ReconcilerSettings":
+        env = _Environment(variables)
+        common = cls._read_common(env)
+        api_base_url = env.terra_url("TERRA_API_BASE_URL", default=DEFAULT_TERRA_API_BASE_URL)
+        env.check()
+        return cls(**common, terra_api_base_url=api_base_url)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,198 +1,574 @@
 """The connection registry in one DynamoDB table.
 
-    pk = reference_id,         sk = "user#<terra_user_id>"   one connection (GSI by-terra-user on terra_user_id)
-    pk = reference_id,         sk = "attempt"                the latest widget / custom-UI outcome
-    pk = "delivery#<trace id>", sk = "delivery"              a processed webhook delivery (expires after 7 days)
+    pk = "terra-user#<id>"     sk = "record"       the Terra user's merged facts and standing (versioned)
+    pk = "owner#<ref>"         sk = "live#<id>"    a live connection, as its owner lists it
+    pk = "owner#<ref>"         sk = "hist#<id>"    a connection the owner no longer has, and why (expires)
+    pk = "owner#<ref>"         sk = "attempt"      the owner's latest widget / custom-UI outcome
+    pk = "owner#<ref>"         sk = "rules"        user_reauth events without old_user that named the owner
+    pk = "owner#<ref>"         sk = "sync"         when the owner last synced with Terra
+    pk = "delivery#<sha256>"   sk = "delivery"     a processed webhook delivery (expires after 7 days)
+    pk = "reconciliation"      sk = "cursor"       where the background reconciliation stands
 
-"All connections of a reference_id" is one Query. Every state change is a conditional write, so a
-tombstone (disconnected, replaced) can never be overwritten, whatever order events arrive in.
+A record and the owners' views of it are written in one transaction, conditional on the record's version (and on
+the owner's rules), so the views always match the records and concurrent writers never lose each other's facts.
+Listing is one Query on `live#` items: history and everything else lie outside it, however much of it there is.
 """
 
-from datetime import UTC, datetime, timedelta
+import hashlib
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Any
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from terra_connect.domain.connections import AuthAttempt, Connection, ConnectionStatus, TerraUser
-from terra_connect.domain.errors import ConfigurationError, RegistryUnavailable
+from terra_connect.domain.connections import (
+    AuthAttempt,
+    Connection,
+    ConnectionStatus,
+    EndReason,
+    HistoryEntry,
+    TerraUser,
+)
+from terra_connect.domain.deadline import Deadline
+from terra_connect.domain.errors import ConfigurationError, RegistryRejected, RegistryUnavailable
+from terra_connect.domain.ports import ReconciliationCursor, ScanPage, SyncClaim
+from terra_connect.domain.records import (
+    Change,
+    Ending,
+    ReauthRules,
+    Standing,
+    StoredRules,
+    StoredUser,
+    UserRecord,
+    at_time,
+    ended,
+    seen_alive,
+)
 
 CLIENT_CONFIG = Config(connect_timeout=1, read_timeout=2, retries={"mode": "standard", "max_attempts": 3})
-OWNER_INDEX = "by-terra-user"
 DELIVERY_RETENTION = timedelta(days=7)
-_FINAL = {":disconnected": {"S": ConnectionStatus.DISCONNECTED}, ":replaced": {"S": ConnectionStatus.REPLACED}}
-_NOT_FINAL = "(attribute_not_exists(#status) OR NOT #status IN (:disconnected, :replaced))"
-_USER_PREFIX = "user#"
+MAX_BATCH_GET = 100
+_RECORD = "record"
+_LIVE, _HISTORY = "live#", "hist#"
+_LEGACY_CONNECTION = "user#"  # the first layout: pk = reference_id, sk = "user#<id>"
+_CONFLICTS = frozenset({"ConditionalCheckFailed", "TransactionConflict"})
+_OUTAGES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "ThrottlingError",
+        "ProvisionedThroughputExceeded",
+    }
+)
+_SEPARATOR = "\x00"  # sorts before every character an attempt's fields can hold
+
+Key = tuple[str, str]
+Item = dict[str, Any]
 
 
 def _s(value: str) -> dict[str, str]:
     return {"S": value}
 
 
-def _time(value: datetime) -> dict[str, str]:
-    return _s(value.astimezone(UTC).isoformat(timespec="seconds"))
+def _n(value: int) -> dict[str, str]:
+    return {"N": str(value)}
 
 
-def _parse_time(item: dict[str, Any], name: str) -> datetime | None:
-    value = item.get(name, {}).get("S")
-    return datetime.fromisoformat(value) if value else None
+def _owner_pk(reference_id: str) -> str:
+    return f"owner#{reference_id}"
 
 
-class DynamoDBConnectionRegistry:
-    def __init__(self, table_name: str, *, endpoint_url: str | None = None) -> None:
+def _user_key(terra_user_id: str) -> dict[str, dict[str, str]]:
+    return {"pk": _s(f"terra-user#{terra_user_id}"), "sk": _s(_RECORD)}
+
+
+def _key(pk: str, sk: str) -> dict[str, dict[str, str]]:
+    return {"pk": _s(pk), "sk": _s(sk)}
+
+
+class DynamoDBRegistryStore:
+    def __init__(
+        self,
+        table_name: str,
+        *,
+        retention: timedelta,
+        endpoint_url: str | None = None,
+        page_limit: int | None = None,
+    ) -> None:
+        """`retention`: how long history (and the records of ended Terra users) is kept. `page_limit` caps items
+        per Query page (tests use it to exercise pagination; DynamoDB's own 1 MB page applies regardless)."""
         self._table = table_name
+        self._retention = int(retention.total_seconds())
+        self._page_limit = page_limit
         self._client = boto3.session.Session().client("dynamodb", config=CLIENT_CONFIG, endpoint_url=endpoint_url)
 
-    def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
-        try:
-            result: dict[str, Any] = getattr(self._client, operation)(TableName=self._table, **kwargs)
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "Unknown")
-            if code == "ConditionalCheckFailedException":
-                raise
-            if code in {"ResourceNotFoundException", "AccessDeniedException"}:
-                raise ConfigurationError(
-                    log_context={"reason": "the connections table cannot be used", "error": code}
-                ) from None
-            raise RegistryUnavailable(log_context={"dynamodb_error": code}) from None
-        except BotoCoreError as exc:
-            raise RegistryUnavailable(log_context={"dynamodb_error": type(exc).__name__}) from None
-        return result
+    # --- records ---
 
-    def _conditional(self, **kwargs: Any) -> bool:
-        try:
-            self._call("update_item", **kwargs)
-        except ClientError:
-            return False  # the condition held the state: a tombstone, or an unknown connection
-        return True
+    def user(self, terra_user_id: str) -> StoredUser | None:
+        item = self._call("get_item", Key=_user_key(terra_user_id), ConsistentRead=True).get("Item")
+        return _stored_user(item) if item else None
 
-    def connections_of(self, reference_id: str) -> list[Connection]:
-        result = self._call(
-            "query",
-            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
-            ExpressionAttributeValues={":pk": _s(reference_id), ":prefix": _s(_USER_PREFIX)},
-        )
-        return [self._connection(item) for item in result.get("Items", [])]
+    def users(self, terra_user_ids: Sequence[str]) -> dict[str, StoredUser]:
+        found: dict[str, StoredUser] = {}
+        unique = list(dict.fromkeys(terra_user_ids))
+        for start in range(0, len(unique), MAX_BATCH_GET):
+            keys = [_user_key(uid) for uid in unique[start : start + MAX_BATCH_GET]]
+            for _ in range(5):
+                answer = self._call(
+                    "batch_get_item", RequestItems={self._table: {"Keys": keys, "ConsistentRead": True}}
+                )
+                for item in answer.get("Responses", {}).get(self._table, []):
+                    stored = _stored_user(item)
+                    found[stored.record.terra_user_id] = stored
+                keys = answer.get("UnprocessedKeys", {}).get(self._table, {}).get("Keys", [])
+                if not keys:
+                    break
+            else:
+                raise RegistryUnavailable(log_context={"dynamodb_error": "UnprocessedKeys"})
+        return found
 
-    def connection(self, reference_id: str, terra_user_id: str) -> Connection | None:
-        item = self._call("get_item", Key=self._key(reference_id, terra_user_id)).get("Item")
-        return self._connection(item) if item else None
+    def save_user(self, user: StoredUser, previous: StoredUser | None, rules: tuple[str, int] | None) -> bool:
+        operations: list[Item] = [{"Put": self._record_put(user, previous)}]
+        if rules is not None:
+            owner, version = rules
+            operations.append(
+                {
+                    "ConditionCheck": {
+                        "TableName": self._table,
+                        **self._version_condition(_key(_owner_pk(owner), "rules"), version),
+                    }
+                }
+            )
+        before = self._views(previous) if previous else {}
+        after = self._views(user)
+        for key, item in after.items():
+            if before.get(key) != item:
+                operations.append({"Put": {"TableName": self._table, "Item": item}})
+        for key in before.keys() - after.keys():
+            operations.append({"Delete": {"TableName": self._table, "Key": _key(*key)}})
+        return self._transact(operations)
 
-    def owner_of(self, terra_user_id: str) -> str | None:
-        result = self._call(
-            "query",
-            IndexName=OWNER_INDEX,
-            KeyConditionExpression="terra_user_id = :id",
-            ExpressionAttributeValues={":id": _s(terra_user_id)},
-            Limit=1,
-        )
-        items = result.get("Items", [])
-        return str(items[0]["pk"]["S"]) if items else None
-
-    def record_connected(self, reference_id: str, user: TerraUser, at: datetime) -> bool:
-        names = {"#status": "status"}
-        values: dict[str, Any] = {
-            ":connected": _s(ConnectionStatus.CONNECTED),
-            ":id": _s(user.terra_user_id),
-            ":provider": _s(user.provider),
-            ":now": _time(at),
-            **_FINAL,
+    def _record_put(self, user: StoredUser, previous: StoredUser | None) -> Item:
+        record, standing = user.record, user.standing
+        item: Item = {
+            **_user_key(record.terra_user_id),
+            "version": _n(user.version),
+            "record": _s(_encode_record(record)),
         }
-        update = "SET #status = :connected, terra_user_id = :id, provider = :provider, updated_at = :now, "
-        update += "connected_at = if_not_exists(connected_at, :now)"
-        if user.scopes:
-            update += ", scopes = :scopes"
-            values[":scopes"] = {"SS": list(user.scopes)}
-        return self._conditional(
-            Key=self._key(reference_id, user.terra_user_id),
-            UpdateExpression=update,
-            ConditionExpression=_NOT_FINAL,
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
-        )
+        if standing.status is not None:
+            item["status"] = _s(standing.status.value)
+        if standing.reason is not None:
+            item["reason"] = _s(standing.reason.value)
+        if standing.at is not None:
+            item["standing_at"] = _n(standing.at)
+        if record.owner is not None:
+            item["owner"] = _s(record.owner)
+        # Ended and ownerless records are kept for the retention: long enough to refuse late deliveries about
+        # them (Terra retries for about 9 hours), then they go.
+        if (standing.is_final or record.owner is None) and record.updated_at is not None:
+            item["expires_at"] = _n(record.updated_at + self._retention)
+        return {
+            "TableName": self._table,
+            "Item": item,
+            **self._version_condition(None, previous.version if previous else 0),
+        }
 
-    def record_status(
+    def _version_condition(self, key: dict[str, Any] | None, version: int) -> Item:
+        condition: Item = (
+            {"ConditionExpression": "attribute_not_exists(pk)"}
+            if version == 0
+            else {
+                "ConditionExpression": "version = :version",
+                "ExpressionAttributeValues": {":version": _n(version)},
+            }
+        )
+        return {**({"Key": key} if key else {}), **condition}
+
+    def _views(self, user: StoredUser) -> dict[Key, Item]:
+        """The items the owners see of this Terra user: a live connection, or history entries."""
+        views: dict[Key, Item] = {}
+        live = user.live_view()
+        if live is not None:
+            item = self._live_item(live)
+            views[(item["pk"]["S"], item["sk"]["S"])] = item
+        for entry in user.history_views():
+            item = self._history_item(entry)
+            views[(item["pk"]["S"], item["sk"]["S"])] = item
+        return views
+
+    @staticmethod
+    def _live_item(connection: Connection) -> Item:
+        item: Item = {
+            **_key(_owner_pk(connection.reference_id), _LIVE + connection.terra_user_id),
+            "terra_user_id": _s(connection.terra_user_id),
+            "provider": _s(connection.provider),
+            "status": _s(connection.status.value),
+            "scopes": {"L": [_s(scope) for scope in connection.scopes]},
+        }
+        if connection.active is not None:
+            item["active"] = {"BOOL": connection.active}
+        if connection.connected_at is not None:
+            item["connected_at"] = _n(int(connection.connected_at.timestamp()))
+        if connection.updated_at is not None:
+            item["updated_at"] = _n(int(connection.updated_at.timestamp()))
+        return item
+
+    def _history_item(self, entry: HistoryEntry) -> Item:
+        at = int(entry.at.timestamp())
+        return {
+            **_key(_owner_pk(entry.reference_id), _HISTORY + entry.terra_user_id),
+            "terra_user_id": _s(entry.terra_user_id),
+            "provider": _s(entry.provider),
+            "status": _s(entry.status.value),
+            "reason": _s(entry.reason),
+            "at": _n(at),
+            "expires_at": _n(at + self._retention),
+        }
+
+    # --- reauth rules ---
+
+    def rules(self, reference_id: str) -> StoredRules:
+        item = self._call("get_item", Key=_key(_owner_pk(reference_id), "rules"), ConsistentRead=True).get("Item")
+        if not item:
+            return StoredRules()
+        entries = json.loads(item["rules"]["S"])
+        return StoredRules(ReauthRules(tuple((p, int(at), user) for p, at, user in entries)), int(item["version"]["N"]))
+
+    def save_rules(self, reference_id: str, rules: StoredRules, previous_version: int) -> bool:
+        item = {
+            **_key(_owner_pk(reference_id), "rules"),
+            "rules": _s(json.dumps([list(entry) for entry in rules.rules.entries])),
+            "version": _n(rules.version),
+        }
+        condition = self._version_condition(None, previous_version)
+        return self._transact([{"Put": {"TableName": self._table, "Item": item, **condition}}])
+
+    def rule_candidates(self, reference_id: str, provider: str) -> list[str]:
+        values = {":p": _s(provider)}
+        live = self._query(reference_id, _LIVE, filter_expression="provider = :p", values=values)
+        replaced = self._query(
+            reference_id,
+            _HISTORY,
+            filter_expression="provider = :p AND reason = :r",
+            values={**values, ":r": _s(EndReason.REPLACED_UNNAMED.value)},
+        )
+        return [item["terra_user_id"]["S"] for item in (*live, *replaced)]
+
+    # --- what owners see ---
+
+    def live_connections(self, reference_id: str, deadline: Deadline) -> list[Connection]:
+        return [_connection(reference_id, item) for item in self._query(reference_id, _LIVE, deadline=deadline)]
+
+    def history(self, reference_id: str) -> list[HistoryEntry]:
+        return [
+            HistoryEntry(
+                reference_id=reference_id,
+                terra_user_id=item["terra_user_id"]["S"],
+                provider=item["provider"]["S"],
+                status=ConnectionStatus(item["status"]["S"]),
+                reason=item["reason"]["S"],
+                at=at_time(int(item["at"]["N"])),
+            )
+            for item in self._query(reference_id, _HISTORY)
+        ]
+
+    def _query(
         self,
         reference_id: str,
-        terra_user_id: str,
-        status: ConnectionStatus,
-        at: datetime,
-        provider: str | None = None,
-    ) -> bool:
-        # A final status is written even for a connection not seen yet: it arrived before its `auth` event,
-        # and the tombstone is what stops that late `auth` from connecting it.
-        condition = _NOT_FINAL if status.is_final else f"attribute_exists(pk) AND {_NOT_FINAL}"
-        return self._conditional(
-            Key=self._key(reference_id, terra_user_id),
-            UpdateExpression="SET #status = :status, terra_user_id = :id, updated_at = :now, "
-            "provider = if_not_exists(provider, :provider)",
-            ConditionExpression=condition,
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues={
-                ":status": _s(status),
-                ":id": _s(terra_user_id),
-                ":now": _time(at),
-                ":provider": _s(provider or "UNKNOWN"),
-                **_FINAL,
-            },
-        )
+        prefix: str,
+        *,
+        deadline: Deadline | None = None,
+        filter_expression: str | None = None,
+        values: dict[str, Any] | None = None,
+    ) -> Iterator[Item]:
+        request: Item = {
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+            "ExpressionAttributeValues": {":pk": _s(_owner_pk(reference_id)), ":prefix": _s(prefix), **(values or {})},
+            "ConsistentRead": True,
+        }
+        if filter_expression:
+            request["FilterExpression"] = filter_expression
+        if self._page_limit:
+            request["Limit"] = self._page_limit
+        while True:
+            page = self._call("query", **request)
+            yield from page.get("Items", [])
+            if "LastEvaluatedKey" not in page:
+                return
+            if deadline is not None and deadline.remaining() <= 0:
+                # A partial list would hide live connections: better a retryable error than a wrong answer.
+                raise RegistryUnavailable(log_context={"reason": "listing did not finish in time"})
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def record_scopes(self, reference_id: str, terra_user_id: str, scopes: tuple[str, ...], at: datetime) -> bool:
-        update = "SET updated_at = :now" + (", scopes = :scopes" if scopes else " REMOVE scopes")
-        values: dict[str, Any] = {":now": _time(at), **_FINAL}
-        if scopes:
-            values[":scopes"] = {"SS": list(scopes)}
-        return self._conditional(
-            Key=self._key(reference_id, terra_user_id),
-            UpdateExpression=update,
-            ConditionExpression=f"attribute_exists(pk) AND {_NOT_FINAL}",
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues=values,
-        )
+    # --- attempts, deliveries, syncs ---
 
     def record_attempt(self, reference_id: str, attempt: AuthAttempt) -> None:
-        item: dict[str, Any] = {"pk": _s(reference_id), "sk": _s("attempt"), "status": _s(attempt.status)}
+        item: Item = {
+            **_key(_owner_pk(reference_id), "attempt"),
+            "status": _s(attempt.status),
+            "order": _s(_attempt_order(attempt)),
+        }
         if attempt.provider:
             item["provider"] = _s(attempt.provider)
         if attempt.reason:
             item["reason"] = _s(attempt.reason)
         if attempt.at:
-            item["at"] = _time(attempt.at)
-        self._call("put_item", Item=item)
+            item["at"] = _n(int(attempt.at.timestamp()))
+        # Only a later attempt replaces the stored one, so a late delivery cannot overwrite a newer outcome.
+        self._transact(
+            [
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": item,
+                        "ConditionExpression": "attribute_not_exists(pk) OR #order < :order",
+                        "ExpressionAttributeNames": {"#order": "order"},
+                        "ExpressionAttributeValues": {":order": item["order"]},
+                    }
+                }
+            ]
+        )
 
     def last_attempt(self, reference_id: str) -> AuthAttempt | None:
-        item = self._call("get_item", Key={"pk": _s(reference_id), "sk": _s("attempt")}).get("Item")
+        item = self._call("get_item", Key=_key(_owner_pk(reference_id), "attempt"), ConsistentRead=True).get("Item")
         if not item:
             return None
         return AuthAttempt(
             status=item["status"]["S"],
             provider=item.get("provider", {}).get("S"),
             reason=item.get("reason", {}).get("S"),
-            at=_parse_time(item, "at"),
+            at=at_time(int(item["at"]["N"])) if "at" in item else None,
         )
 
     def already_processed(self, delivery_id: str) -> bool:
-        key = {"pk": _s(f"delivery#{delivery_id}"), "sk": _s("delivery")}
-        return "Item" in self._call("get_item", Key=key, ProjectionExpression="pk")
+        return "Item" in self._call("get_item", Key=_delivery_key(delivery_id), ProjectionExpression="pk")
 
     def mark_processed(self, delivery_id: str, at: datetime) -> None:
         expires = int((at + DELIVERY_RETENTION).timestamp())
-        item = {"pk": _s(f"delivery#{delivery_id}"), "sk": _s("delivery"), "expires_at": {"N": str(expires)}}
-        self._call("put_item", Item=item)
+        self._call("put_item", Item={**_delivery_key(delivery_id), "expires_at": _n(expires)})
 
-    @staticmethod
-    def _key(reference_id: str, terra_user_id: str) -> dict[str, dict[str, str]]:
-        return {"pk": _s(reference_id), "sk": _s(_USER_PREFIX + terra_user_id)}
+    def claim_sync(self, reference_id: str, now: int, min_interval: int) -> SyncClaim:
+        key = _key(_owner_pk(reference_id), "sync")
+        try:
+            answer = self._raw(
+                "update_item",
+                Key=key,
+                UpdateExpression="SET claimed_at = :now",
+                ConditionExpression="attribute_not_exists(claimed_at) OR claimed_at <= :cutoff",
+                ExpressionAttributeValues={":now": _n(now), ":cutoff": _n(now - min_interval)},
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as error:
+            if _code(error) != "ConditionalCheckFailedException":
+                raise self._translate(error) from None
+            item = self._call("get_item", Key=key, ConsistentRead=True).get("Item", {})
+            return SyncClaim(False, int(item["synced_at"]["N"]) if "synced_at" in item else None)
+        attributes = answer.get("Attributes", {})
+        return SyncClaim(True, int(attributes["synced_at"]["N"]) if "synced_at" in attributes else None)
 
-    @staticmethod
-    def _connection(item: dict[str, Any]) -> Connection:
-        return Connection(
-            reference_id=item["pk"]["S"],
-            terra_user_id=item["sk"]["S"].removeprefix(_USER_PREFIX),
-            provider=item.get("provider", {}).get("S", "UNKNOWN"),
-            status=ConnectionStatus(item.get("status", {}).get("S", ConnectionStatus.CONNECTED)),
-            scopes=tuple(sorted(item.get("scopes", {}).get("SS", []))),
-            connected_at=_parse_time(item, "connected_at"),
-            updated_at=_parse_time(item, "updated_at"),
+    def finish_sync(self, reference_id: str, now: int) -> None:
+        self._call(
+            "update_item",
+            Key=_key(_owner_pk(reference_id), "sync"),
+            UpdateExpression="SET synced_at = :now",
+            ExpressionAttributeValues={":now": _n(now)},
         )
+
+    # --- reconciliation ---
+
+    def scan(self, cursor: str | None, limit: int) -> ScanPage:
+        request: Item = {
+            "Limit": limit,
+            "FilterExpression": "sk = :record OR ((begins_with(sk, :legacy) OR sk = :attempt) "
+            "AND NOT begins_with(pk, :owner))",
+            "ExpressionAttributeValues": {
+                ":record": _s(_RECORD),
+                ":legacy": _s(_LEGACY_CONNECTION),
+                ":attempt": _s("attempt"),
+                ":owner": _s("owner#"),
+            },
+        }
+        if cursor:
+            request["ExclusiveStartKey"] = json.loads(cursor)
+        page = self._call("scan", **request)
+        users, legacy = [], []
+        for item in page.get("Items", []):
+            if item["sk"]["S"] == _RECORD:
+                users.append(_stored_user(item))
+            else:
+                legacy.append((json.dumps({"pk": item["pk"], "sk": item["sk"]}), _legacy_change(item)))
+        after = page.get("LastEvaluatedKey")
+        return ScanPage(tuple(users), tuple(legacy), json.dumps(after) if after else None)
+
+    def drop_legacy(self, token: str) -> None:
+        self._call("delete_item", Key=json.loads(token))
+
+    def reconciliation_cursor(self) -> ReconciliationCursor | None:
+        item = self._call("get_item", Key=_key("reconciliation", "cursor"), ConsistentRead=True).get("Item")
+        return ReconciliationCursor(**json.loads(item["cursor"]["S"])) if item else None
+
+    def save_reconciliation_cursor(self, cursor: ReconciliationCursor) -> None:
+        state = {name: getattr(cursor, name) for name in ReconciliationCursor.__dataclass_fields__}
+        self._call("put_item", Item={**_key("reconciliation", "cursor"), "cursor": _s(json.dumps(state))})
+
+    # --- calls ---
+
+    def _transact(self, operations: list[Item]) -> bool:
+        """True when written; False when a condition failed (the caller reads again and retries)."""
+        try:
+            self._raw("transact_write_items", TransactItems=operations)
+        except ClientError as error:
+            if _code(error) == "TransactionCanceledException":
+                reasons = {reason.get("Code") for reason in error.response.get("CancellationReasons", [])}
+                if reasons & _CONFLICTS:
+                    return False
+                if "ValidationError" in reasons:
+                    raise RegistryRejected(log_context={"reason": "DynamoDB refused the item"}) from None
+                if reasons & _OUTAGES:
+                    raise RegistryUnavailable(log_context={"dynamodb_error": sorted(reasons & _OUTAGES)}) from None
+            raise self._translate(error) from None
+        return True
+
+    def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
+        try:
+            return self._raw(operation, **kwargs)
+        except ClientError as error:
+            raise self._translate(error) from None
+
+    def _raw(self, operation: str, **kwargs: Any) -> dict[str, Any]:
+        """The SDK call; transport failures become RegistryUnavailable, service errors are left to the caller."""
+        if operation not in {"transact_write_items", "batch_get_item"}:
+            kwargs["TableName"] = self._table
+        try:
+            result: dict[str, Any] = getattr(self._client, operation)(**kwargs)
+        except BotoCoreError as error:
+            raise RegistryUnavailable(log_context={"dynamodb_error": type(error).__name__}) from None
+        return result
+
+    @staticmethod
+    def _translate(error: ClientError) -> Exception:
+        code = _code(error)
+        if code in {"ResourceNotFoundException", "AccessDeniedException"}:
+            return ConfigurationError(log_context={"reason": "the connections table cannot be used", "error": code})
+        if code == "ValidationException":
+            # An item or key beyond DynamoDB's limits: retrying cannot help.
+            return RegistryRejected(log_context={"reason": "DynamoDB refused the item"})
+        return RegistryUnavailable(log_context={"dynamodb_error": code})
+
+
+def _code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", "Unknown"))
+
+
+def _delivery_key(delivery_id: str) -> dict[str, dict[str, str]]:
+    # Hashed: Terra's trace ids have no documented length, and a key over 1 KB is refused.
+    digest = hashlib.sha256(delivery_id.encode("utf-8", "surrogatepass")).hexdigest()
+    return _key(f"delivery#{digest}", "delivery")
+
+
+def _attempt_order(attempt: AuthAttempt) -> str:
+    seconds, status, provider, reason = attempt.order()
+    return _SEPARATOR.join((f"{int(seconds):012d}", status, provider, reason))
+
+
+def _connection(reference_id: str, item: Item) -> Connection:
+    return Connection(
+        reference_id=reference_id,
+        terra_user_id=item["terra_user_id"]["S"],
+        provider=item["provider"]["S"],
+        status=ConnectionStatus(item["status"]["S"]),
+        scopes=tuple(scope["S"] for scope in item.get("scopes", {}).get("L", [])),
+        active=item["active"]["BOOL"] if "active" in item else None,
+        connected_at=at_time(int(item["connected_at"]["N"])) if "connected_at" in item else None,
+        updated_at=at_time(int(item["updated_at"]["N"])) if "updated_at" in item else None,
+    )
+
+
+def _stored_user(item: Item) -> StoredUser:
+    record = _decode_record(item["pk"]["S"].removeprefix("terra-user#"), item["record"]["S"])
+    standing = Standing(
+        status=ConnectionStatus(item["status"]["S"]) if "status" in item else None,
+        reason=EndReason(item["reason"]["S"]) if "reason" in item else None,
+        at=int(item["standing_at"]["N"]) if "standing_at" in item else None,
+    )
+    return StoredUser(record, standing, int(item["version"]["N"]))
+
+
+def _encode_record(record: UserRecord) -> str:
+    document: dict[str, Any] = {
+        "provider": record.provider,
+        "owners": record.owners,
+        "live": record.live,
+        "first_seen": record.first_seen,
+        "last_alive": record.last_alive,
+        "ending": [record.ending.at, record.ending.reason.value] if record.ending else None,
+        "scopes_base": [record.scopes_base[0], list(record.scopes_base[1])] if record.scopes_base else None,
+        "scope_changes": record.scope_changes,
+        "active": record.active,
+        "successors": record.successors,
+    }
+    return json.dumps({name: value for name, value in document.items() if value not in (None, ())})
+
+
+def _decode_record(terra_user_id: str, text: str) -> UserRecord:
+    document: dict[str, Any] = json.loads(text)
+
+    def pair(name: str) -> Any:
+        value = document.get(name)
+        return (int(value[0]), value[1]) if value else None
+
+    ending = document.get("ending")
+    base = document.get("scopes_base")
+    return UserRecord(
+        terra_user_id=terra_user_id,
+        provider=document.get("provider"),
+        owners=tuple((ref, int(links), int(at)) for ref, links, at in document.get("owners", [])),
+        live=pair("live"),
+        first_seen=document.get("first_seen"),
+        last_alive=document.get("last_alive"),
+        ending=Ending(int(ending[0]), EndReason(ending[1])) if ending else None,
+        scopes_base=(int(base[0]), tuple(base[1])) if base else None,
+        scope_changes=tuple(
+            (scope, int(at), bool(present)) for scope, at, present in document.get("scope_changes", [])
+        ),
+        active=pair("active"),
+        successors=tuple(document.get("successors", [])),
+    )
+
+
+def _legacy_change(item: Item) -> Change:
+    """An item of the first layout (pk = reference_id) as the facts it holds, stamped with its own times."""
+    reference_id = item["pk"]["S"]
+    updated = _legacy_time(item.get("updated_at")) or _legacy_time(item.get("at")) or 0
+    if item["sk"]["S"] == "attempt":
+        attempt = AuthAttempt(
+            status=item["status"]["S"],
+            provider=item.get("provider", {}).get("S"),
+            reason=item.get("reason", {}).get("S"),
+            at=at_time(updated) if updated else None,
+        )
+        return Change(attempt=(reference_id, attempt))
+    user = TerraUser(
+        terra_user_id=item["sk"]["S"].removeprefix(_LEGACY_CONNECTION),
+        provider=item.get("provider", {}).get("S"),
+        reference_id=reference_id,
+        scopes=tuple(sorted(item.get("scopes", {}).get("SS", []))) or None,
+    )
+    status = ConnectionStatus(item.get("status", {}).get("S", ConnectionStatus.CONNECTED.value))
+    if not status.is_live:
+        reason = EndReason.REPLACED if status is ConnectionStatus.REPLACED else EndReason.DEAUTH
+        return Change(records=(ended(user, updated, reason),))
+    connected = _legacy_time(item.get("connected_at")) or updated
+    return Change(records=(replace(seen_alive(user, updated, status), first_seen=connected),))
+
+
+def _legacy_time(value: dict[str, str] | None) -> int | None:
+    text = (value or {}).get("S")
+    return int(datetime.fromisoformat(text).timestamp()) if text else None

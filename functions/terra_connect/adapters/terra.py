@@ -9,7 +9,7 @@ the Lambda's remaining time allows, and one retry with freshly read credentials 
 import json
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -17,9 +17,13 @@ from urllib.parse import urlsplit
 
 import requests
 
+from terra_connect.domain import terra_users
+from terra_connect.domain.connections import TerraUser
 from terra_connect.domain.deadline import Deadline
 from terra_connect.domain.errors import (
+    RegistryRejected,
     ServiceError,
+    StaleConnectedUsers,
     TerraBadResponse,
     TerraRejected,
     TerraTimeout,
@@ -27,7 +31,7 @@ from terra_connect.domain.errors import (
     UnknownProvider,
 )
 from terra_connect.domain.models import AuthUrlParams, TerraAuthUrl, TerraWidgetSession, WidgetSessionParams
-from terra_connect.domain.ports import CredentialsSource, TerraCredentials
+from terra_connect.domain.ports import CredentialsSource, TerraCredentials, UsersPage
 from terra_connect.settings import (
     CURRENT_WIDGET_SESSION_URL,
     DEFAULT_TERRA_API_BASE_URL,
@@ -68,11 +72,14 @@ class _Answer:
     body: bytes
     headers: Mapping[str, str]
 
-    def json_object(self) -> dict[str, Any]:
+    def json(self) -> Any:
         try:
-            document = json.loads(self.body)
-        except ValueError:
+            return json.loads(self.body)
+        except (ValueError, RecursionError):
             raise TerraBadResponse(log_context={"reason": "answer is not JSON", "terra_status": self.status}) from None
+
+    def json_object(self) -> dict[str, Any]:
+        document = self.json()
         if not isinstance(document, dict):
             raise TerraBadResponse(log_context={"reason": "answer is not a JSON object", "terra_status": self.status})
         return document
@@ -82,8 +89,8 @@ class TerraClient:
     def __init__(
         self,
         *,
-        widget_session_url: str,
         credentials: CredentialsSource,
+        widget_session_url: str = CURRENT_WIDGET_SESSION_URL,
         api_base_url: str = DEFAULT_TERRA_API_BASE_URL,
         session: requests.Session | None = None,
         policy: RetryPolicy = RetryPolicy(),
@@ -107,9 +114,21 @@ class TerraClient:
         self._jitter = jitter
 
     def create_widget_session(self, params: WidgetSessionParams, deadline: Deadline) -> TerraWidgetSession:
+        body = self._widget_body(params)
+        prefilled = "connected_uids" in body
         answer = self._call(
-            "POST", self._widget_session_url, "widget_session", deadline, body=self._widget_body(params)
+            "POST",
+            self._widget_session_url,
+            "widget_session",
+            deadline,
+            body=body,
+            accept=frozenset({400}) if prefilled else frozenset(),
         )
+        if answer.status == 400:
+            # Terra's 2026.10 spec: 400 {"status": "error", "invalid_user_ids": [...]} when a pre-filled id is not
+            # a live Terra user. A 400 naming none may still be about them: the caller retries without the pre-fill.
+            context = self._rejection(answer, "widget_session", self._credentials.get()).log_context
+            raise StaleConnectedUsers(_invalid_user_ids(answer.body), log_context=context)
         document = answer.json_object()
         url = self._link(document, "url", answer.status)
         expires_in = document.get("expires_in")
@@ -157,6 +176,62 @@ class TerraClient:
         )
         return answer.status != 404
 
+    def users_of(self, reference_id: str, deadline: Deadline) -> list[TerraUser]:
+        """GET /userInfo?reference_id=: an array of TerraUser (404, or an empty answer: none)."""
+        answer = self._call(
+            "GET",
+            f"{self._api_base_url}/userInfo",
+            "user_info",
+            deadline,
+            params={"reference_id": reference_id},
+            accept=frozenset({404}),
+        )
+        return [] if answer.status == 404 else _users(answer.json())
+
+    def user(self, terra_user_id: str, deadline: Deadline) -> TerraUser | None:
+        """GET /userInfo?user_id=: an object {user, status, is_authenticated}; 404 when Terra does not know it."""
+        answer = self._call(
+            "GET",
+            f"{self._api_base_url}/userInfo",
+            "user_info",
+            deadline,
+            params={"user_id": terra_user_id},
+            accept=frozenset({404}),
+        )
+        if answer.status == 404:
+            return None
+        return next((user for user in _users(answer.json()) if user.terra_user_id == terra_user_id), None)
+
+    def users_page(self, page: int, per_page: int, deadline: Deadline) -> UsersPage:
+        """GET /subscriptions?page=&per_page=: {data: {next, max_page, results}}; an account that answers without
+        paging ({users: [...]}) has given everything at once."""
+        answer = self._call(
+            "GET",
+            f"{self._api_base_url}/subscriptions",
+            "subscriptions",
+            deadline,
+            params={"page": str(page), "per_page": str(per_page)},
+        )
+        document = answer.json_object()
+        data = document.get("data")
+        if isinstance(data, dict):
+            following = data.get("next")
+            next_page = following if type(following) is int and following > page else None
+            return UsersPage(tuple(_users(data.get("results"))), next_page)
+        return UsersPage(tuple(_users(document.get("users"))), None)
+
+    def users_by_ids(self, terra_user_ids: Sequence[str], deadline: Deadline) -> list[TerraUser]:
+        """POST /bulkUserInfo with the ids: the TerraUsers Terra still knows (404: none of them)."""
+        answer = self._call(
+            "POST",
+            f"{self._api_base_url}/bulkUserInfo",
+            "bulk_user_info",
+            deadline,
+            body=list(terra_user_ids),
+            accept=frozenset({404}),
+        )
+        return [] if answer.status == 404 else _users(answer.json())
+
     def _widget_body(self, params: WidgetSessionParams) -> dict[str, Any]:
         body: dict[str, Any] = {
             "reference_id": params.reference_id,
@@ -195,7 +270,7 @@ class TerraClient:
         operation: str,
         deadline: Deadline,
         *,
-        body: Mapping[str, Any] | None = None,
+        body: Mapping[str, Any] | list[str] | None = None,
         params: Mapping[str, str] | None = None,
         accept: frozenset[int] = frozenset(),
     ) -> _Answer:
@@ -262,7 +337,7 @@ class TerraClient:
         credentials: TerraCredentials,
         budget: float,
         deadline: Deadline,
-        body: Mapping[str, Any] | None,
+        body: Mapping[str, Any] | list[str] | None,
         params: Mapping[str, str] | None,
     ) -> _Answer:
         timeout = (min(self._policy.connect_timeout, budget), min(self._policy.read_timeout, budget))
@@ -323,6 +398,31 @@ class TerraClient:
         return TerraRejected(log_context=context)
 
 
+def _users(document: Any) -> list[TerraUser]:
+    """TerraUsers from any of Terra's shapes: an array, {user: {...}}, or {users: [...]}. Entries the registry
+    could not store (ids beyond its bounds) are left out."""
+    if isinstance(document, dict):
+        document = [document["user"]] if isinstance(document.get("user"), dict) else document.get("users")
+    users: list[TerraUser] = []
+    for entry in document if isinstance(document, list) else []:
+        try:
+            user = terra_users.terra_user(entry)
+        except RegistryRejected:
+            continue
+        if user is not None:
+            users.append(user)
+    return users
+
+
+def _invalid_user_ids(body: bytes) -> tuple[str, ...]:
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError):
+        return ()
+    ids = document.get("invalid_user_ids") if isinstance(document, dict) else None
+    return tuple(uid for uid in ids if isinstance(uid, str)) if isinstance(ids, list) else ()
+
+
 def _without_none(body: Mapping[str, Any]) -> dict[str, Any]:
     """Terra gets only the fields that are set."""
     return {key: value for key, value in body.items() if value is not None}
@@ -332,7 +432,7 @@ def _error_message(body: bytes) -> str:
     """Terra answers errors in two shapes: {"status","message"} and RFC 9457 {"title","detail"}."""
     try:
         document = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return body[:_MAX_MESSAGE_CHARS].decode("utf-8", "replace")
     if not isinstance(document, dict):
         return ""

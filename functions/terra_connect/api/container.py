@@ -7,14 +7,16 @@ from dataclasses import dataclass
 from functools import cache
 
 from terra_connect.adapters.credentials import SecretsManagerCredentials
-from terra_connect.adapters.dynamodb_registry import DynamoDBConnectionRegistry
+from terra_connect.adapters.dynamodb_registry import DynamoDBRegistryStore
 from terra_connect.adapters.terra import TerraClient
-from terra_connect.api.observability import observe_terra_attempt
+from terra_connect.api.observability import observe_stale_prefill, observe_terra_attempt
 from terra_connect.domain.connections_service import ConnectionsService
+from terra_connect.domain.reconciliation import Reconciler, SyncService
+from terra_connect.domain.registry import ConnectionRegistry
 from terra_connect.domain.webhook_receiver import WebhookReceiver
 from terra_connect.domain.webhooks import WebhookProcessor
 from terra_connect.domain.widget_sessions import WidgetSessionService
-from terra_connect.settings import Settings, WebhookSettings
+from terra_connect.settings import CommonSettings, ReconcilerSettings, Settings, WebhookSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,12 +24,19 @@ class Container:
     settings: Settings
     widget_sessions: WidgetSessionService
     connections: ConnectionsService
+    sync: SyncService
 
 
 @dataclass(frozen=True, slots=True)
 class WebhookContainer:
     settings: WebhookSettings
     receiver: WebhookReceiver
+
+
+@dataclass(frozen=True, slots=True)
+class ReconcilerContainer:
+    settings: ReconcilerSettings
+    reconciler: Reconciler
 
 
 @cache
@@ -41,22 +50,38 @@ def get_webhook_container() -> WebhookContainer:
     return build_webhook_container(os.environ)
 
 
-def build_container(env: Mapping[str, str], *, sleep: Callable[[float], None] = time.sleep) -> Container:
-    """Wire settings, adapters and services; the HTTP session inside TerraClient keeps connections warm."""
-    settings = Settings.from_env(env)
-    credentials = SecretsManagerCredentials(
+@cache
+def get_reconciler_container() -> ReconcilerContainer:
+    return build_reconciler_container(os.environ)
+
+
+def _credentials(settings: CommonSettings) -> SecretsManagerCredentials:
+    return SecretsManagerCredentials(
         settings.terra_secret_arn,
         max_age_seconds=settings.secret_cache_ttl_seconds,
         endpoint_url=settings.local_aws_endpoint_url,
     )
+
+
+def _store(settings: CommonSettings) -> DynamoDBRegistryStore:
+    return DynamoDBRegistryStore(
+        settings.connections_table,
+        retention=settings.history_retention,
+        endpoint_url=settings.local_aws_endpoint_url,
+    )
+
+
+def build_container(env: Mapping[str, str], *, sleep: Callable[[float], None] = time.sleep) -> Container:
+    """Wire settings, adapters and services; the HTTP session inside TerraClient keeps connections warm."""
+    settings = Settings.from_env(env)
     terra = TerraClient(
         widget_session_url=settings.terra_widget_session_url,
         api_base_url=settings.terra_api_base_url,
-        credentials=credentials,
+        credentials=_credentials(settings),
         observe=observe_terra_attempt,
         sleep=sleep,
     )
-    registry = DynamoDBConnectionRegistry(settings.connections_table, endpoint_url=settings.local_aws_endpoint_url)
+    registry = ConnectionRegistry(_store(settings))
     widget_sessions = WidgetSessionService(
         terra,
         settings.redirect_policy,
@@ -64,6 +89,7 @@ def build_container(env: Mapping[str, str], *, sleep: Callable[[float], None] = 
         default_failure_redirect_url=settings.default_failure_redirect_url,
         # The legacy endpoint ignores connected_uids: no registry read on its path.
         registry=None if settings.legacy_widget_endpoint else registry,
+        on_stale_prefill=observe_stale_prefill,
     )
     connections = ConnectionsService(
         registry,
@@ -72,15 +98,30 @@ def build_container(env: Mapping[str, str], *, sleep: Callable[[float], None] = 
         default_success_redirect_url=settings.default_success_redirect_url,
         default_failure_redirect_url=settings.default_failure_redirect_url,
     )
-    return Container(settings=settings, widget_sessions=widget_sessions, connections=connections)
+    return Container(
+        settings=settings,
+        widget_sessions=widget_sessions,
+        connections=connections,
+        sync=SyncService(registry, terra, connections),
+    )
 
 
 def build_webhook_container(env: Mapping[str, str]) -> WebhookContainer:
     settings = WebhookSettings.from_env(env)
-    credentials = SecretsManagerCredentials(
-        settings.terra_secret_arn,
-        max_age_seconds=settings.secret_cache_ttl_seconds,
-        endpoint_url=settings.local_aws_endpoint_url,
+    processor = WebhookProcessor(ConnectionRegistry(_store(settings)))
+    return WebhookContainer(settings=settings, receiver=WebhookReceiver(_credentials(settings), processor))
+
+
+def build_reconciler_container(
+    env: Mapping[str, str], *, sleep: Callable[[float], None] = time.sleep
+) -> ReconcilerContainer:
+    settings = ReconcilerSettings.from_env(env)
+    terra = TerraClient(
+        api_base_url=settings.terra_api_base_url,
+        credentials=_credentials(settings),
+        observe=observe_terra_attempt,
+        sleep=sleep,
     )
-    registry = DynamoDBConnectionRegistry(settings.connections_table, endpoint_url=settings.local_aws_endpoint_url)
-    return WebhookContainer(settings=settings, receiver=WebhookReceiver(credentials, WebhookProcessor(registry)))
+    store = _store(settings)
+    reconciler = Reconciler(ConnectionRegistry(store), store, terra, sleep=sleep)
+    return ReconcilerContainer(settings=settings, reconciler=reconciler)

@@ -11,6 +11,7 @@ from terra_connect.domain.connections_service import ConnectionsService
 from terra_connect.domain.deadline import Deadline
 from terra_connect.domain.errors import InvalidRequest, ReferenceIdNotAllowed, UnsupportedMediaType
 from terra_connect.domain.identity import reference_id_from_claims
+from terra_connect.domain.reconciliation import SyncService
 from terra_connect.domain.webhook_receiver import WebhookReceiver
 from terra_connect.domain.widget_sessions import WidgetSessionService
 
@@ -55,6 +56,10 @@ def request_deadline() -> Deadline:
     """When the invocation must have answered: the Lambda's remaining time, read from its context."""
     context = BaseRouter.lambda_context
     return Deadline.after(context.get_remaining_time_in_millis() / 1000)
+
+
+def sync_service() -> SyncService:
+    return get_container().sync
 
 
 def widget_session_service() -> WidgetSessionService:

@@ -25,3 +25,12 @@ def count_error(code: str, *, server_side: bool) -> None:
     if code.startswith("terra_"):
         with single_metric(name="TerraErrors", unit=MetricUnit.Count, value=1, namespace=metrics.namespace) as metric:
             metric.add_dimension(name="kind", value=code)
+
+
+def observe_stale_prefill(invalid_user_ids: tuple[str, ...]) -> None:
+    """Terra refused the widget's connected_uids: the registry listed Terra users Terra no longer has."""
+    logger.warning(
+        "Terra refused stale connected_uids; retrying without them",
+        extra={"invalid_user_ids": list(invalid_user_ids), "count": len(invalid_user_ids)},
+    )
+    metrics.add_metric(name="StalePrefillsHealed", unit=MetricUnit.Count, value=1)

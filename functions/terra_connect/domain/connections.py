@@ -1,14 +1,22 @@
-"""The connection registry's model: which Terra users belong to which app user, and in what state.
+"""The connection registry's vocabulary: app users (reference_id), the Terra users they own, and their fate.
 
-A reference_id (the app user) can own several Terra users, one per provider account. A Terra user id
-only ever moves forward: once disconnected or replaced it is a tombstone, so a late or replayed `auth`
-event for it cannot bring it back (reconnecting creates a new Terra user id).
+A reference_id (the app user) can own several Terra users, one per provider account. Each Terra user is owned
+by at most one reference_id at a time. A Terra user id is never reused: once it has ended (deauthorised,
+revoked, replaced, gone at Terra) it stays ended, and reconnecting creates a new Terra user id.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol
+
+# Bounds on what the registry stores, so that an authentic but absurd event cannot make an item DynamoDB refuses
+# (keys up to 1 KiB, items up to 400 KB). Terra's ids are UUIDs; identity providers' subjects are under 256.
+MAX_TERRA_USER_ID_LENGTH = 128
+MAX_REFERENCE_ID_LENGTH = 256
+MAX_PROVIDER_LENGTH = 64
+MAX_SCOPES = 64
+MAX_SCOPE_LENGTH = 128
+MAX_REASON_LENGTH = 200
 
 
 class ConnectionStatus(StrEnum):
@@ -16,21 +24,64 @@ class ConnectionStatus(StrEnum):
     NEEDS_REAUTH = "needs_reauth"
     DISCONNECTED = "disconnected"
     REPLACED = "replaced"
+    MOVED = "moved"  # history only: another app user owns this Terra user now
 
     @property
-    def is_final(self) -> bool:
-        return self in {ConnectionStatus.DISCONNECTED, ConnectionStatus.REPLACED}
+    def is_live(self) -> bool:
+        return self in {ConnectionStatus.CONNECTED, ConnectionStatus.NEEDS_REAUTH}
+
+
+class EndReason(StrEnum):
+    """Why a Terra user ended; every one of them is final."""
+
+    DEAUTH = "deauth"  # Terra's deauth event: disconnected at Terra (by the app, the user or Terra's dashboard)
+    ACCESS_REVOKED = "access_revoked"  # the user revoked Terra's access at the provider
+    DISCONNECTED_BY_USER = "disconnected_by_user"  # DELETE /v1/connections/{id}, confirmed by Terra
+    REPLACED = "user_reauth"  # named as old_user by a user_reauth event
+    REPLACED_UNNAMED = "user_reauth_unnamed"  # an older same-provider connection when user_reauth named no old_user
+    GONE_AT_TERRA = "gone_at_terra"  # Terra no longer knows it (reconciliation, or the widget's invalid_user_ids)
+
+    @property
+    def status(self) -> ConnectionStatus:
+        replaced = {EndReason.REPLACED, EndReason.REPLACED_UNNAMED}
+        return ConnectionStatus.REPLACED if self in replaced else ConnectionStatus.DISCONNECTED
+
+
+@dataclass(frozen=True, slots=True)
+class TerraUser:
+    """A Terra user as Terra describes it (TerraUser in its schemas); None means Terra did not say."""
+
+    terra_user_id: str
+    provider: str | None
+    reference_id: str | None = None
+    scopes: tuple[str, ...] | None = None
+    active: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Connection:
+    """A live connection, as the owner lists it."""
+
     reference_id: str
     terra_user_id: str
     provider: str
     status: ConnectionStatus
     scopes: tuple[str, ...] = ()
+    active: bool | None = None
     connected_at: datetime | None = None
     updated_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """A Terra user an app user no longer has, and why (kept for the history retention)."""
+
+    reference_id: str
+    terra_user_id: str
+    provider: str
+    status: ConnectionStatus
+    reason: str
+    at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,47 +93,6 @@ class AuthAttempt:
     reason: str | None = None
     at: datetime | None = None
 
-
-@dataclass(frozen=True, slots=True)
-class TerraUser:
-    terra_user_id: str
-    provider: str
-    reference_id: str | None
-    scopes: tuple[str, ...] = field(default=())
-
-
-class ConnectionRegistry(Protocol):
-    def connections_of(self, reference_id: str) -> list[Connection]:
-        """Every connection of an app user, tombstones included."""
-        ...
-
-    def connection(self, reference_id: str, terra_user_id: str) -> Connection | None: ...
-
-    def owner_of(self, terra_user_id: str) -> str | None:
-        """The reference_id a Terra user belongs to, for events that do not carry it."""
-        ...
-
-    def record_connected(self, reference_id: str, user: TerraUser, at: datetime) -> bool:
-        """Connected, unless the Terra user is already a tombstone. True when something changed."""
-        ...
-
-    def record_status(
-        self,
-        reference_id: str,
-        terra_user_id: str,
-        status: ConnectionStatus,
-        at: datetime,
-        provider: str | None = None,
-    ) -> bool:
-        """Move a live connection to `status` (a final one even if not seen yet); a tombstone never changes."""
-        ...
-
-    def record_scopes(self, reference_id: str, terra_user_id: str, scopes: tuple[str, ...], at: datetime) -> bool: ...
-
-    def record_attempt(self, reference_id: str, attempt: AuthAttempt) -> None: ...
-
-    def last_attempt(self, reference_id: str) -> AuthAttempt | None: ...
-
-    def already_processed(self, delivery_id: str) -> bool: ...
-
-    def mark_processed(self, delivery_id: str, at: datetime) -> None: ...
+    def order(self) -> tuple[float, str, str, str]:
+        """The latest attempt wins; equal times are ordered on the content so every order gives one answer."""
+        return (self.at.timestamp() if self.at else 0.0, self.status, self.provider or "", self.reason or "")

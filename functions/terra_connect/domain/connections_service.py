@@ -3,7 +3,7 @@
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from terra_connect.domain.connections import ConnectionRegistry, ConnectionStatus
+from terra_connect.domain.connections import EndReason
 from terra_connect.domain.deadline import Deadline
 from terra_connect.domain.errors import NotFound
 from terra_connect.domain.models import (
@@ -15,9 +15,9 @@ from terra_connect.domain.models import (
     ConnectionView,
 )
 from terra_connect.domain.ports import TerraConnectionsGateway
+from terra_connect.domain.records import Change, ended_by_id
 from terra_connect.domain.redirects import RedirectPolicy
-
-LISTED = frozenset({ConnectionStatus.CONNECTED, ConnectionStatus.NEEDS_REAUTH})
+from terra_connect.domain.registry import ConnectionRegistry
 
 
 class ConnectionsService:
@@ -37,8 +37,9 @@ class ConnectionsService:
         self._defaults = (default_success_redirect_url, default_failure_redirect_url)
         self._now = now
 
-    def list(self, reference_id: str) -> ConnectionsResponse:
-        connections = [c for c in self._registry.connections_of(reference_id) if c.status in LISTED]
+    def list(self, reference_id: str, deadline: Deadline) -> ConnectionsResponse:
+        """Every live connection the caller owns now (connected or needs_reauth) and the latest attempt."""
+        connections = self._registry.connections(reference_id, deadline)
         attempt = self._registry.last_attempt(reference_id)
         return ConnectionsResponse(
             connections=[
@@ -47,10 +48,11 @@ class ConnectionsService:
                     provider=c.provider,
                     status=c.status.value,
                     scopes=list(c.scopes),
+                    active=c.active,
                     connected_at=c.connected_at,
                     updated_at=c.updated_at,
                 )
-                for c in sorted(connections, key=lambda c: (c.provider, c.terra_user_id))
+                for c in connections
             ],
             last_attempt=AttemptView(
                 status=attempt.status, provider=attempt.provider, reason=attempt.reason, at=attempt.at
@@ -60,13 +62,13 @@ class ConnectionsService:
         )
 
     def disconnect(self, reference_id: str, terra_user_id: str, deadline: Deadline) -> None:
-        """Only the caller's own, live connection: anything else is the same 404, so ids cannot be probed."""
-        connection = self._registry.connection(reference_id, terra_user_id)
-        if connection is None or connection.status.is_final:
+        """Only a live connection the caller owns now: anything else is the same 404, so ids cannot be probed."""
+        if not self._registry.owns_live(reference_id, terra_user_id):
             raise NotFound("No such connection.")
         # Terra's 404 means it is already gone there: the outcome the caller wants.
         self._terra.deauthenticate_user(terra_user_id, deadline)
-        self._registry.record_status(reference_id, terra_user_id, ConnectionStatus.DISCONNECTED, self._now())
+        at = int(self._now().timestamp())
+        self._registry.apply(Change(records=(ended_by_id(terra_user_id, at, EndReason.DISCONNECTED_BY_USER),)))
 
     def auth_url(
         self, reference_id: str, provider: str, request: AuthUrlRequest, deadline: Deadline

@@ -98,6 +98,17 @@ class TerraRejected(ServiceError):
     default_detail = "Terra rejected the request."
 
 
+class StaleConnectedUsers(TerraRejected):
+    """Terra refused the widget's connected_uids pre-fill (400): some ids are no longer live Terra users.
+
+    `invalid_user_ids` are the ids Terra named; empty when its answer named none.
+    """
+
+    def __init__(self, invalid_user_ids: tuple[str, ...], *, log_context: Mapping[str, Any] | None = None) -> None:
+        super().__init__(log_context=log_context)
+        self.invalid_user_ids = invalid_user_ids
+
+
 class TerraBadResponse(ServiceError):
     status = 502
     code = "terra_bad_response"
@@ -143,3 +154,8 @@ class TerraTimeout(ServiceError):
     status = 504
     code = "terra_timeout"
     default_detail = "Terra did not answer in time."
+
+
+class RegistryRejected(ServiceError):
+    """A fact the registry can never store (an id beyond its bounds, an item DynamoDB refuses). Retrying cannot
+    help, so a webhook carrying it is acknowledged and counted; anywhere else it is this service's bug."""

@@ -109,7 +109,10 @@ class ConnectionView(BaseModel):
     terra_user_id: str
     provider: str
     status: str = Field(description="connected, or needs_reauth (the provider rejected Terra: reconnect).")
-    scopes: list[str] = Field(default_factory=list)
+    scopes: list[str] = Field(default_factory=list, description="Permissions the user granted, as Terra reports them.")
+    active: bool | None = Field(
+        default=None, description="Terra's flag: false means Terra receives no data updates for this connection."
+    )
     connected_at: datetime | None = None
     updated_at: datetime | None = None
 

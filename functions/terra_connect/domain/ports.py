@@ -1,10 +1,14 @@
 """What the domain needs from the outside world, as small protocols the adapters implement."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol
 
+from terra_connect.domain.connections import AuthAttempt, Connection, HistoryEntry, TerraUser
 from terra_connect.domain.deadline import Deadline
 from terra_connect.domain.models import AuthUrlParams, TerraAuthUrl, TerraWidgetSession, WidgetSessionParams
+from terra_connect.domain.records import Change, StoredRules, StoredUser
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,10 +27,113 @@ class CredentialsSource(Protocol):
 
 
 class WidgetSessionGateway(Protocol):
-    def create_widget_session(self, params: WidgetSessionParams, deadline: Deadline) -> TerraWidgetSession: ...
+    def create_widget_session(self, params: WidgetSessionParams, deadline: Deadline) -> TerraWidgetSession:
+        """Raises StaleConnectedUsers when Terra refuses the connected_uids pre-fill."""
+        ...
 
 
 class TerraConnectionsGateway(Protocol):
     def authenticate_user(self, params: AuthUrlParams, deadline: Deadline) -> TerraAuthUrl: ...
 
     def deauthenticate_user(self, terra_user_id: str, deadline: Deadline) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class UsersPage:
+    users: tuple[TerraUser, ...]
+    next_page: int | None  # None: this was the last page
+
+
+class TerraUsersGateway(Protocol):
+    """Terra's own view of its users, for reconciliation."""
+
+    def users_of(self, reference_id: str, deadline: Deadline) -> list[TerraUser]:
+        """Every Terra user registered under the reference_id (none when Terra knows none)."""
+        ...
+
+    def user(self, terra_user_id: str, deadline: Deadline) -> TerraUser | None:
+        """The Terra user, or None when Terra does not know it (any more)."""
+        ...
+
+    def users_page(self, page: int, per_page: int, deadline: Deadline) -> UsersPage: ...
+
+    def users_by_ids(self, terra_user_ids: Sequence[str], deadline: Deadline) -> list[TerraUser]:
+        """Those of the ids Terra still knows."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class SyncClaim:
+    claimed: bool  # False: another sync ran within the minimum interval
+    synced_at: int | None  # the last sync that completed
+
+
+@dataclass(frozen=True, slots=True)
+class ScanPage:
+    """A page of the whole registry, for reconciliation."""
+
+    users: tuple[StoredUser, ...]
+    # Items stored by an earlier version of the registry, each as the facts it holds and a token to drop it.
+    legacy: tuple[tuple[str, Change], ...]
+    cursor: str | None  # None: the scan is complete
+
+
+@dataclass(frozen=True, slots=True)
+class ReconciliationCursor:
+    """Where the background reconciliation stands, so a run that runs out of time resumes there."""
+
+    started_at: int
+    phase: str  # "walk" (Terra's user list) or "confirm" (the registry's live users Terra did not list)
+    page: int = 0
+    scan: str | None = None
+    finished_at: int | None = None
+
+
+class RegistryStore(Protocol):
+    """Storage for the registry. Every write is conditional on what was read, so concurrent writers never lose
+    each other's facts: a False answer means "read again and retry"."""
+
+    def user(self, terra_user_id: str) -> StoredUser | None: ...
+
+    def users(self, terra_user_ids: Sequence[str]) -> dict[str, StoredUser]: ...
+
+    def save_user(self, user: StoredUser, previous: StoredUser | None, rules: tuple[str, int] | None) -> bool:
+        """Store `user` and the views of it its owners list, if the stored version is still `previous` and the
+        owner's reauth rules are still at the (reference_id, version) read. False on a conflict."""
+        ...
+
+    def rules(self, reference_id: str) -> StoredRules: ...
+
+    def save_rules(self, reference_id: str, rules: StoredRules, previous_version: int) -> bool: ...
+
+    def rule_candidates(self, reference_id: str, provider: str) -> list[str]:
+        """The reference_id's Terra users of `provider` that an unnamed reauth may change: live, or replaced by one."""
+        ...
+
+    def live_connections(self, reference_id: str, deadline: Deadline) -> list[Connection]:
+        """Every live connection the reference_id owns, however many records it has."""
+        ...
+
+    def history(self, reference_id: str) -> list[HistoryEntry]: ...
+
+    def record_attempt(self, reference_id: str, attempt: AuthAttempt) -> None:
+        """Keep the attempt if it is later (AuthAttempt.order) than the one stored."""
+        ...
+
+    def last_attempt(self, reference_id: str) -> AuthAttempt | None: ...
+
+    def already_processed(self, delivery_id: str) -> bool: ...
+
+    def mark_processed(self, delivery_id: str, at: datetime) -> None: ...
+
+    def claim_sync(self, reference_id: str, now: int, min_interval: int) -> SyncClaim: ...
+
+    def finish_sync(self, reference_id: str, now: int) -> None: ...
+
+    def scan(self, cursor: str | None, limit: int) -> ScanPage: ...
+
+    def drop_legacy(self, token: str) -> None: ...
+
+    def reconciliation_cursor(self) -> ReconciliationCursor | None: ...
+
+    def save_reconciliation_cursor(self, cursor: ReconciliationCursor) -> None: ...

@@ -6,7 +6,8 @@ from collections.abc import Callable, Mapping
 
 from terra_connect.domain.errors import ConfigurationError, InvalidSignature, MalformedBody
 from terra_connect.domain.ports import CredentialsSource
-from terra_connect.domain.webhooks import Outcome, WebhookProcessor, signature_header, verify_signature
+from terra_connect.domain.signatures import signature_header, verify_signature
+from terra_connect.domain.webhooks import Outcome, WebhookProcessor
 
 # A failed signature may mean the signing secret was rotated, so the secret is read again - but at most this
 # often, or anyone could make every forged request cost a Secrets Manager call.
@@ -29,19 +30,20 @@ class WebhookReceiver:
         self._last_refresh = -REFRESH_INTERVAL_SECONDS
 
     def receive(self, headers: Mapping[str, str], raw_body: bytes, delivery_id: str | None) -> Outcome:
-        self._authenticate(signature_header(headers), raw_body)
+        signed_at = self._authenticate(signature_header(headers), raw_body)
         try:
             event = json.loads(raw_body)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise MalformedBody from None
         if not isinstance(event, dict):
             raise MalformedBody("The webhook body is not a JSON object.")
-        return self._processor.process(event, delivery_id)
+        return self._processor.process(event, delivery_id, signed_at)
 
-    def _authenticate(self, header: str | None, raw_body: bytes) -> None:
+    def _authenticate(self, header: str | None, raw_body: bytes) -> int:
+        """The time Terra signed the delivery, once the signature is verified."""
         secret = self._signing_secret(refresh=False)
         try:
-            verify_signature(header, raw_body, secret, self._wall_clock())
+            return verify_signature(header, raw_body, secret, self._wall_clock())
         except InvalidSignature:
             if self._monotonic() - self._last_refresh < REFRESH_INTERVAL_SECONDS:
                 raise
@@ -49,7 +51,7 @@ class WebhookReceiver:
             fresh = self._signing_secret(refresh=True)
             if fresh == secret:
                 raise
-            verify_signature(header, raw_body, fresh, self._wall_clock())
+            return verify_signature(header, raw_body, fresh, self._wall_clock())
 
     def _signing_secret(self, *, refresh: bool) -> str:
         secret = self._credentials.get(refresh=refresh).webhook_signing_secret

@@ -1,18 +1,29 @@
 """Creating a Terra widget session bound to the signed-in caller."""
 
 from collections.abc import Callable
+from contextlib import suppress
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from terra_connect.domain.connections import ConnectionRegistry, ConnectionStatus
+from terra_connect.domain.connections import ConnectionStatus, EndReason
 from terra_connect.domain.deadline import Deadline
-from terra_connect.domain.errors import RegistryUnavailable
+from terra_connect.domain.errors import RegistryUnavailable, StaleConnectedUsers
 from terra_connect.domain.models import WidgetSessionParams, WidgetSessionRequest, WidgetSessionResponse
 from terra_connect.domain.ports import WidgetSessionGateway
+from terra_connect.domain.records import Change, ended_by_id
 from terra_connect.domain.redirects import RedirectPolicy
+from terra_connect.domain.registry import ConnectionRegistry
+
+# Told how many pre-filled ids Terra refused (and which), so the composition root can log and count it.
+StalePrefillObserver = Callable[[tuple[str, ...]], None]
 
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def _ignore_stale_prefill(_: tuple[str, ...]) -> None:
+    """Default observer: record nothing."""
 
 
 class WidgetSessionService:
@@ -25,6 +36,7 @@ class WidgetSessionService:
         default_failure_redirect_url: str | None = None,
         registry: ConnectionRegistry | None = None,
         now: Callable[[], datetime] = _utc_now,
+        on_stale_prefill: StalePrefillObserver = _ignore_stale_prefill,
     ) -> None:
         """`registry` pre-fills the widget with the caller's connections; leave it out where Terra ignores them."""
         self._terra = terra
@@ -33,6 +45,7 @@ class WidgetSessionService:
         self._default_failure = default_failure_redirect_url
         self._registry = registry
         self._now = now
+        self._on_stale_prefill = on_stale_prefill
 
     def create(self, reference_id: str, request: WidgetSessionRequest, deadline: Deadline) -> WidgetSessionResponse:
         """Ask Terra for a widget session whose reference_id is the caller's verified identity."""
@@ -48,9 +61,14 @@ class WidgetSessionService:
             ),
             multi_auth=request.multi_auth,
             show_disconnect=request.show_disconnect,
-            connected_uids=self._connected_uids(reference_id),
+            connected_uids=self._connected_uids(reference_id, deadline),
         )
-        session = self._terra.create_widget_session(params, deadline)
+        try:
+            session = self._terra.create_widget_session(params, deadline)
+        except StaleConnectedUsers as stale:
+            if not params.connected_uids:
+                raise
+            session = self._terra.create_widget_session(self._without_stale(params, stale), deadline)
         return WidgetSessionResponse(
             url=session.url,
             session_id=session.session_id,
@@ -59,12 +77,30 @@ class WidgetSessionService:
             warnings=list(session.warnings) or None,
         )
 
-    def _connected_uids(self, reference_id: str) -> tuple[str, ...]:
+    def _connected_uids(self, reference_id: str, deadline: Deadline) -> tuple[str, ...]:
         """The caller's connected Terra users, so the widget shows them as connected (current endpoint only)."""
         if self._registry is None:
             return ()
         try:
-            connections = self._registry.connections_of(reference_id)
+            connections = self._registry.connections(reference_id, deadline)
         except RegistryUnavailable:
             return ()  # the widget works without the pre-fill; failing the whole request would not help
         return tuple(c.terra_user_id for c in connections if c.status is ConnectionStatus.CONNECTED)
+
+    def _without_stale(self, params: WidgetSessionParams, stale: StaleConnectedUsers) -> WidgetSessionParams:
+        """A registry mistake must never cost the user the widget: drop what Terra refused and mark it gone.
+
+        Only ids the pre-fill sent are marked: Terra's answer cannot end anybody else's connections. When Terra
+        names none of them, the retry goes without the pre-fill at all.
+        """
+        invalid = tuple(uid for uid in params.connected_uids if uid in set(stale.invalid_user_ids))
+        self._on_stale_prefill(invalid)
+        if invalid and self._registry is not None:
+            at = int(self._now().timestamp())
+            # If the registry is down, the next sync or reconciliation marks them; the user still gets a URL.
+            with suppress(RegistryUnavailable):
+                self._registry.apply(
+                    Change(records=tuple(ended_by_id(uid, at, EndReason.GONE_AT_TERRA) for uid in invalid))
+                )
+        kept = tuple(uid for uid in params.connected_uids if uid not in invalid) if invalid else ()
+        return replace(params, connected_uids=kept)

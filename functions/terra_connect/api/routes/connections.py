@@ -8,16 +8,27 @@ from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.metrics import MetricUnit
 
-from terra_connect.api.dependencies import caller_reference_id, connections_service, request_deadline, strict_request
+from terra_connect.api.dependencies import (
+    caller_reference_id,
+    connections_service,
+    request_deadline,
+    strict_request,
+    sync_service,
+)
 from terra_connect.api.observability import metrics
 from terra_connect.api.problems import NO_STORE, problem_responses
 from terra_connect.domain.connections_service import ConnectionsService
 from terra_connect.domain.deadline import Deadline
 from terra_connect.domain.models import PROVIDER_PATTERN, AuthUrlRequest, AuthUrlResponse, ConnectionsResponse
+from terra_connect.domain.reconciliation import SyncService
+from terra_connect.domain.terra_users import TERRA_USER_ID_PATTERN
 
 router = Router()  # type: ignore[no-untyped-call]  # Powertools declares no return type on __init__
 
-TerraUserId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,128}$", description="A Terra user id from the list.")]
+SYNC_STATUS = "Sync-Status"
+SYNCED_AT = "Synced-At"
+
+TerraUserId = Annotated[str, Path(pattern=TERRA_USER_ID_PATTERN, description="A Terra user id from the list.")]
 Provider = Annotated[str, Path(pattern=PROVIDER_PATTERN, description="A Terra provider code, e.g. GARMIN.")]
 
 
@@ -39,11 +50,48 @@ Provider = Annotated[str, Path(pattern=PROVIDER_PATTERN, description="A Terra pr
 def list_connections(
     _: Annotated[None, Depends(strict_request)],
     reference_id: Annotated[str, Depends(caller_reference_id)],
+    deadline: Annotated[Deadline, Depends(request_deadline)],
     service: Annotated[ConnectionsService, Depends(connections_service)],
 ) -> Response[str]:
-    answer = service.list(reference_id)
+    answer = service.list(reference_id, deadline)
     metrics.add_metric(name="ConnectionsListed", unit=MetricUnit.Count, value=1)
     return Response(200, "application/json", answer.model_dump_json(), headers=NO_STORE)
+
+
+@router.post(
+    "/v1/connections/sync",
+    summary="Reconcile the signed-in user's connections with Terra, then list them",
+    description="Call it when the widget (or a provider page) redirects back to the app, instead of polling: it "
+    "reads Terra's own list of the caller's Terra users, repairs the registry (a missed or late webhook), and "
+    "answers exactly what `GET /v1/connections` answers. At most one real sync per caller per 30 s: within that "
+    "window the registry answers, with `Sync-Status: recent` and `Retry-After`.",
+    operation_id="syncConnections",
+    tags=["Connections"],
+    responses={
+        200: {
+            "description": "The caller's connections, after the sync. `Sync-Status` says whether Terra was asked "
+            "(`performed`) or a recent sync stands (`recent`); `Synced-At` is when the last sync completed.",
+            "content": {"application/json": {"model": ConnectionsResponse}},
+        },
+        **problem_responses(401, 415, 422, 500, 502, 503, 504),
+    },
+)
+def sync_connections(
+    _: Annotated[None, Depends(strict_request)],
+    reference_id: Annotated[str, Depends(caller_reference_id)],
+    deadline: Annotated[Deadline, Depends(request_deadline)],
+    service: Annotated[SyncService, Depends(sync_service)],
+) -> Response[str]:
+    result = service.sync(reference_id, deadline)
+    headers = {**NO_STORE, SYNC_STATUS: "performed" if result.performed else "recent"}
+    if result.synced_at is not None:
+        headers[SYNCED_AT] = result.synced_at.isoformat().replace("+00:00", "Z")
+    if not result.performed:
+        headers["Retry-After"] = str(result.retry_after)
+    metrics.add_metric(
+        name="ConnectionsSynced" if result.performed else "SyncsAnsweredFromRegistry", unit=MetricUnit.Count, value=1
+    )
+    return Response(200, "application/json", result.connections.model_dump_json(), headers=headers)
 
 
 @router.delete(

@@ -51,6 +51,12 @@ def receive_webhook(receiver: Annotated[WebhookReceiver, Depends(webhook_receive
     headers = router.current_event.headers
     delivery_id = next((v for k, v in headers.items() if k.lower() == "x-terra-trace-id"), None)
     outcome = receiver.receive(headers, body, delivery_id)
-    logger.info("Webhook processed", extra={"event_type": outcome.event_type, "action": outcome.action})
-    metrics.add_metric(name="WebhooksProcessed", unit=MetricUnit.Count, value=1)
+    details = {"event_type": outcome.event_type, "action": outcome.action, "changed": outcome.changed}
+    if outcome.unstorable:
+        # Authentic, but never storable: answering an error would only make Terra retry it for hours.
+        logger.warning("Webhook event acknowledged but not stored", extra={**details, "why": outcome.unstorable})
+        metrics.add_metric(name="WebhooksNotStored", unit=MetricUnit.Count, value=1)
+    else:
+        logger.info("Webhook processed", extra=details)
+        metrics.add_metric(name="WebhooksProcessed", unit=MetricUnit.Count, value=1)
     return {"status": "ok"}

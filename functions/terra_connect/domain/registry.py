@@ -1,0 +1,137 @@
+"""The connection registry: facts in (Terra's webhooks, reconciliation, the API's own actions), views out.
+
+Each fact is merged into the Terra user's record (see records.py) under optimistic concurrency: read, merge,
+write if nobody wrote since; on a conflict, read again. The record's standing - and so what its owner lists -
+is a function of the merged record and of the owner's unnamed reauths, and both only grow, so the registry ends
+in the same state whatever order the facts arrive in, however often they are repeated.
+"""
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from terra_connect.domain.connections import AuthAttempt, Connection, EndReason, HistoryEntry, TerraUser
+from terra_connect.domain.deadline import Deadline
+from terra_connect.domain.errors import RegistryUnavailable
+from terra_connect.domain.ports import RegistryStore, SyncClaim
+from terra_connect.domain.records import Change, StoredRules, StoredUser, UnnamedReauth, UserRecord, seen_alive
+
+# Concurrent deliveries about one Terra user are rare and short: a few rereads settle them.
+MAX_CONFLICT_RETRIES = 8
+# A replaced Terra user hands its owners down its chain of successors (A -> B -> C); chains are short.
+MAX_CHAIN_DEPTH = 16
+
+
+class ConnectionRegistry:
+    def __init__(self, store: RegistryStore) -> None:
+        self._store = store
+
+    def apply(self, change: Change) -> int:
+        """Merge every fact; returns how many Terra users' records or standings changed."""
+        changed = sum(self._merge(fragment) for fragment in change.records)
+        if change.unnamed_reauth is not None:
+            changed += self._add_unnamed_reauth(change.unnamed_reauth)
+        if change.attempt is not None:
+            self._store.record_attempt(*change.attempt)
+        return changed
+
+    def connections(self, reference_id: str, deadline: Deadline) -> list[Connection]:
+        return sorted(self._store.live_connections(reference_id, deadline), key=lambda c: (c.provider, c.terra_user_id))
+
+    def history(self, reference_id: str) -> list[HistoryEntry]:
+        return sorted(self._store.history(reference_id), key=lambda h: (h.provider, h.terra_user_id))
+
+    def last_attempt(self, reference_id: str) -> AuthAttempt | None:
+        return self._store.last_attempt(reference_id)
+
+    def owns_live(self, reference_id: str, terra_user_id: str) -> bool:
+        """True only for a live Terra user this reference_id owns now (read from the record, not a view)."""
+        stored = self._store.user(terra_user_id)
+        return stored is not None and stored.record.owner == reference_id and stored.standing.is_live
+
+    def stored(self, terra_user_id: str) -> StoredUser | None:
+        return self._store.user(terra_user_id)
+
+    def observe(self, users: Sequence[TerraUser], at: int) -> int:
+        """Terra's own view at `at` (reconciliation): each of these Terra users exists, with this owner, these
+        scopes and this active flag. Returns how many records changed.
+
+        A Terra user the registry does not know and Terra ties to no app user is not this app's to record. A
+        record is only written when the observation changes what someone would see, so that reading Terra's
+        whole user list does not rewrite the whole registry.
+        """
+        stored = self._store.users([user.terra_user_id for user in users])
+        changed = 0
+        for user in users:
+            fragment = seen_alive(user, at)
+            current = stored.get(user.terra_user_id)
+            if current is None and user.reference_id is None:
+                continue
+            if current is not None and not _observation_shows_something(current, current.record.merge(fragment)):
+                continue
+            changed += self._merge(fragment)
+        return changed
+
+    def claim_sync(self, reference_id: str, now: int, min_interval: int) -> SyncClaim:
+        return self._store.claim_sync(reference_id, now, min_interval)
+
+    def finish_sync(self, reference_id: str, now: int) -> None:
+        self._store.finish_sync(reference_id, now)
+
+    def already_processed(self, delivery_id: str) -> bool:
+        return self._store.already_processed(delivery_id)
+
+    def mark_processed(self, delivery_id: str, at: datetime) -> None:
+        self._store.mark_processed(delivery_id, at)
+
+    def _merge(self, fragment: UserRecord, depth: int = 0) -> bool:
+        terra_user_id = fragment.terra_user_id
+        for _ in range(MAX_CONFLICT_RETRIES):
+            current = self._store.user(terra_user_id)
+            if current is None and fragment.is_empty:
+                return False
+            record = current.record.merge(fragment) if current else fragment
+            owner = record.owner
+            rules = self._store.rules(owner) if owner else None
+            unnamed_reauth_at = rules.rules.replaced_at(record.provider, terra_user_id) if rules else None
+            standing = record.standing(unnamed_reauth_at)
+            if current is not None and (current.record, current.standing) == (record, standing):
+                return False
+            updated = StoredUser(record, standing, (current.version if current else 0) + 1)
+            if self._store.save_user(updated, current, (owner, rules.version) if owner and rules else None):
+                break
+        else:
+            raise RegistryUnavailable(log_context={"reason": "conflicting writes", "terra_user_id": terra_user_id})
+        inherited = current is None or (current.record.owners, current.record.successors) != (
+            record.owners,
+            record.successors,
+        )
+        if inherited and record.owners and depth < MAX_CHAIN_DEPTH:
+            for successor in record.successors:
+                self._merge(UserRecord(successor, owners=record.owners_for_successors()), depth + 1)
+        return True
+
+    def _add_unnamed_reauth(self, reauth: UnnamedReauth) -> int:
+        for _ in range(MAX_CONFLICT_RETRIES):
+            stored = self._store.rules(reauth.owner)
+            rules = stored.rules.with_reauth(reauth.provider, reauth.at, reauth.new_user)
+            if rules == stored.rules:
+                return 0
+            if self._store.save_rules(reauth.owner, StoredRules(rules, stored.version + 1), stored.version):
+                break
+        else:
+            raise RegistryUnavailable(log_context={"reason": "conflicting writes to reauth rules"})
+        # Weigh every connection the rule may concern again; a write that raced this one rereads the rules.
+        candidates = self._store.rule_candidates(reauth.owner, reauth.provider)
+        return sum(self._merge(UserRecord(terra_user_id)) for terra_user_id in candidates)
+
+
+def _observation_shows_something(current: StoredUser, merged: UserRecord) -> bool:
+    if current.standing.status is None or current.standing.reason is EndReason.REPLACED_UNNAMED:
+        return True  # Terra shows alive what the registry did not know to be, or took to be replaced
+    if current.standing.is_final:
+        return False  # an ending is final; Terra's list may lag behind it
+
+    def visible(record: UserRecord) -> tuple[object, ...]:
+        return (record.owner, record.provider, record.scopes, record.active[1] if record.active else None)
+
+    return visible(merged) != visible(current.record)

@@ -1,0 +1,132 @@
+"""An in-memory RegistryStore: the domain's rules without DynamoDB, for fast property-based tests.
+
+Views are derived from the records on every read (StoredUser.live_view / history_views), which is what the
+DynamoDB store's view items must always equal; tests/test_registry_dynamodb.py checks that it does.
+"""
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from terra_connect.domain.connections import AuthAttempt, Connection, EndReason, HistoryEntry
+from terra_connect.domain.deadline import Deadline
+from terra_connect.domain.ports import ReconciliationCursor, RegistryStore, ScanPage, SyncClaim
+from terra_connect.domain.records import Change, StoredRules, StoredUser
+
+
+@dataclass
+class InMemoryRegistryStore:
+    records: dict[str, StoredUser] = field(default_factory=dict)
+    rule_sets: dict[str, StoredRules] = field(default_factory=dict)
+    attempts: dict[str, AuthAttempt] = field(default_factory=dict)
+    deliveries: set[str] = field(default_factory=set)
+    syncs: dict[str, tuple[int, int | None]] = field(default_factory=dict)  # reference_id -> (claimed, synced)
+    cursor: ReconciliationCursor | None = None
+    legacy: dict[str, Change] = field(default_factory=dict)
+    # Called before each save, so a test can play a concurrent writer; it sees the store as it is.
+    before_save: Callable[["InMemoryRegistryStore"], None] | None = None
+    saves: int = 0
+
+    def user(self, terra_user_id: str) -> StoredUser | None:
+        return self.records.get(terra_user_id)
+
+    def users(self, terra_user_ids: Sequence[str]) -> dict[str, StoredUser]:
+        return {uid: self.records[uid] for uid in terra_user_ids if uid in self.records}
+
+    def save_user(self, user: StoredUser, previous: StoredUser | None, rules: tuple[str, int] | None) -> bool:
+        if self.before_save is not None:
+            hook, self.before_save = self.before_save, None
+            hook(self)
+        current = self.records.get(user.record.terra_user_id)
+        if (current.version if current else 0) != (previous.version if previous else 0):
+            return False
+        if rules is not None and self.rules(rules[0]).version != rules[1]:
+            return False
+        self.records[user.record.terra_user_id] = user
+        self.saves += 1
+        return True
+
+    def rules(self, reference_id: str) -> StoredRules:
+        return self.rule_sets.get(reference_id, StoredRules())
+
+    def save_rules(self, reference_id: str, rules: StoredRules, previous_version: int) -> bool:
+        if self.rules(reference_id).version != previous_version:
+            return False
+        self.rule_sets[reference_id] = rules
+        return True
+
+    def rule_candidates(self, reference_id: str, provider: str) -> list[str]:
+        return [
+            uid
+            for uid, stored in self.records.items()
+            if stored.record.owner == reference_id
+            and stored.record.provider == provider
+            and (stored.standing.is_live or stored.standing.reason is EndReason.REPLACED_UNNAMED)
+        ]
+
+    def live_connections(self, reference_id: str, deadline: Deadline) -> list[Connection]:
+        views = (stored.live_view() for stored in self.records.values())
+        return [view for view in views if view is not None and view.reference_id == reference_id]
+
+    def history(self, reference_id: str) -> list[HistoryEntry]:
+        entries = (entry for stored in self.records.values() for entry in stored.history_views())
+        return [entry for entry in entries if entry.reference_id == reference_id]
+
+    def record_attempt(self, reference_id: str, attempt: AuthAttempt) -> None:
+        current = self.attempts.get(reference_id)
+        if current is None or current.order() < attempt.order():
+            self.attempts[reference_id] = attempt
+
+    def last_attempt(self, reference_id: str) -> AuthAttempt | None:
+        return self.attempts.get(reference_id)
+
+    def already_processed(self, delivery_id: str) -> bool:
+        return delivery_id in self.deliveries
+
+    def mark_processed(self, delivery_id: str, at: datetime) -> None:
+        self.deliveries.add(delivery_id)
+
+    def claim_sync(self, reference_id: str, now: int, min_interval: int) -> SyncClaim:
+        claimed, synced = self.syncs.get(reference_id, (None, None))
+        if claimed is not None and claimed > now - min_interval:
+            return SyncClaim(False, synced)
+        self.syncs[reference_id] = (now, synced)
+        return SyncClaim(True, synced)
+
+    def finish_sync(self, reference_id: str, now: int) -> None:
+        claimed, _ = self.syncs.get(reference_id, (now, None))
+        self.syncs[reference_id] = (claimed if claimed is not None else now, now)
+
+    def scan(self, cursor: str | None, limit: int) -> ScanPage:
+        ids = sorted(self.records)
+        start = int(cursor or 0)
+        page = ids[start : start + limit]
+        legacy = tuple(self.legacy.items()) if start == 0 else ()
+        after = start + limit
+        return ScanPage(tuple(self.records[uid] for uid in page), legacy, str(after) if after < len(ids) else None)
+
+    def drop_legacy(self, token: str) -> None:
+        self.legacy.pop(token, None)
+
+    def reconciliation_cursor(self) -> ReconciliationCursor | None:
+        return self.cursor
+
+    def save_reconciliation_cursor(self, cursor: ReconciliationCursor) -> None:
+        self.cursor = cursor
+
+    def snapshot(self) -> dict[str, object]:
+        named = {ref for stored in self.records.values() for ref, _, _ in stored.record.owners}
+        return registry_snapshot(self, named | set(self.attempts), set(self.records))
+
+
+def registry_snapshot(store: RegistryStore, owners: Iterable[str], terra_user_ids: Iterable[str]) -> dict[str, object]:
+    """Everything an app user could see, and every record's merged facts: what convergence compares."""
+    deadline = Deadline.after(60)
+    owners, stored = sorted(owners), store.users(sorted(terra_user_ids))
+    return {
+        "records": {uid: (s.record, s.standing) for uid, s in sorted(stored.items())},
+        "listed": {ref: sorted(store.live_connections(ref, deadline), key=repr) for ref in owners},
+        "history": {ref: sorted(store.history(ref), key=repr) for ref in owners},
+        "attempts": {ref: store.last_attempt(ref) for ref in owners},
+        "rules": {ref: store.rules(ref).rules for ref in owners},
+    }

@@ -195,6 +195,24 @@ def deliver(settings_env: dict[str, str]) -> Iterator[Callable[[dict[str, Any]],
 
 
 @pytest.fixture
+def reconcile(
+    settings_env: dict[str, str], terra: responses.RequestsMock, sleeps: list[float], monkeypatch: pytest.MonkeyPatch
+) -> Callable[[], dict[str, Any]]:
+    """The scheduled function's real handler; only the Retry-After sleep is replaced."""
+    from terra_connect.api import container  # noqa: PLC0415 - after the environment is set
+
+    handler = importlib.import_module("terra_connect.api.reconcile_handler")
+    wired = container.build_reconciler_container(os.environ, sleep=sleeps.append)
+    monkeypatch.setattr(handler, "get_reconciler_container", lambda: wired)
+
+    def _run() -> dict[str, Any]:
+        result: dict[str, Any] = handler.lambda_handler({}, FakeLambdaContext(remaining_ms=900_000))
+        return result
+
+    return _run
+
+
+@pytest.fixture
 def registry(settings_env: dict[str, str]) -> Any:
     """The registry the functions write, read through the domain's own facade."""
     from terra_connect.adapters.dynamodb_registry import DynamoDBRegistryStore  # noqa: PLC0415

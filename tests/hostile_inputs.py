@@ -290,6 +290,12 @@ HOSTILE_INPUTS: list[HostileInput] = [
     _bad("auth-url-redirect", "connections", "a forbidden custom-UI redirect",
          lambda: api_event({"failure_redirect_url": "javascript:alert(1)"}, path="/v1/connections/GARMIN/auth-url"),
          422, R),
+    _bad("sync-no-identity", "connections", "`POST /v1/connections/sync` without claims",
+         lambda: api_event(method="POST", path="/v1/connections/sync", claims=None), 401, U),
+    _bad("sync-reference-id-header", "connections", "a sync naming another user in `X-Reference-Id`",
+         lambda: api_event(method="POST", path="/v1/connections/sync", headers={"x-reference-id": "eve"}), 422, REF),
+    _bad("sync-query-parameter", "connections", "`POST /v1/connections/sync?reference_id=eve`",
+         lambda: api_event(method="POST", path="/v1/connections/sync", query="reference_id=eve"), 422, REF),
 ]  # fmt: skip
 
 assert len({case.id for case in HOSTILE_INPUTS}) == len(HOSTILE_INPUTS), "case ids must be unique"

@@ -10,6 +10,7 @@ from datetime import datetime
 
 from terra_connect.domain.connections import AuthAttempt, Connection, EndReason, HistoryEntry
 from terra_connect.domain.deadline import Deadline
+from terra_connect.domain.errors import RegistryRejected
 from terra_connect.domain.ports import ReconciliationCursor, RegistryStore, ScanPage, SyncClaim
 from terra_connect.domain.records import Change, StoredRules, StoredUser
 
@@ -25,6 +26,7 @@ class InMemoryRegistryStore:
     legacy: dict[str, Change] = field(default_factory=dict)
     # Called before each save, so a test can play a concurrent writer; it sees the store as it is.
     before_save: Callable[["InMemoryRegistryStore"], None] | None = None
+    refused: set[str] = field(default_factory=set)  # Terra user ids whose records it refuses, as DynamoDB may
     saves: int = 0
 
     def user(self, terra_user_id: str) -> StoredUser | None:
@@ -34,6 +36,8 @@ class InMemoryRegistryStore:
         return {uid: self.records[uid] for uid in terra_user_ids if uid in self.records}
 
     def save_user(self, user: StoredUser, previous: StoredUser | None, rules: tuple[str, int] | None) -> bool:
+        if user.record.terra_user_id in self.refused:
+            raise RegistryRejected(log_context={"reason": "refused by the test"})
         if self.before_save is not None:
             hook, self.before_save = self.before_save, None
             hook(self)

@@ -18,7 +18,7 @@ import hashlib
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -47,6 +47,7 @@ from terra_connect.domain.records import (
     at_time,
     ended,
     seen_alive,
+    stamp,
 )
 
 CLIENT_CONFIG = Config(connect_timeout=1, read_timeout=2, retries={"mode": "standard", "max_attempts": 3})
@@ -173,7 +174,7 @@ class DynamoDBRegistryStore:
         # Ended and ownerless records are kept for the retention: long enough to refuse late deliveries about
         # them (Terra retries for about 9 hours), then they go.
         if (standing.is_final or record.owner is None) and record.updated_at is not None:
-            item["expires_at"] = _n(record.updated_at + self._retention)
+            item["expires_at"] = _n(record.updated_at // 1000 + self._retention)
         return {
             "TableName": self._table,
             "Item": item,
@@ -274,7 +275,7 @@ class DynamoDBRegistryStore:
                 provider=item["provider"]["S"],
                 status=ConnectionStatus(item["status"]["S"]),
                 reason=item["reason"]["S"],
-                at=at_time(int(item["at"]["N"])),
+                at=_from_seconds(item["at"]["N"]),
             )
             for item in self._query(reference_id, _HISTORY)
         ]
@@ -344,7 +345,7 @@ class DynamoDBRegistryStore:
             status=item["status"]["S"],
             provider=item.get("provider", {}).get("S"),
             reason=item.get("reason", {}).get("S"),
-            at=at_time(int(item["at"]["N"])) if "at" in item else None,
+            at=_from_seconds(item["at"]["N"]) if "at" in item else None,
         )
 
     def already_processed(self, delivery_id: str) -> bool:
@@ -486,8 +487,8 @@ def _connection(reference_id: str, item: Item) -> Connection:
         status=ConnectionStatus(item["status"]["S"]),
         scopes=tuple(scope["S"] for scope in item.get("scopes", {}).get("L", [])),
         active=item["active"]["BOOL"] if "active" in item else None,
-        connected_at=at_time(int(item["connected_at"]["N"])) if "connected_at" in item else None,
-        updated_at=at_time(int(item["updated_at"]["N"])) if "updated_at" in item else None,
+        connected_at=_from_seconds(item["connected_at"]["N"]) if "connected_at" in item else None,
+        updated_at=_from_seconds(item["updated_at"]["N"]) if "updated_at" in item else None,
     )
 
 
@@ -571,4 +572,8 @@ def _legacy_change(item: Item) -> Change:
 
 def _legacy_time(value: dict[str, str] | None) -> int | None:
     text = (value or {}).get("S")
-    return int(datetime.fromisoformat(text).timestamp()) if text else None
+    return stamp(datetime.fromisoformat(text)) if text else None
+
+
+def _from_seconds(value: str) -> datetime:
+    return datetime.fromtimestamp(int(value), UTC)

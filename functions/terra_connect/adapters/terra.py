@@ -217,8 +217,12 @@ class TerraClient:
         if isinstance(data, dict):
             following = data.get("next")
             next_page = following if type(following) is int and following > page else None
-            return UsersPage(tuple(_users(data.get("results"))), next_page)
-        return UsersPage(tuple(_users(document.get("users"))), None)
+            entries = data.get("results")
+        else:
+            next_page, entries = None, document.get("users")
+        users = _users(entries)
+        listed = len(entries) if isinstance(entries, list) else 0
+        return UsersPage(tuple(users), next_page, unusable=listed - len(users))
 
     def users_by_ids(self, terra_user_ids: Sequence[str], deadline: Deadline) -> list[TerraUser]:
         """POST /bulkUserInfo with the ids: the TerraUsers Terra still knows (404: none of them)."""

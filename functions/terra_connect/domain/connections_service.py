@@ -15,7 +15,7 @@ from terra_connect.domain.models import (
     ConnectionView,
 )
 from terra_connect.domain.ports import TerraConnectionsGateway
-from terra_connect.domain.records import Change, ended_by_id
+from terra_connect.domain.records import Change, ended_by_id, stamp
 from terra_connect.domain.redirects import RedirectPolicy
 from terra_connect.domain.registry import ConnectionRegistry
 
@@ -67,8 +67,8 @@ class ConnectionsService:
             raise NotFound("No such connection.")
         # Terra's 404 means it is already gone there: the outcome the caller wants.
         self._terra.deauthenticate_user(terra_user_id, deadline)
-        at = int(self._now().timestamp())
-        self._registry.apply(Change(records=(ended_by_id(terra_user_id, at, EndReason.DISCONNECTED_BY_USER),)))
+        ending = ended_by_id(terra_user_id, stamp(self._now()), EndReason.DISCONNECTED_BY_USER)
+        self._registry.apply(Change(records=(ending,)))
 
     def auth_url(
         self, reference_id: str, provider: str, request: AuthUrlRequest, deadline: Deadline

@@ -42,6 +42,7 @@ class TerraConnectionsGateway(Protocol):
 class UsersPage:
     users: tuple[TerraUser, ...]
     next_page: int | None  # None: this was the last page
+    unusable: int = 0  # users on the page the registry could never store (ids beyond its bounds)
 
 
 class TerraUsersGateway(Protocol):
@@ -65,7 +66,7 @@ class TerraUsersGateway(Protocol):
 @dataclass(frozen=True, slots=True)
 class SyncClaim:
     claimed: bool  # False: another sync ran within the minimum interval
-    synced_at: int | None  # the last sync that completed
+    synced_at: int | None  # the last sync that completed, in seconds since the epoch
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +81,7 @@ class ScanPage:
 
 @dataclass(frozen=True, slots=True)
 class ReconciliationCursor:
-    """Where the background reconciliation stands, so a run that runs out of time resumes there."""
+    """Where the background reconciliation stands, so a run that runs out of time resumes there (times: stamps)."""
 
     started_at: int
     phase: str  # "walk" (Terra's user list) or "confirm" (the registry's live users Terra did not list)

@@ -23,7 +23,7 @@ from terra_connect.domain.deadline import Deadline
 from terra_connect.domain.errors import RegistryRejected, ServiceError, UpstreamUnavailable
 from terra_connect.domain.models import ConnectionsResponse
 from terra_connect.domain.ports import ReconciliationCursor, RegistryStore, TerraUsersGateway
-from terra_connect.domain.records import Change, at_time, ended_by_id
+from terra_connect.domain.records import Change, ended_by_id, stamp
 from terra_connect.domain.registry import ConnectionRegistry
 
 SYNC_MIN_INTERVAL_SECONDS = 30
@@ -35,10 +35,6 @@ SCAN_BATCH = 100
 # The least time worth starting a step with (a Terra call and the writes it leads to), and the most one takes.
 MIN_STEP_SECONDS = 5.0
 MAX_STEP_SECONDS = 20.0
-
-
-def _epoch(now: Callable[[], datetime]) -> int:
-    return int(now().timestamp())
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,11 +63,13 @@ class SyncService:
 
     def sync(self, reference_id: str, deadline: Deadline) -> SyncResult:
         """Repair the caller's records from Terra, then answer what GET /v1/connections answers."""
-        now = _epoch(self._now)
-        claim = self._registry.claim_sync(reference_id, now, self._min_interval)
+        moment = self._now()
+        now, seconds = stamp(moment), int(moment.timestamp())
+        claim = self._registry.claim_sync(reference_id, seconds, self._min_interval)
         if not claim.claimed:
-            synced_at = at_time(claim.synced_at) if claim.synced_at is not None else None
-            wait = self._min_interval - (now - claim.synced_at) if claim.synced_at is not None else self._min_interval
+            last = claim.synced_at
+            synced_at = datetime.fromtimestamp(last, UTC) if last is not None else None
+            wait = self._min_interval - (seconds - last) if last is not None else self._min_interval
             return SyncResult(self._connections.list(reference_id, deadline), False, synced_at, max(1, wait))
         listed = [
             user if user.reference_id else replace(user, reference_id=reference_id)
@@ -84,8 +82,8 @@ class SyncService:
         ]
         for terra_user_id in vanished[:MAX_CONFIRMATIONS_PER_SYNC]:
             confirm(self._registry, self._terra, terra_user_id, now, deadline)
-        self._registry.finish_sync(reference_id, now)
-        return SyncResult(self._connections.list(reference_id, deadline), True, at_time(now))
+        self._registry.finish_sync(reference_id, seconds)
+        return SyncResult(self._connections.list(reference_id, deadline), True, moment.replace(microsecond=0))
 
 
 def confirm(
@@ -132,7 +130,7 @@ class Reconciler:
         """Walk Terra's user list, then confirm the registry's live users the walk did not show; resumable."""
         cursor = self._store.reconciliation_cursor()
         if cursor is None or cursor.finished_at is not None:
-            cursor = ReconciliationCursor(started_at=_epoch(self._now), phase="walk")
+            cursor = ReconciliationCursor(started_at=stamp(self._now()), phase="walk")
         report = ReconciliationReport()
         seen: set[str] = set()
         while deadline.remaining() >= MIN_STEP_SECONDS:
@@ -164,7 +162,8 @@ class Reconciler:
         self, cursor: ReconciliationCursor, report: ReconciliationReport, seen: set[str], deadline: Deadline
     ) -> ReconciliationCursor:
         page = self._terra.users_page(cursor.page, self._page_size, self._step_deadline(deadline))
-        report.checked += len(page.users)
+        report.checked += len(page.users) + page.unusable
+        report.failed += page.unusable
         report.repaired += self._observe(page.users, report)
         seen.update(user.terra_user_id for user in page.users)
         if page.next_page is None:
@@ -195,13 +194,13 @@ class Reconciler:
             still_known = {user.terra_user_id for user in found}
             for terra_user_id in candidates:
                 if terra_user_id not in still_known:
-                    report.repaired += confirm(self._registry, self._terra, terra_user_id, _epoch(self._now), step)
+                    report.repaired += confirm(self._registry, self._terra, terra_user_id, stamp(self._now()), step)
         if page.cursor is None:
-            return replace(cursor, scan=None, finished_at=_epoch(self._now))
+            return replace(cursor, scan=None, finished_at=stamp(self._now()))
         return replace(cursor, scan=page.cursor)
 
     def _observe(self, users: Sequence[TerraUser], report: ReconciliationReport) -> int:
-        now = _epoch(self._now)
+        now = stamp(self._now())
         try:
             return self._registry.observe(users, now)
         except RegistryRejected:

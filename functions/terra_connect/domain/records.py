@@ -1,9 +1,9 @@
 """What the registry knows about one Terra user, as a value that merges to the same result in any order.
 
 Terra delivers webhooks at least once, in any order, and retries them for hours; reconciliation reads Terra's
-own view at arbitrary moments. Each such fact becomes a partial `UserRecord`, stamped with the time Terra sent
-it (the signature's `t`) or the time Terra was asked, and `merge` is a join - commutative, associative and
-idempotent - so the merged record does not depend on the order the facts arrived in:
+own view at arbitrary moments. Each such fact becomes a partial `UserRecord`, stamped (in milliseconds) with the
+time Terra sent it (the signature's `t`) or the time Terra was asked, and `merge` is a join - commutative,
+associative and idempotent - so the merged record does not depend on the order the facts arrived in:
 
 - owner: the reference_id named by the latest fact about this Terra user. An authentic fact naming another app
   user moves the Terra user there; the former owners are kept, so their history can say why it left. A Terra
@@ -44,8 +44,15 @@ _LIVE_RANK = {ConnectionStatus.CONNECTED: 0, ConnectionStatus.NEEDS_REAUTH: 1}
 _LIVE_BY_RANK = {rank: status for status, rank in _LIVE_RANK.items()}
 
 
-def at_time(seconds: int) -> datetime:
-    return datetime.fromtimestamp(seconds, UTC)
+def stamp(moment: datetime) -> int:
+    """A fact's time: milliseconds since the epoch. Terra signs in whole seconds; what this service observes
+    itself is finer, so Terra's answer read just after a webhook of the same second still counts as later."""
+    return int(moment.timestamp() * 1000)
+
+
+def at_time(milliseconds: int) -> datetime:
+    """A stamp as shown to callers: UTC, whole seconds."""
+    return datetime.fromtimestamp(milliseconds // 1000, UTC)
 
 
 class _Ordered(Protocol):

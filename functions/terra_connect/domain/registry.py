@@ -48,9 +48,6 @@ class ConnectionRegistry:
         stored = self._store.user(terra_user_id)
         return stored is not None and stored.record.owner == reference_id and stored.standing.is_live
 
-    def stored(self, terra_user_id: str) -> StoredUser | None:
-        return self._store.user(terra_user_id)
-
     def observe(self, users: Sequence[TerraUser], at: int) -> int:
         """Terra's own view at `at` (reconciliation): each of these Terra users exists, with this owner, these
         scopes and this active flag. Returns how many records changed.

@@ -10,7 +10,8 @@ Every published shape is read (Terra's 2026 JSON Schemas and the older docs and 
   separated): each with `user`.
 - anything else (`healthcheck`, data events): acknowledged and ignored.
 
-Each fact is stamped with the time Terra signed the delivery, so the registry can weigh late deliveries.
+Each fact is stamped with the time Terra signed the delivery (`sent_at`, seconds), so the registry can weigh late
+deliveries.
 """
 
 import re
@@ -140,7 +141,7 @@ class WebhookProcessor:
             return Outcome(name, "duplicate delivery ignored")
         parse = PARSERS.get(event_type) if isinstance(event_type, str) else None
         try:
-            change, action = parse(event, sent_at) if parse else (Change(), "ignored")
+            change, action = parse(event, sent_at * 1000) if parse else (Change(), "ignored")
             changed = self._registry.apply(change)
         except RegistryRejected as rejected:
             return Outcome(name, "not stored", unstorable=str(rejected.log_context.get("reason", "rejected")))

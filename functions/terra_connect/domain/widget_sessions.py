@@ -10,7 +10,7 @@ from terra_connect.domain.deadline import Deadline
 from terra_connect.domain.errors import RegistryUnavailable, StaleConnectedUsers
 from terra_connect.domain.models import WidgetSessionParams, WidgetSessionRequest, WidgetSessionResponse
 from terra_connect.domain.ports import WidgetSessionGateway
-from terra_connect.domain.records import Change, ended_by_id
+from terra_connect.domain.records import Change, ended_by_id, stamp
 from terra_connect.domain.redirects import RedirectPolicy
 from terra_connect.domain.registry import ConnectionRegistry
 
@@ -96,7 +96,7 @@ class WidgetSessionService:
         invalid = tuple(uid for uid in params.connected_uids if uid in set(stale.invalid_user_ids))
         self._on_stale_prefill(invalid)
         if invalid and self._registry is not None:
-            at = int(self._now().timestamp())
+            at = stamp(self._now())
             # If the registry is down, the next sync or reconciliation marks them; the user still gets a URL.
             with suppress(RegistryUnavailable):
                 self._registry.apply(

@@ -1,0 +1,283 @@
+"""The scheduled reconciliation repairs the whole registry from Terra's user list: what webhooks never delivered,
+what Terra deleted silently, what moved; it resumes where it stopped, waits out Terra's Retry-After, and
+converts items an earlier version of the registry stored."""
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+import pytest
+import responses
+
+from terra_connect.domain.connections import TerraUser
+from terra_connect.domain.deadline import Deadline
+from terra_connect.domain.errors import TerraUnavailable
+from terra_connect.domain.ports import UsersPage
+from terra_connect.domain.reconciliation import Reconciler
+from terra_connect.domain.registry import ConnectionRegistry
+from terra_connect.domain.webhooks import WebhookProcessor
+from tests.memory_store import InMemoryRegistryStore
+from tests.support import emitted_metrics, terra_user
+
+T = 1_795_000_000
+
+
+class FakeTime:
+    """Wall clock and monotonic clock in one; only sleeping (or a Terra call) moves them."""
+
+    def __init__(self) -> None:
+        self.seconds = float(T + 3600)
+        self.slept: list[float] = []
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.seconds, UTC)
+
+    def monotonic(self) -> float:
+        return self.seconds
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.seconds += seconds
+
+
+class FakeTerra:
+    """Terra's user list, paged; each call costs `call_seconds` of the fake clock."""
+
+    def __init__(self, clock: FakeTime, users: Sequence[TerraUser] = (), call_seconds: float = 1.0) -> None:
+        self.clock = clock
+        self.users = {user.terra_user_id: user for user in users}
+        self.call_seconds = call_seconds
+        self.pages_read: list[int] = []
+        self.failures: list[Exception] = []
+        self.asked: list[str] = []
+
+    def _call(self) -> None:
+        self.clock.seconds += self.call_seconds
+        if self.failures:
+            raise self.failures.pop(0)
+
+    def users_page(self, page: int, per_page: int, deadline: Deadline) -> UsersPage:
+        self._call()
+        self.pages_read.append(page)
+        users = sorted(self.users.values(), key=lambda u: u.terra_user_id)
+        chunk = tuple(users[page * per_page : (page + 1) * per_page])
+        return UsersPage(chunk, page + 1 if (page + 1) * per_page < len(users) else None)
+
+    def users_by_ids(self, terra_user_ids: Sequence[str], deadline: Deadline) -> list[TerraUser]:
+        self._call()
+        self.asked += terra_user_ids
+        return [self.users[uid] for uid in terra_user_ids if uid in self.users]
+
+    def user(self, terra_user_id: str, deadline: Deadline) -> TerraUser | None:
+        self._call()
+        return self.users.get(terra_user_id)
+
+    def users_of(self, reference_id: str, deadline: Deadline) -> list[TerraUser]:
+        raise NotImplementedError
+
+
+@pytest.fixture
+def clock() -> FakeTime:
+    return FakeTime()
+
+
+def webhooks(store: InMemoryRegistryStore, *events: dict[str, Any]) -> None:
+    processor = WebhookProcessor(ConnectionRegistry(store))
+    for event in events:
+        processor.process(event, None, T)
+
+
+def auth(user_id: str, reference_id: str = "alice", provider: str = "GARMIN") -> dict[str, Any]:
+    return {"type": "auth", "status": "success", "user": terra_user(user_id, provider, reference_id)}
+
+
+def reconciler(store: InMemoryRegistryStore, terra: FakeTerra, clock: FakeTime, page_size: int = 2) -> Reconciler:
+    return Reconciler(
+        ConnectionRegistry(store), store, terra, now=clock.now, sleep=clock.sleep, page_size=page_size, scan_batch=2
+    )
+
+
+def listed(store: InMemoryRegistryStore, reference_id: str) -> list[str]:
+    return [c.terra_user_id for c in ConnectionRegistry(store).connections(reference_id, Deadline.after(5))]
+
+
+def test_a_run_adds_missed_connections_removes_silent_deletions_and_follows_moves(clock: FakeTime) -> None:
+    store = InMemoryRegistryStore()
+    webhooks(store, auth("tu-kept"), auth("tu-deleted"), auth("tu-moved"))
+    terra = FakeTerra(
+        clock,
+        [
+            TerraUser("tu-kept", "GARMIN", "alice", ("activity:read",), True),
+            TerraUser("tu-missed", "OURA", "alice", ("sleep:read",), True),
+            TerraUser("tu-moved", "GARMIN", "bob", None, True),
+            TerraUser("tu-not-ours", "WHOOP", None, None, True),
+        ],
+    )
+
+    report = reconciler(store, terra, clock).run(Deadline.after(600, clock.monotonic))
+
+    assert report.finished
+    assert listed(store, "alice") == ["tu-kept", "tu-missed"]
+    assert listed(store, "bob") == ["tu-moved"]
+    assert "tu-not-ours" not in store.records
+    assert {h.terra_user_id: h.reason for h in store.history("alice")} == {
+        "tu-deleted": "gone_at_terra",
+        "tu-moved": "claimed_by_another_user",
+    }
+    assert (report.checked, report.repaired, report.failed) == (5, 4, 0)
+
+
+def test_a_second_run_over_an_unchanged_registry_writes_nothing(clock: FakeTime) -> None:
+    store = InMemoryRegistryStore()
+    terra = FakeTerra(clock, [TerraUser(f"tu-{i}", "GARMIN", "alice", ("a",), True) for i in range(5)])
+    reconciler(store, terra, clock).run(Deadline.after(600, clock.monotonic))
+    saves = store.saves
+
+    report = reconciler(store, terra, clock).run(Deadline.after(600, clock.monotonic))
+
+    assert report.finished
+    assert (report.repaired, store.saves) == (0, saves)
+
+
+def test_a_run_that_runs_out_of_time_resumes_where_it_stopped(clock: FakeTime) -> None:
+    store = InMemoryRegistryStore()
+    terra = FakeTerra(clock, [TerraUser(f"tu-{i:02d}", "GARMIN", "alice") for i in range(10)], call_seconds=4)
+
+    first = reconciler(store, terra, clock).run(Deadline.after(14, clock.monotonic))
+    second = reconciler(store, terra, clock).run(Deadline.after(600, clock.monotonic))
+
+    assert (first.finished, second.finished) == (False, True)
+    assert terra.pages_read == [0, 1, 2, 3, 4]  # every page once: the second run did not start over
+    assert len(listed(store, "alice")) == 10
+
+
+def test_terras_retry_after_is_waited_out_when_there_is_time(clock: FakeTime) -> None:
+    store = InMemoryRegistryStore()
+    terra = FakeTerra(clock, [TerraUser("tu-1", "GARMIN", "alice")])
+    terra.failures.append(TerraUnavailable(retry_after=7))
+
+    report = reconciler(store, terra, clock).run(Deadline.after(600, clock.monotonic))
+
+    assert report.finished
+    assert clock.slept == [7]
+    assert listed(store, "alice") == ["tu-1"]
+
+
+def test_a_retry_after_beyond_the_time_left_stops_the_run_for_the_next_one(clock: FakeTime) -> None:
+    store = InMemoryRegistryStore()
+    terra = FakeTerra(clock, [TerraUser("tu-1", "GARMIN", "alice")])
+    terra.failures.append(TerraUnavailable(retry_after=3600))
+
+    report = reconciler(store, terra, clock).run(Deadline.after(600, clock.monotonic))
+
+    assert (report.finished, report.stopped_by, clock.slept) == (False, "terra_unavailable", [])
+    assert store.cursor is None or store.cursor.finished_at is None
+    assert reconciler(store, terra, clock).run(Deadline.after(600, clock.monotonic)).finished
+
+
+def test_a_user_the_registry_cannot_store_is_counted_and_the_others_are_kept(clock: FakeTime) -> None:
+    store = InMemoryRegistryStore(refused={"tu-2"})
+    terra = FakeTerra(clock, [TerraUser(f"tu-{i}", "GARMIN", "alice") for i in range(1, 4)])
+
+    report = reconciler(store, terra, clock, page_size=5).run(Deadline.after(600, clock.monotonic))
+
+    assert (report.finished, report.failed, listed(store, "alice")) == (True, 1, ["tu-1", "tu-3"])
+
+
+# --- the function, with DynamoDB and Terra's HTTP API ---
+
+SUBSCRIPTIONS = "https://api.tryterra.co/v2/subscriptions"
+BULK = "https://api.tryterra.co/v2/bulkUserInfo"
+
+
+def test_the_function_walks_terras_pages_and_reports_its_figures(
+    reconcile: Callable[[], dict[str, Any]],
+    terra: responses.RequestsMock,
+    registry: Any,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    terra.get(
+        SUBSCRIPTIONS,
+        match=[responses.matchers.query_param_matcher({"page": "0", "per_page": "500"})],
+        json={"data": {"next": 1, "max_page": 1, "results": [terra_user("tu-1", reference_id="alice")]}},
+    )
+    unusable = terra_user("t" * 300, reference_id="alice")
+    terra.get(
+        SUBSCRIPTIONS,
+        match=[responses.matchers.query_param_matcher({"page": "1", "per_page": "500"})],
+        json={"data": {"next": None, "max_page": 1, "results": [terra_user("tu-2", "OURA", "alice"), unusable]}},
+    )
+
+    report = reconcile()
+
+    assert report == {"checked": 3, "repaired": 2, "failed": 1, "migrated": 0, "finished": True, "stopped_by": None}
+    assert [c.terra_user_id for c in registry.connections("alice", Deadline.after(5))] == ["tu-1", "tu-2"]
+    metrics = emitted_metrics(capsys.readouterr().out)
+    assert metrics["ReconciliationUsersChecked"] == 3
+    assert metrics["ReconciliationUsersFailed"] == 1
+    assert metrics["ReconciliationUsersRepaired"] == 2
+    assert metrics["ReconciliationRunsCompleted"] == 1
+
+
+def test_items_of_the_first_registry_layout_are_converted(
+    reconcile: Callable[[], dict[str, Any]], terra: responses.RequestsMock, registry: Any, table: str
+) -> None:
+    client = boto3.client("dynamodb")
+    when = datetime.fromtimestamp(T, UTC).isoformat(timespec="seconds")
+    old_items = [
+        {"pk": "alice", "sk": "user#tu-live", "status": "connected", "provider": "GARMIN", "updated_at": when},
+        {"pk": "alice", "sk": "user#tu-gone", "status": "disconnected", "provider": "OURA", "updated_at": when},
+        {"pk": "alice", "sk": "attempt", "status": "error", "provider": "OURA", "reason": "denied", "at": when},
+    ]
+    for item in old_items:
+        client.put_item(TableName=table, Item={key: {"S": value} for key, value in item.items()})
+    client.update_item(
+        TableName=table,
+        Key={"pk": {"S": "alice"}, "sk": {"S": "user#tu-live"}},
+        UpdateExpression="SET scopes = :scopes",
+        ExpressionAttributeValues={":scopes": {"SS": ["activity", "sleep"]}},
+    )
+    terra.get(SUBSCRIPTIONS, json={"data": {"next": None, "max_page": 0, "results": []}})
+    terra.post(BULK, json=[terra_user("tu-live", reference_id="alice")])
+
+    report = reconcile()
+
+    assert report["migrated"] == 3
+    assert [(c.terra_user_id, c.scopes) for c in registry.connections("alice", Deadline.after(5))] == [
+        ("tu-live", ("activity", "sleep"))
+    ]
+    assert [(h.terra_user_id, h.reason) for h in registry.history("alice")] == [("tu-gone", "deauth")]
+    assert registry.last_attempt("alice").reason == "denied"
+    remaining = {item["sk"]["S"] for item in client.scan(TableName=table)["Items"] if item["pk"]["S"] == "alice"}
+    assert remaining == set()
+
+
+def test_the_run_resumes_from_its_cursor_across_invocations(
+    reconcile: Callable[[], dict[str, Any]], terra: responses.RequestsMock
+) -> None:
+    terra.get(
+        SUBSCRIPTIONS,
+        match=[responses.matchers.query_param_matcher({"page": "0", "per_page": "500"})],
+        json={"data": {"next": 1, "max_page": 1, "results": []}},
+    )
+    terra.get(
+        SUBSCRIPTIONS,
+        match=[responses.matchers.query_param_matcher({"page": "1", "per_page": "500"})],
+        status=503,
+        json={"status": "error", "message": "down"},
+        headers={"Retry-After": "3600"},
+    )
+    first = reconcile()
+    terra.replace(
+        responses.GET,
+        SUBSCRIPTIONS,
+        match=[responses.matchers.query_param_matcher({"page": "1", "per_page": "500"})],
+        json={"data": {"next": None, "max_page": 1, "results": []}},
+    )
+
+    second = reconcile()
+
+    assert (first["finished"], first["stopped_by"], second["finished"]) == (False, "terra_unavailable", True)
+    pages = [call.request.url or "" for call in terra.calls]
+    assert sum("subscriptions?page=0" in page for page in pages) == 1

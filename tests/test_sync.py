@@ -1,0 +1,209 @@
+"""POST /v1/connections/sync: the app comes back from the widget and the caller's records are repaired from Terra's
+own view, then listed exactly as GET /v1/connections lists them. At most one real sync per caller per 30 s."""
+
+import json
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import responses
+
+from terra_connect.domain.connections import TerraUser
+from terra_connect.domain.connections_service import ConnectionsService
+from terra_connect.domain.deadline import Deadline
+from terra_connect.domain.reconciliation import MAX_CONFIRMATIONS_PER_SYNC, SyncService
+from terra_connect.domain.redirects import RedirectPolicy
+from terra_connect.domain.registry import ConnectionRegistry
+from terra_connect.domain.webhooks import WebhookProcessor
+from tests.memory_store import InMemoryRegistryStore
+from tests.support import SUBJECT, ApiAnswer, api_event, terra_user, webhook_event
+
+Deliver = Callable[[dict[str, Any]], ApiAnswer]
+USER_INFO = "https://api.tryterra.co/v2/userInfo"
+SYNC: dict[str, Any] = {"method": "POST", "path": "/v1/connections/sync"}
+
+
+def connect(deliver: Deliver, user_id: str, provider: str = "GARMIN") -> None:
+    event = {"type": "auth", "status": "success", "user": terra_user(user_id, provider)}
+    assert deliver(webhook_event(event)).status == 200
+
+
+def terra_lists(terra: responses.RequestsMock, *users: dict[str, Any]) -> None:
+    terra.get(USER_INFO, match=[responses.matchers.query_param_matcher({"reference_id": SUBJECT})], json=list(users))
+
+
+def test_a_connection_whose_webhook_never_came_is_added(
+    invoke: Callable[..., ApiAnswer], terra: responses.RequestsMock
+) -> None:
+    terra_lists(terra, {**terra_user("tu-missed", "OURA"), "scopes": "sleep:read", "active": True})
+
+    answer = invoke(api_event(**SYNC))
+
+    assert answer.status == 200
+    assert answer.headers["Sync-Status"] == "performed"
+    assert answer.headers["Cache-Control"] == "no-store"
+    listed = [(c["terra_user_id"], c["provider"], c["status"], c["scopes"]) for c in answer.json["connections"]]
+    assert listed == [("tu-missed", "OURA", "connected", ["sleep:read"])]
+    assert answer.json == invoke(api_event(method="GET", path="/v1/connections")).json
+
+
+def test_a_connection_terra_no_longer_has_is_confirmed_and_removed(
+    invoke: Callable[..., ApiAnswer], deliver: Deliver, terra: responses.RequestsMock, registry: Any
+) -> None:
+    connect(deliver, "tu-kept")
+    connect(deliver, "tu-gone", "OURA")
+    terra_lists(terra, terra_user("tu-kept"))
+    terra.get(
+        USER_INFO,
+        match=[responses.matchers.query_param_matcher({"user_id": "tu-gone"})],
+        status=404,
+        json={"type": "about:blank", "title": "not found", "detail": "user not found"},
+    )
+
+    answer = invoke(api_event(**SYNC))
+
+    assert [c["terra_user_id"] for c in answer.json["connections"]] == ["tu-kept"]
+    assert [(h.terra_user_id, h.reason) for h in registry.history(SUBJECT)] == [("tu-gone", "gone_at_terra")]
+
+
+def test_a_connection_terra_lists_under_another_app_user_moves_there(
+    invoke: Callable[..., ApiAnswer], deliver: Deliver, terra: responses.RequestsMock, registry: Any
+) -> None:
+    connect(deliver, "tu-1")
+    terra_lists(terra)
+    moved = {**terra_user("tu-1", reference_id="someone-else")}
+    terra.get(
+        USER_INFO,
+        match=[responses.matchers.query_param_matcher({"user_id": "tu-1"})],
+        json={"user": moved, "status": "success", "is_authenticated": True},
+    )
+
+    answer = invoke(api_event(**SYNC))
+
+    assert answer.json["connections"] == []
+    assert [c.terra_user_id for c in registry.connections("someone-else", Deadline.after(5))] == ["tu-1"]
+
+
+def test_scopes_and_the_active_flag_follow_terra(
+    invoke: Callable[..., ApiAnswer], deliver: Deliver, terra: responses.RequestsMock
+) -> None:
+    connect(deliver, "tu-1")
+    terra_lists(terra, {**terra_user("tu-1"), "scopes": "activity:read,heart:read", "active": False})
+
+    (connection,) = invoke(api_event(**SYNC)).json["connections"]
+
+    assert (connection["scopes"], connection["active"]) == (["activity:read", "heart:read"], False)
+
+
+def test_a_second_sync_within_30_seconds_answers_from_the_registry_and_says_so(
+    invoke: Callable[..., ApiAnswer], terra: responses.RequestsMock
+) -> None:
+    terra_lists(terra, terra_user("tu-1"))
+    first = invoke(api_event(**SYNC))
+    calls = len(terra.calls)
+
+    second = invoke(api_event(**SYNC))
+
+    assert len(terra.calls) == calls
+    assert second.status == 200
+    assert second.headers["Sync-Status"] == "recent"
+    assert second.headers["Synced-At"] == first.headers["Synced-At"]
+    assert 1 <= int(second.headers["Retry-After"]) <= 30
+    assert second.json == first.json
+
+
+def test_terra_being_unavailable_is_a_503(invoke: Callable[..., ApiAnswer], terra: responses.RequestsMock) -> None:
+    terra.get(USER_INFO, status=503, json={"status": "error", "message": "down"})
+
+    answer = invoke(api_event(**SYNC))
+
+    assert (answer.status, answer.code) == (503, "terra_unavailable")
+
+
+def test_the_sync_reads_only_the_callers_own_terra_users(
+    invoke: Callable[..., ApiAnswer], terra: responses.RequestsMock
+) -> None:
+    terra.get(USER_INFO, json=[])
+
+    invoke(api_event(**SYNC, headers={"x-reference-id": "someone-else"}))
+    invoke(api_event(**SYNC, claims={"sub": "bob"}))
+
+    assert [call.request.url for call in terra.calls] == [f"{USER_INFO}?reference_id=bob"]
+
+
+def test_the_sync_needs_an_identity(invoke: Callable[..., ApiAnswer], terra: responses.RequestsMock) -> None:
+    answer = invoke(api_event(**SYNC, claims=None))
+
+    assert (answer.status, answer.code) == (401, "unauthenticated")
+    assert len(terra.calls) == 0
+
+
+class FakeTerra:
+    """Terra's user lists, for the domain rules."""
+
+    def __init__(self, *users: TerraUser) -> None:
+        self.users = {user.terra_user_id: user for user in users}
+        self.calls: list[str] = []
+
+    def users_of(self, reference_id: str, deadline: Deadline) -> list[TerraUser]:
+        self.calls.append(f"users_of {reference_id}")
+        return [u for u in self.users.values() if u.reference_id == reference_id]
+
+    def user(self, terra_user_id: str, deadline: Deadline) -> TerraUser | None:
+        self.calls.append(f"user {terra_user_id}")
+        return self.users.get(terra_user_id)
+
+    def users_page(self, page: int, per_page: int, deadline: Deadline) -> Any:
+        raise NotImplementedError
+
+    def users_by_ids(self, terra_user_ids: Sequence[str], deadline: Deadline) -> list[TerraUser]:
+        raise NotImplementedError
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 24, 12, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+def sync_service(store: InMemoryRegistryStore, terra: FakeTerra, clock: Clock) -> SyncService:
+    registry = ConnectionRegistry(store)
+    connections = ConnectionsService(registry, terra, RedirectPolicy([]))  # type: ignore[arg-type]
+    return SyncService(registry, terra, connections, now=clock)
+
+
+def test_a_real_sync_is_allowed_again_after_the_interval(clock: Clock) -> None:
+    terra = FakeTerra(TerraUser("tu-1", "GARMIN", "alice"))
+    service = sync_service(InMemoryRegistryStore(), terra, clock)
+
+    results = [service.sync("alice", Deadline.after(5))]
+    clock.now += timedelta(seconds=29)
+    results.append(service.sync("alice", Deadline.after(5)))
+    clock.now += timedelta(seconds=1)
+    results.append(service.sync("alice", Deadline.after(5)))
+
+    assert [r.performed for r in results] == [True, False, True]
+    assert results[1].retry_after == 1
+    assert terra.calls.count("users_of alice") == 2
+
+
+def test_the_terra_calls_a_sync_makes_are_bounded(clock: Clock) -> None:
+    store = InMemoryRegistryStore()
+    processor = WebhookProcessor(ConnectionRegistry(store))
+    for index in range(MAX_CONFIRMATIONS_PER_SYNC + 3):
+        event = {"type": "auth", "status": "success", "user": terra_user(f"tu-{index}", reference_id="alice")}
+        processor.process(json.loads(json.dumps(event)), None, 1_795_000_000)
+    terra = FakeTerra()
+
+    result = sync_service(store, terra, clock).sync("alice", Deadline.after(5))
+
+    assert len(terra.calls) == 1 + MAX_CONFIRMATIONS_PER_SYNC
+    assert len(result.connections.connections) == 3  # the rest are confirmed by the next sync or reconciliation

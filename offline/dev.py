@@ -78,11 +78,13 @@ class _Context:
     log_group_name = "local"
     log_stream_name = "local"
 
-    def __init__(self) -> None:
+    def __init__(self, timeout_seconds: int = 10) -> None:
+        """`timeout_seconds`: the function's Timeout in template.yaml (10 s for the API, 900 s for reconciliation)."""
         self.aws_request_id = str(uuid.uuid4())
+        self._timeout_ms = timeout_seconds * 1000
 
     def get_remaining_time_in_millis(self) -> int:
-        return 10_000
+        return self._timeout_ms
 
 
 @dataclass
@@ -92,6 +94,7 @@ class LocalApi:
     api: Handler
     webhooks: Handler
     port: int
+    reconcile: Handler | None = None  # the scheduled function, run on demand at POST /dev/reconcile
 
     def event(self, method: str, target: str, headers: dict[str, str], body: bytes) -> dict[str, Any]:
         path, _, query = target.partition("?")
@@ -139,7 +142,7 @@ def _result_page(title: str, query: str) -> bytes:
         "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Terra Connect (local)</title></head>"
         f"<body style='font-family: system-ui, sans-serif; margin: 2rem'><h1 id='outcome'>{escape(title)}</h1>"
         f"<p>This is where the app's deep link would land. Terra added:</p><ul>{rows}</ul>"
-        "<p>The app would now call <code>GET /v1/connections</code>.</p></body></html>"
+        "<p>The app would now call <code>POST /v1/connections/sync</code>.</p></body></html>"
     ).encode()
 
 
@@ -156,6 +159,10 @@ def serve(api: LocalApi, host: str = "127.0.0.1") -> ThreadingHTTPServer:
             if self.command == "GET" and path in {"/dev/connected", "/dev/failed"}:
                 title = "Connected" if path == "/dev/connected" else "Not connected"
                 self._reply(200, {"Content-Type": "text/html; charset=utf-8"}, _result_page(title, query))
+                return
+            if self.command == "POST" and path == "/dev/reconcile" and api.reconcile is not None:
+                report = json.dumps(api.reconcile({}, _Context(timeout_seconds=900))).encode()
+                self._reply(200, {"Content-Type": "application/json"}, report)
                 return
             headers = {name.lower(): value for name, value in self.headers.items()}
             result = api.handle(self.command, self.path, headers, body)
@@ -246,9 +253,15 @@ def dev_stack(port: int = 3000, *, real_terra: dict[str, str] | None = None) -> 
         container.get_webhook_container.cache_clear()
         stack.callback(container.get_container.cache_clear)
         stack.callback(container.get_webhook_container.cache_clear)
+        container.get_reconciler_container.cache_clear()
+        stack.callback(container.get_reconciler_container.cache_clear)
         api_module = import_module("terra_connect.api.handler")
         webhook_module = import_module("terra_connect.api.webhook_handler")
-        server = serve(LocalApi(api_module.lambda_handler, webhook_module.lambda_handler, port))
+        reconcile_module = import_module("terra_connect.api.reconcile_handler")
+        local_api = LocalApi(
+            api_module.lambda_handler, webhook_module.lambda_handler, port, reconcile_module.lambda_handler
+        )
+        server = serve(local_api)
         thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         thread.start()
         stack.callback(server.server_close)
@@ -259,6 +272,16 @@ def dev_stack(port: int = 3000, *, real_terra: dict[str, str] | None = None) -> 
 def next_steps(stack: DevStack) -> str:
     token = local_token("alice")
     terra = "the Terra simulator at " + stack.terra.base_url if stack.terra else "the REAL Terra API"
+    drop = (
+        f"""
+To see the sync repair a webhook Terra never delivered, make the simulator drop them, connect again, and compare
+GET /v1/connections (not there) with the sync (there):
+
+  curl -s -X POST {stack.terra.base_url}/_simulator/webhooks -d '{{"drop": true}}'
+"""
+        if stack.terra
+        else ""
+    )
     return f"""
 Terra Connect is running locally: API {stack.api_url}, {terra}, AWS emulated at {stack.aws_endpoint}.
 
@@ -268,9 +291,12 @@ Get a widget URL for user "alice" and open it in a browser:
     -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' \\
     -d '{{"providers": ["GARMIN", "OURA"]}}'
 
-Pick a provider on the widget page; it redirects to {stack.api_url}/dev/connected. Then:
+Pick a provider on the widget page; it redirects to {stack.api_url}/dev/connected. Then, as the app does when
+the widget sends the user back:
 
-  curl -s {stack.api_url}/v1/connections -H 'Authorization: Bearer {token}'
+  curl -s -X POST {stack.api_url}/v1/connections/sync -H 'Authorization: Bearer {token}'
+{drop}
+The scheduled reconciliation, on demand: curl -s -X POST {stack.api_url}/dev/reconcile
 
 Another user's token: make token USER=bob. Local mode trusts the token's claims without checking its
 signature; the deployed stack's JWT authorizer does check them. Stop with Ctrl-C.

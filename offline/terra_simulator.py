@@ -61,6 +61,7 @@ class Fault:
     delay: float = 0.0  # seconds to wait before answering
     drop_connection: bool = False  # close the socket without answering
     path: str | None = None  # only requests to this path; None means any Terra endpoint
+    body_key: str | None = None  # only requests whose JSON body has this key (e.g. "connected_uids")
 
 
 @dataclass(frozen=True)
@@ -303,10 +304,10 @@ class TerraSimulator:
             self._faults.clear()
             self.requests.clear()
 
-    def _next_fault(self, path: str) -> Fault | None:
+    def _next_fault(self, path: str, body: bytes) -> Fault | None:
         with self._lock:
             for fault in self._faults:
-                if fault.path in {None, path}:
+                if fault.path in {None, path} and (fault.body_key is None or _has_key(body, fault.body_key)):
                     self._faults.remove(fault)
                     return fault
         return None
@@ -314,6 +315,14 @@ class TerraSimulator:
     def _record(self, request: RecordedRequest) -> None:
         with self._lock:
             self.requests.append(request)
+
+
+def _has_key(body: bytes, key: str) -> bool:
+    try:
+        document = json.loads(body or b"null")
+    except ValueError:
+        return False
+    return isinstance(document, dict) and key in document
 
 
 def auth_event(user: SimulatedUser, *, widget_session_id: str | None = None) -> dict[str, Any]:
@@ -385,7 +394,7 @@ class _Handler(BaseHTTPRequestHandler):
         if route is None:
             self._answer(problem(404, "not found", path))
             return
-        fault = simulator._next_fault(path)
+        fault = simulator._next_fault(path, body)
         if fault is not None:
             self._answer_with(fault)
             return

@@ -1,4 +1,4 @@
-"""The whole connect flow in a real browser, against `make dev`'s stack: API -> widget -> provider -> redirect -> list.
+"""The whole connect flow in a real browser, against `make dev`'s stack: API -> widget -> provider -> redirect -> sync.
 
 Needs Chromium and its driver from Debian (`apt-get install chromium chromium-driver`); CI installs them.
 SCREENSHOT_DIR=docs makes it refresh the screenshots the README shows (make screenshots).
@@ -85,7 +85,8 @@ def test_a_user_connects_a_wearable_through_the_widget(
     assert browser.find_element(By.ID, "outcome").text == "Connected"
     browser.save_screenshot(str(screenshots / "widget-connected.png"))
 
-    listed = requests.get(f"{stack.api_url}/v1/connections", headers=headers, timeout=10).json()
+    # What the app does when the deep link brings the user back: one sync, no polling.
+    listed = requests.post(f"{stack.api_url}/v1/connections/sync", headers=headers, timeout=10).json()
     assert [(c["provider"], c["status"], c["terra_user_id"]) for c in listed["connections"]] == [
         ("OURA", "connected", redirect["user_id"][0])
     ]

@@ -109,3 +109,32 @@ def test_the_printed_next_steps_work_as_written(stack: DevStack) -> None:
     )
 
     assert answer.status_code == 201
+
+
+def test_the_sync_repairs_a_webhook_terra_never_delivered(stack: DevStack) -> None:
+    assert stack.terra is not None
+    headers = {"Authorization": f"Bearer {local_token('fay')}"}
+    widget = requests.post(f"{stack.api_url}/v1/widget-sessions", headers=headers, timeout=10).json()["url"]
+    requests.post(f"{stack.terra.base_url}/_simulator/webhooks", json={"drop": True}, timeout=10)
+
+    requests.get(widget + "/connect?provider=OURA", timeout=10)
+
+    assert requests.get(f"{stack.api_url}/v1/connections", headers=headers, timeout=10).json()["connections"] == []
+    synced = requests.post(f"{stack.api_url}/v1/connections/sync", headers=headers, timeout=10)
+    assert synced.headers["Sync-Status"] == "performed"
+    assert [c["provider"] for c in synced.json()["connections"]] == ["OURA"]
+    assert [event["type"] for event in stack.terra.dropped] == ["auth"]
+
+
+def test_the_reconciliation_runs_on_demand_and_removes_what_terra_deleted_silently(stack: DevStack) -> None:
+    assert stack.terra is not None
+    headers = {"Authorization": f"Bearer {local_token('gus')}"}
+    widget = requests.post(f"{stack.api_url}/v1/widget-sessions", headers=headers, timeout=10).json()["url"]
+    requests.get(widget + "/connect?provider=POLAR", timeout=10)
+    (connection,) = requests.get(f"{stack.api_url}/v1/connections", headers=headers, timeout=10).json()["connections"]
+    stack.terra.forget(connection["terra_user_id"])
+
+    report = requests.post(f"{stack.api_url}/dev/reconcile", timeout=30).json()
+
+    assert report["finished"] is True
+    assert requests.get(f"{stack.api_url}/v1/connections", headers=headers, timeout=10).json()["connections"] == []

@@ -28,19 +28,30 @@ class Context:
         return 10_000
 
 
-def run_handler(target: str, event: dict[str, Any], invocations: int, status: int) -> dict[str, Any]:
+def with_subject(event: dict[str, Any], suffix: str) -> dict[str, Any]:
+    """The same request from another user (a copy with another `sub` claim)."""
+    copied: dict[str, Any] = json.loads(json.dumps(event))
+    claims = copied["requestContext"]["authorizer"]["jwt"]["claims"]
+    claims["sub"] = f"{claims['sub']}-{suffix}"
+    return copied
+
+
+def run_handler(
+    target: str, event: dict[str, Any], invocations: int, status: int, *, fresh_subjects: bool = False
+) -> dict[str, Any]:
     module_name, function_name = target.rsplit(".", 1)
+    events = [with_subject(event, str(i)) if fresh_subjects else event for i in range(invocations)]
     started = time.perf_counter()
     handler = getattr(importlib.import_module(module_name), function_name)
     imported = time.perf_counter()
-    first = handler(event, Context())
+    first = handler(with_subject(event, "first") if fresh_subjects else event, Context())
     first_done = time.perf_counter()
     if first["statusCode"] != status:
         raise SystemExit(f"first invocation answered {first['statusCode']}: {first.get('body')}")
     latencies = []
-    for _ in range(invocations):
+    for each in events:
         start = time.perf_counter_ns()
-        answer = handler(event, Context())
+        answer = handler(each, Context())
         latencies.append(time.perf_counter_ns() - start)
         if answer["statusCode"] != status:
             raise SystemExit(f"warm invocation answered {answer['statusCode']}: {answer.get('body')}")
@@ -86,13 +97,16 @@ def main() -> None:
     parser.add_argument("--invocations", type=int, required=True)
     parser.add_argument("--result", required=True)
     parser.add_argument("--expect-status", type=int, default=201)
+    parser.add_argument("--fresh-subjects", action="store_true", help="every invocation from another user")
     args = parser.parse_args()
     sys.path.insert(0, args.task_root)
     with open(args.event) as file:
         event = json.load(file)
     sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - for the life of the process
     if args.handler:
-        result = run_handler(args.handler, event, args.invocations, args.expect_status)
+        result = run_handler(
+            args.handler, event, args.invocations, args.expect_status, fresh_subjects=args.fresh_subjects
+        )
     else:
         result = run_floor(event, args.invocations)
     result["max_rss_kb"] = peak_rss_kb()

@@ -19,7 +19,8 @@ NOT_EVENTS = frozenset({"env.json", "expected.json"})
 class Expectation:
     event: str
     function: str
-    status: int
+    status: int | None = None  # None: the function answers no HTTP (the scheduled reconciliation)
+    report: dict[str, Any] | None = None  # then: fields its result must have
     code: str | None = None
     link: str | None = None  # an answer field whose URL must come from the Terra stand-in
     sign: bool = False  # sign the (webhook) event afresh before sending it
@@ -40,6 +41,12 @@ class Expectation:
 
     def check(self, result: Mapping[str, Any], terra_url_prefix: str) -> str | None:
         """None when the Lambda result meets the expectation, else why not."""
+        if self.report is None:
+            return self._check_http(result, terra_url_prefix)
+        missed = {key: result.get(key) for key, value in self.report.items() if result.get(key) != value}
+        return f"result {json.dumps(missed)[:300]}, expected {json.dumps(self.report)}" if missed else None
+
+    def _check_http(self, result: Mapping[str, Any], terra_url_prefix: str) -> str | None:
         if "statusCode" not in result:
             return f"no HTTP answer: {json.dumps(result)[:300]}"
         status = result["statusCode"]

@@ -24,6 +24,7 @@ def test_every_event_file_has_an_expectation() -> None:
 def test_event_gets_its_expected_answer(
     invoke: Callable[..., ApiAnswer],
     deliver: Callable[[dict[str, Any]], ApiAnswer],
+    reconcile: Callable[[], dict[str, Any]],
     terra: responses.RequestsMock,
     expectation: Expectation,
 ) -> None:
@@ -32,12 +33,16 @@ def test_event_gets_its_expected_answer(
         "https://api.tryterra.co/v2/auth/authenticateUser",
         json={"status": "success", "user_id": "u-1", "auth_url": "https://connect.garmin.com/oauth?x=1"},
     )
-    run = deliver if expectation.function == "WebhookFunction" else invoke
+    terra.get("https://api.tryterra.co/v2/userInfo", json=[])
+    terra.get("https://api.tryterra.co/v2/subscriptions", json={"data": {"next": None, "max_page": 0, "results": []}})
+    if expectation.function == "ReconcileFunction":
+        result = reconcile()
+    else:
+        run = deliver if expectation.function == "WebhookFunction" else invoke
+        answer = run(expectation.load(SIGNING_SECRET))
+        result = {"statusCode": answer.status, "body": answer.body}
 
-    answer = run(expectation.load(SIGNING_SECRET))
-    result = {"statusCode": answer.status, "body": answer.body}
-
-    assert expectation.check(result, "https://") is None, answer.body
+    assert expectation.check(result, "https://") is None, result
 
 
 def test_env_json_only_sets_variables_the_template_declares() -> None:

@@ -12,13 +12,14 @@ from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer, Serve
 
 from offline.template import ROOT
 from terra_connect.api.resolver import create_resolver
-from terra_connect.api.routes import connections, webhooks, widget_sessions
+from terra_connect.api.routes import webhooks
+from terra_connect.api.routes.api_routes import API_ROUTERS
 
 OPENAPI_FILE = ROOT / "docs" / "openapi.json"
 
 
 def render() -> str:
-    app = create_resolver(widget_sessions.router, connections.router, webhooks.router)
+    app = create_resolver(*API_ROUTERS, webhooks.router)
     document = app.get_openapi_json_schema(
         title="Terra Connect API",
         version="1.0.0",

@@ -19,6 +19,7 @@ from tests.support import (
     API_KEY,
     DEV_ID,
     ROTATED_API_KEY,
+    SDK_TOKEN,
     SIGNING_SECRET,
     WIDGET_URL,
     ApiAnswer,
@@ -49,6 +50,7 @@ NEVER_LOGGED = (
     ROTATED_API_KEY,
     load_event("widget-session.json")["headers"]["authorization"].removeprefix("Bearer "),
     "6a1f0c2e-secret-session-token",
+    SDK_TOKEN,
 )
 # Loggers of the test tools themselves (moto logs the secrets it stores), not of the product.
 TOOL_LOGGERS = ("moto", "werkzeug", "responses", "hypothesis", "schemathesis")
@@ -108,10 +110,21 @@ def aws_calls(settings_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> 
     return recorder
 
 
+# The Terra account's integrations, as GET /integrations answers them (tests that need others register their own).
+INTEGRATIONS = {
+    "providers": ["GARMIN", "FITBIT", "OURA", "WITHINGS", "POLAR", "WHOOP"],
+    "sdk_providers": ["APPLE", "SAMSUNG", "HEALTH_CONNECT"],
+    "status": "success",
+}
+INTEGRATIONS_URL = "https://api.tryterra.co/v2/integrations"
+
+
 @pytest.fixture
 def terra() -> Iterator[responses.RequestsMock]:
-    """Terra stand-in: any request not registered by the test fails, so nothing leaves the process."""
+    """Terra stand-in: any request not registered by the test fails, so nothing leaves the process. The account's
+    integrations are answered (the custom-UI route checks a provider against them)."""
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.get(INTEGRATIONS_URL, json=INTEGRATIONS)
         yield mock
 
 

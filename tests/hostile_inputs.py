@@ -124,8 +124,8 @@ HOSTILE_INPUTS: list[HostileInput] = [
     _bad("base64-garbage", "json", "`isBase64Encoded` with a body that is not base64", base64_raw(b""), 400, M),
     _bad("base64-of-text", "json", "base64 body that decodes to plain text", base64_raw(b"not json"), 400, M),
     _bad("lone-surrogate", "json", "a lone UTF-16 surrogate escape", body('{"language": "\\ud800"}'), 422, V),
-    # Providers: upper-case codes only, one per element.
-    _bad("provider-lower-case", "providers", "`garmin`", body({"providers": ["garmin"]}), 422, V),
+    # Providers: letters, digits and underscores (any case: Terra gets upper case), one code per element.
+    _bad("provider-punctuation", "providers", "`gar-min`", body({"providers": ["gar-min"]}), 422, V),
     _bad(
         "provider-comma-joined", "providers", "`GARMIN,OURA` as one code", body({"providers": ["GARMIN,OURA"]}), 422, V
     ),
@@ -283,8 +283,8 @@ HOSTILE_INPUTS: list[HostileInput] = [
          lambda: api_event(method="DELETE", path="/v1/connections/..%2f.."), 422, V),
     _bad("delete-over-long-id", "connections", "a 200-character Terra user id",
          lambda: api_event(method="DELETE", path="/v1/connections/" + "a" * 200), 422, V),
-    _bad("auth-url-lower-case-provider", "connections", "`/v1/connections/garmin/auth-url`",
-         lambda: api_event({}, path="/v1/connections/garmin/auth-url"), 422, V),
+    _bad("auth-url-bad-provider", "connections", "`/v1/connections/gar.min/auth-url`",
+         lambda: api_event({}, path="/v1/connections/gar.min/auth-url"), 422, V),
     _bad("auth-url-reference-id", "connections", "`reference_id` in the custom-UI body",
          lambda: api_event({"reference_id": "eve"}, path="/v1/connections/GARMIN/auth-url"), 422, REF),
     _bad("auth-url-redirect", "connections", "a forbidden custom-UI redirect",
@@ -296,6 +296,16 @@ HOSTILE_INPUTS: list[HostileInput] = [
          lambda: api_event(method="POST", path="/v1/connections/sync", headers={"x-reference-id": "eve"}), 422, REF),
     _bad("sync-query-parameter", "connections", "`POST /v1/connections/sync?reference_id=eve`",
          lambda: api_event(method="POST", path="/v1/connections/sync", query="reference_id=eve"), 422, REF),
+    # The mobile SDK routes.
+    _bad("sdk-token-no-identity", "mobile sdk", "`POST /v1/sdk-tokens` without claims",
+         lambda: api_event(method="POST", path="/v1/sdk-tokens", claims=None), 401, U),
+    _bad("sdk-token-for-someone-else", "mobile sdk", "a token asked for `?reference_id=eve`",
+         lambda: api_event(method="POST", path="/v1/sdk-tokens", query="reference_id=eve"), 422, REF),
+    _bad("sdk-token-form-body", "mobile sdk", "a form-encoded body",
+         lambda: api_event("reference_id=eve", method="POST", path="/v1/sdk-tokens",
+                           headers={"content-type": "application/x-www-form-urlencoded"}), 415, T),
+    _bad("providers-no-identity", "mobile sdk", "`GET /v1/providers` without claims",
+         lambda: api_event(method="GET", path="/v1/providers", claims=None), 401, U),
 ]  # fmt: skip
 
 assert len({case.id for case in HOSTILE_INPUTS}) == len(HOSTILE_INPUTS), "case ids must be unique"

@@ -20,6 +20,7 @@ SUBJECT = "7d5c6f3e-2b1a-4c9d-8e7f-0a1b2c3d4e5f"
 WIDGET_URL = "https://access.tryterra.co/api/widget/session"
 LEGACY_WIDGET_URL = "https://api.tryterra.co/v2/auth/generateWidgetSession"
 SESSION_URL = "https://widget.tryterra.co/session/6a1f0c2e-secret-session-token"
+SDK_TOKEN = "sdk-token-250c68b9c21b78e40e7a3285a2d538d3bc24aabd3b4c"
 
 _SENTINEL: Any = object()
 

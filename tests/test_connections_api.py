@@ -131,7 +131,7 @@ def test_the_legacy_endpoint_is_not_prefilled(
     assert "connected_uids" not in json.loads(terra.calls[0].request.body or b"{}")
 
 
-def test_the_custom_ui_gets_a_provider_auth_url_bound_to_the_caller(
+def test_the_custom_ui_gets_a_provider_auth_url_bound_to_the_caller_in_terras_upper_case(
     invoke: Callable[..., ApiAnswer], terra: responses.RequestsMock
 ) -> None:
     terra.post(
@@ -142,7 +142,7 @@ def test_the_custom_ui_gets_a_provider_auth_url_bound_to_the_caller(
 
     answer = invoke(
         api_event(
-            {"language": "fr", "success_redirect_url": "myapp://terra/garmin"}, path="/v1/connections/GARMIN/auth-url"
+            {"language": "fr", "success_redirect_url": "myapp://terra/garmin"}, path="/v1/connections/garmin/auth-url"
         )
     )
 
@@ -152,7 +152,7 @@ def test_the_custom_ui_gets_a_provider_auth_url_bound_to_the_caller(
         "provider": "GARMIN",
         "terra_user_id": "tu-new",
     }
-    request = terra.calls[0].request
+    (request,) = [call.request for call in terra.calls if AUTHENTICATE_URL in (call.request.url or "")]
     assert request.url == f"{AUTHENTICATE_URL}?resource=GARMIN"
     assert json.loads(request.body or b"{}") == {
         "reference_id": SUBJECT,
@@ -165,7 +165,7 @@ def test_the_custom_ui_gets_a_provider_auth_url_bound_to_the_caller(
 @pytest.mark.parametrize(
     ("path", "body", "status", "code"),
     [
-        ("/v1/connections/garmin/auth-url", {}, 422, "validation_error"),
+        ("/v1/connections/gar.min/auth-url", {}, 422, "validation_error"),
         ("/v1/connections/GARMIN/auth-url", {"reference_id": "eve"}, 422, "reference_id_not_allowed"),
         (
             "/v1/connections/GARMIN/auth-url",
@@ -174,7 +174,7 @@ def test_the_custom_ui_gets_a_provider_auth_url_bound_to_the_caller(
             "redirect_not_allowed",
         ),
     ],
-    ids=["lower-case-provider", "reference-id-in-body", "forbidden-redirect"],
+    ids=["malformed-provider", "reference-id-in-body", "forbidden-redirect"],
 )
 def test_the_custom_ui_applies_the_same_rules_as_the_widget(
     invoke: Callable[..., ApiAnswer],

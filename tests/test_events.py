@@ -34,6 +34,9 @@ def test_event_gets_its_expected_answer(
         json={"status": "success", "user_id": "u-1", "auth_url": "https://connect.garmin.com/oauth?x=1"},
     )
     terra.get("https://api.tryterra.co/v2/userInfo", json=[])
+    terra.post(
+        "https://api.tryterra.co/v2/auth/generateAuthToken", json={"status": "success", "token": "t", "expires_in": 180}
+    )
     terra.get("https://api.tryterra.co/v2/subscriptions", json={"data": {"next": None, "max_page": 0, "results": []}})
     if expectation.function == "ReconcileFunction":
         result = reconcile()

@@ -14,7 +14,7 @@ def test_the_matrix_covers_at_least_40_cases_in_every_category() -> None:
     categories = {case.category for case in HOSTILE_INPUTS}
 
     assert len(HOSTILE_INPUTS) >= 40
-    assert categories == {"identity", "json", "providers", "language", "redirect", "http", "connections"}
+    assert categories == {"identity", "json", "providers", "language", "redirect", "http", "connections", "mobile sdk"}
 
 
 @pytest.mark.parametrize("case", HOSTILE_INPUTS, ids=[case.id for case in HOSTILE_INPUTS])

@@ -19,13 +19,15 @@ from tests.conftest import terra_session_answer
 from tests.support import WIDGET_URL, ApiAnswer, api_event
 
 SCHEMA = schemathesis.openapi.from_path(OPENAPI_FILE)
-# (path, method, generated requests per mode): valid and invalid, 2,000 in all.
+# (path, method, generated requests per mode): valid and invalid, 2,400 in all.
 OPERATIONS = [
     ("/v1/widget-sessions", "POST", 600),
     ("/v1/connections", "GET", 100),
     ("/v1/connections/{terra_user_id}", "DELETE", 100),
     ("/v1/connections/{provider}/auth-url", "POST", 100),
     ("/v1/connections/sync", "POST", 100),
+    ("/v1/sdk-tokens", "POST", 100),
+    ("/v1/providers", "GET", 100),
 ]
 GENERATED_REQUESTS = 2 * sum(examples for _, _, examples in OPERATIONS)
 DOCUMENTED_4XX = {400: "malformed_body", 413: "payload_too_large", 415: "unsupported_media_type"}
@@ -85,6 +87,10 @@ def test_generated_requests_never_get_an_unexpected_500(
         callback=lambda _: (200, {}, json.dumps({"user_id": "u", "auth_url": "https://connect.example/x"})),
     )
     terra.add_callback(responses.GET, "https://api.tryterra.co/v2/userInfo", callback=lambda _: (200, {}, "[]"))
+    token = json.dumps({"status": "success", "token": "t", "expires_in": 180})
+    terra.add_callback(
+        responses.POST, "https://api.tryterra.co/v2/auth/generateAuthToken", callback=lambda _: (200, {}, token)
+    )
     statuses: list[int] = []
 
     @settings(

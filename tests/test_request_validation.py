@@ -13,7 +13,7 @@ from tests.support import WIDGET_URL, ApiAnswer, api_event
 def test_validation_errors_name_the_field_but_never_echo_the_input(
     invoke: Callable[..., ApiAnswer], terra: responses.RequestsMock
 ) -> None:
-    answer = invoke(api_event({"providers": ["ok", "GARMIN"], "language": "<secret-input>"}))
+    answer = invoke(api_event({"providers": ["o.k", "GARMIN"], "language": "<secret-input>"}))
 
     assert answer.status == 422
     locations = [error["loc"] for error in answer.json["errors"]]

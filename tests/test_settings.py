@@ -43,6 +43,8 @@ def test_valid_settings_are_parsed() -> None:
         ({"ALLOWED_REDIRECT_URLS": "javascript:alert(1)"}, "forbidden scheme"),
         ({"DEFAULT_SUCCESS_REDIRECT_URL": "https://elsewhere.example/x"}, "DEFAULT_SUCCESS_REDIRECT_URL must match"),
         ({"DEFAULT_FAILURE_REDIRECT_URL": "myapp://other"}, "DEFAULT_FAILURE_REDIRECT_URL must match"),
+        ({"APPLE_APP_URL": "otherapp://terra/apple"}, "APPLE_APP_URL must match"),
+        ({"SAMSUNG_APP_URL": "javascript:alert(1)"}, "SAMSUNG_APP_URL must match"),
         ({"LOCAL_AWS_ENDPOINT_URL": "https://secretsmanager.evil.example"}, "LOCAL_AWS_ENDPOINT_URL"),
         ({"LOCAL_AWS_ENDPOINT_URL": "http://user@localhost:5000"}, "LOCAL_AWS_ENDPOINT_URL"),
         ({"SECRET_CACHE_TTL_SECONDS": "0"}, "SECRET_CACHE_TTL_SECONDS"),

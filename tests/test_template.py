@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from offline.template import function_environment, load_template, resources_of_type
 
-from tests.support import LEGACY_WIDGET_URL, WIDGET_URL
+from tests.support import LEGACY_WIDGET_URL, ROOT, WIDGET_URL
 
 SETTINGS_CONTRACT = {
     "TERRA_SECRET_ARN",
@@ -239,3 +239,16 @@ def test_outputs_name_the_endpoint_the_secret_and_the_user_pool() -> None:
         outputs
     )
     assert outputs["UserPoolClientId"]["Condition"] == "CreateUserPool"
+
+
+def test_every_route_in_the_openapi_document_is_deployed_and_nothing_else() -> None:
+    document = json.loads((ROOT / "docs" / "openapi.json").read_text())
+    documented = {(method.upper(), path) for path, item in document["paths"].items() for method in item}
+    deployed = {
+        (event["Properties"]["Method"], event["Properties"]["Path"])
+        for function in resources_of_type("AWS::Serverless::Function").values()
+        for event in function["Properties"].get("Events", {}).values()
+        if event["Type"] == "HttpApi"
+    }
+
+    assert documented == deployed

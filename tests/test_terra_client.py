@@ -115,7 +115,13 @@ def test_legacy_endpoint_answers_200_and_gets_only_the_fields_it_knows(
     session = create(make_client(clock, credentials, LEGACY_WIDGET_URL), clock)
 
     assert session.expires_in == 900
-    assert sent(terra) == {"reference_id": "user-1", "providers": "GARMIN,OURA", "language": "en"}
+    # show_disconnect and use_terra_avengers_app: Terra's old JS SDK sent them to this endpoint too.
+    assert sent(terra) == {
+        "reference_id": "user-1",
+        "providers": "GARMIN,OURA",
+        "language": "en",
+        "show_disconnect": True,
+    }
 
 
 def test_timeouts_are_explicit_and_fit_the_remaining_time(

@@ -2,11 +2,13 @@
 
 import io
 import json
+import os
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 import responses
 
 from tests.conftest import terra_session_answer
@@ -69,6 +71,8 @@ def test_options_are_sent_in_terra_terms(invoke: Callable[..., ApiAnswer], terra
                 "failure_redirect_url": "https://app.example.com/terra/failed",
                 "multi_auth": True,
                 "show_disconnect": False,
+                "bypass_feedback": True,
+                "use_terra_avengers_app": False,
             }
         )
     )
@@ -82,7 +86,38 @@ def test_options_are_sent_in_terra_terms(invoke: Callable[..., ApiAnswer], terra
         "auth_failure_redirect_url": "https://app.example.com/terra/failed",
         "multi_auth": True,
         "show_disconnect": False,
+        "bypass_feedback": True,
+        "use_terra_avengers_app": False,
     }
+
+
+@pytest.mark.parametrize("option", ["bypass_feedback", "use_terra_avengers_app"])
+@pytest.mark.parametrize("value", ["true", 1, [True]])
+def test_the_sdk_options_are_strict_booleans(
+    invoke: Callable[..., ApiAnswer], terra: responses.RequestsMock, option: str, value: object
+) -> None:
+    answer = invoke(api_event({option: value}))
+
+    assert (answer.status, answer.code) == (422, "validation_error")
+    assert len(terra.calls) == 0
+
+
+def test_the_stacks_apple_and_samsung_app_urls_are_sent_to_the_current_endpoint(
+    invoke: Callable[..., ApiAnswer], terra: responses.RequestsMock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from terra_connect.api import container, dependencies, handler  # noqa: PLC0415
+
+    monkeypatch.setenv("APPLE_APP_URL", "myapp://terra/apple")
+    monkeypatch.setenv("SAMSUNG_APP_URL", "https://app.example.com/terra/samsung")
+    wired = container.build_container(os.environ)
+    handler.app.dependency_overrides[dependencies.widget_session_service] = lambda: wired.widget_sessions
+    terra.post(WIDGET_URL, status=201, json=terra_session_answer())
+
+    assert invoke(api_event()).status == 201
+    assert (sent_body(terra)["apple_app_url"], sent_body(terra)["samsung_app_url"]) == (
+        "myapp://terra/apple",
+        "https://app.example.com/terra/samsung",
+    )
 
 
 def test_terra_warnings_are_passed_on(invoke: Callable[..., ApiAnswer], terra: responses.RequestsMock) -> None:
@@ -119,7 +154,7 @@ def test_expires_in_defaults_to_terras_documented_900_seconds_when_missing(
 
 
 def test_the_request_id_is_the_correlation_id(invoke: Callable[..., ApiAnswer], terra: responses.RequestsMock) -> None:
-    answer = invoke(api_event({"providers": ["bad"]}))
+    answer = invoke(api_event({"providers": ["b@d"]}))
 
     assert answer.status == 422
     assert re.fullmatch(r"[A-Za-z0-9=]+", answer.json["request_id"])

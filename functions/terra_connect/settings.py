@@ -17,6 +17,9 @@ LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "host.docker.internal"
 TERRA_DOMAIN = "tryterra.co"
 LEGACY_WIDGET_PATH = "/auth/generateWidgetSession"
 CURRENT_WIDGET_SESSION_URL = "https://access.tryterra.co/api/widget/session"
+# Terra publishes three paths for its current widget endpoint: its docs and its 410 message, the 2026.07.06 widget
+# spec, the 2026.10.08 widget spec. With the default setting, a 404 at one makes the function try the others.
+PUBLISHED_WIDGET_SESSION_PATHS = ("/api/widget/session", "/widget/api/session", "/widget/session")
 DEFAULT_TERRA_API_BASE_URL = "https://api.tryterra.co/v2"
 
 
@@ -32,6 +35,17 @@ def is_local_url(url: str) -> bool:
 def is_legacy_widget_url(url: str) -> bool:
     """The retired generateWidgetSession endpoint: answers 200 and ignores the newer fields."""
     return urlsplit(url).path.rstrip("/").endswith(LEGACY_WIDGET_PATH)
+
+
+def widget_session_candidates(url: str) -> tuple[str, ...]:
+    """The widget-session URLs to try, in order: with the default setting (or a local Terra at the default path),
+    every published path on the same host; an explicitly configured URL alone."""
+    parts = urlsplit(url)
+    if url != CURRENT_WIDGET_SESSION_URL and not (
+        is_local_url(url) and parts.path == urlsplit(CURRENT_WIDGET_SESSION_URL).path
+    ):
+        return (url,)
+    return tuple(f"{parts.scheme}://{parts.netloc}{path}" for path in PUBLISHED_WIDGET_SESSION_PATHS)
 
 
 def is_terra_endpoint(url: str) -> bool:
@@ -144,6 +158,9 @@ class Settings(CommonSettings):
     default_success_redirect_url: str | None
     default_failure_redirect_url: str | None
     reference_id_claim: str
+    # Where the widget sends the user to finish Apple Health / Samsung Health in the app (current endpoint only).
+    apple_app_url: str | None = None
+    samsung_app_url: str | None = None
 
     @property
     def legacy_widget_endpoint(self) -> bool:
@@ -165,7 +182,12 @@ class Settings(CommonSettings):
         policy = RedirectPolicy(allowed)
 
         defaults: dict[str, str | None] = {}
-        for name in ("DEFAULT_SUCCESS_REDIRECT_URL", "DEFAULT_FAILURE_REDIRECT_URL"):
+        for name in (
+            "DEFAULT_SUCCESS_REDIRECT_URL",
+            "DEFAULT_FAILURE_REDIRECT_URL",
+            "APPLE_APP_URL",
+            "SAMSUNG_APP_URL",
+        ):
             value = env.text(name) or None
             if value is not None and not policy.permits(value):
                 env.problems.append(f"{name} must match one of ALLOWED_REDIRECT_URLS")
@@ -181,4 +203,6 @@ class Settings(CommonSettings):
             default_success_redirect_url=defaults["DEFAULT_SUCCESS_REDIRECT_URL"],
             default_failure_redirect_url=defaults["DEFAULT_FAILURE_REDIRECT_URL"],
             reference_id_claim=claim,
+            apple_app_url=defaults["APPLE_APP_URL"],
+            samsung_app_url=defaults["SAMSUNG_APP_URL"],
         )

@@ -6,6 +6,8 @@
     pk = "owner#<ref>"         sk = "attempt"      the owner's latest widget / custom-UI outcome
     pk = "owner#<ref>"         sk = "rules"        user_reauth events without old_user that named the owner
     pk = "owner#<ref>"         sk = "sync"         when the owner last synced with Terra
+    pk = "owner#<ref>"         sk = "sdk-token#<t>" a mobile SDK token issued to the owner at t (expires)
+    pk = "owner#<ref>"         sk = "unverified#<id>" an SDK connection claimed for the owner, no token behind it
     pk = "delivery#<sha256>"   sk = "delivery"     a processed webhook delivery (expires after 7 days)
     pk = "reconciliation"      sk = "cursor"       where the background reconciliation stands
 
@@ -54,7 +56,7 @@ CLIENT_CONFIG = Config(connect_timeout=1, read_timeout=2, retries={"mode": "stan
 DELIVERY_RETENTION = timedelta(days=7)
 MAX_BATCH_GET = 100
 _RECORD = "record"
-_LIVE, _HISTORY = "live#", "hist#"
+_LIVE, _HISTORY, _SDK_TOKEN = "live#", "hist#", "sdk-token#"
 _LEGACY_CONNECTION = "user#"  # the first layout: pk = reference_id, sk = "user#<id>"
 _CONFLICTS = frozenset({"ConditionalCheckFailed", "TransactionConflict"})
 _OUTAGES = frozenset(
@@ -355,6 +357,27 @@ class DynamoDBRegistryStore:
         expires = int((at + DELIVERY_RETENTION).timestamp())
         self._call("put_item", Item={**_delivery_key(delivery_id), "expires_at": _n(expires)})
 
+    def record_sdk_token(self, reference_id: str, issued_at: int, keep_until: int) -> None:
+        item = {
+            **_key(_owner_pk(reference_id), f"{_SDK_TOKEN}{issued_at:015d}"),
+            "issued_at": _n(issued_at),
+            "expires_at": _n(keep_until // 1000),
+        }
+        self._call("put_item", Item=item)
+
+    def sdk_tokens_issued(self, reference_id: str) -> list[int]:
+        return [int(item["issued_at"]["N"]) for item in self._query(reference_id, _SDK_TOKEN)]
+
+    def record_unverified(self, reference_id: str, terra_user_id: str, provider: str, at: int) -> None:
+        item = {
+            **_key(_owner_pk(reference_id), f"unverified#{terra_user_id}"),
+            "terra_user_id": _s(terra_user_id),
+            "provider": _s(provider),
+            "at": _n(at // 1000),
+            "expires_at": _n(at // 1000 + self._retention),
+        }
+        self._call("put_item", Item=item)
+
     def claim_sync(self, reference_id: str, now: int, min_interval: int) -> SyncClaim:
         key = _key(_owner_pk(reference_id), "sync")
         try:
@@ -514,6 +537,7 @@ def _encode_record(record: UserRecord) -> str:
         "scope_changes": record.scope_changes,
         "active": record.active,
         "successors": record.successors,
+        "created_at": record.created_at,
     }
     return json.dumps({name: value for name, value in document.items() if value not in (None, ())})
 
@@ -541,6 +565,7 @@ def _decode_record(terra_user_id: str, text: str) -> UserRecord:
         ),
         active=pair("active"),
         successors=tuple(document.get("successors", [])),
+        created_at=document.get("created_at"),
     )
 
 

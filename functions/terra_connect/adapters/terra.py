@@ -8,6 +8,7 @@ the Lambda's remaining time allows, and one retry with freshly read credentials 
 
 import json
 import random
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -30,13 +31,22 @@ from terra_connect.domain.errors import (
     TerraUnavailable,
     UnknownProvider,
 )
-from terra_connect.domain.models import AuthUrlParams, TerraAuthUrl, TerraWidgetSession, WidgetSessionParams
+from terra_connect.domain.models import (
+    PROVIDER_PATTERN,
+    AuthUrlParams,
+    Integrations,
+    TerraAuthUrl,
+    TerraSdkToken,
+    TerraWidgetSession,
+    WidgetSessionParams,
+)
 from terra_connect.domain.ports import CredentialsSource, TerraCredentials, UsersPage
 from terra_connect.settings import (
     CURRENT_WIDGET_SESSION_URL,
     DEFAULT_TERRA_API_BASE_URL,
     is_legacy_widget_url,
     is_local_url,
+    widget_session_candidates,
 )
 
 USER_AGENT = "terra-connect/0.1"
@@ -45,11 +55,23 @@ DEFAULT_EXPIRES_IN = 900
 _MAX_MESSAGE_CHARS = 300
 _MAX_URL_CHARS = 4096
 
+# Terra's expires_in beyond this is not a real expiry (a session or token lasting over 30 days): refused as unusable.
+MAX_EXPIRES_IN = 30 * 86_400
+DEFAULT_SDK_TOKEN_EXPIRES_IN = 180
+_MAX_TOKEN_CHARS = 1024
+_PROVIDER = re.compile(PROVIDER_PATTERN)
+
 # Observes one HTTP attempt: (operation, outcome, seconds). Outcome is the status code or an error kind.
 AttemptObserver = Callable[[str, str, float], None]
+# Told the widget-session URL that answered after the configured one answered 404 (once per container).
+WidgetUrlObserver = Callable[[str], None]
 
 
 def _ignore_attempt(operation: str, outcome: str, seconds: float) -> None:
+    """Default observer: record nothing."""
+
+
+def _ignore_widget_url(url: str) -> None:
     """Default observer: record nothing."""
 
 
@@ -95,11 +117,16 @@ class TerraClient:
         session: requests.Session | None = None,
         policy: RetryPolicy = RetryPolicy(),
         observe: AttemptObserver = _ignore_attempt,
+        on_widget_url_found: WidgetUrlObserver = _ignore_widget_url,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         jitter: Callable[[], float] = random.random,
     ) -> None:
-        self._widget_session_url = widget_session_url
+        # Every published path is tried (once per container) when the default answers 404; see settings.
+        self._configured_widget_url = widget_session_url
+        self._widget_urls = widget_session_candidates(widget_session_url)
+        self._widget_url_settled = len(self._widget_urls) == 1
+        self._on_widget_url_found = on_widget_url_found
         self._api_base_url = api_base_url.rstrip("/")
         self._legacy_widget = is_legacy_widget_url(widget_session_url)
         # The widget URL Terra returns must be https, except when Terra itself is a local simulator.
@@ -115,15 +142,7 @@ class TerraClient:
 
     def create_widget_session(self, params: WidgetSessionParams, deadline: Deadline) -> TerraWidgetSession:
         body = self._widget_body(params)
-        prefilled = "connected_uids" in body
-        answer = self._call(
-            "POST",
-            self._widget_session_url,
-            "widget_session",
-            deadline,
-            body=body,
-            accept=frozenset({400}) if prefilled else frozenset(),
-        )
+        answer = self._widget_answer(body, deadline)
         if answer.status == 400:
             # Terra's 2026.10 spec: 400 {"status": "error", "invalid_user_ids": [...]} when a pre-filled id is not
             # a live Terra user. A 400 naming none may still be about them: the caller retries without the pre-fill.
@@ -131,13 +150,67 @@ class TerraClient:
             raise StaleConnectedUsers(_invalid_user_ids(answer.body), log_context=context)
         document = answer.json_object()
         url = self._link(document, "url", answer.status)
-        expires_in = document.get("expires_in")
         warnings = document.get("warnings")
         return TerraWidgetSession(
             url=url,
             session_id=str(document.get("session_id") or ""),
-            expires_in=expires_in if type(expires_in) is int and expires_in > 0 else DEFAULT_EXPIRES_IN,
+            expires_in=_expires_in(document, DEFAULT_EXPIRES_IN, answer.status),
             warnings=tuple(w for w in warnings if isinstance(w, str)) if isinstance(warnings, list) else (),
+        )
+
+    def _widget_answer(self, body: Mapping[str, Any], deadline: Deadline) -> _Answer:
+        """Terra's answer from the widget endpoint; with the default setting, a 404 there (an account on another of
+        Terra's published paths) makes it try the others, once per container, and remember the one that answers."""
+        accept = {400} if "connected_uids" in body else set()
+        while True:
+            url = self._widget_urls[0]
+            searching = not self._widget_url_settled
+            answer = self._call(
+                "POST",
+                url,
+                "widget_session",
+                deadline,
+                body=body,
+                accept=frozenset(accept | ({404} if searching else set())),
+            )
+            if not searching:
+                return answer
+            if answer.status != 404:
+                self._widget_url_settled = True
+                if url != self._configured_widget_url:
+                    self._on_widget_url_found(url)
+                return answer
+            if len(self._widget_urls) == 1:
+                self._widget_url_settled = True  # no published path answers: keep the configured one, say so
+                self._widget_urls = (self._configured_widget_url,)
+                raise self._rejection(answer, "widget_session", self._credentials.get())
+            self._widget_urls = self._widget_urls[1:]
+
+    def generate_auth_token(self, reference_id: str, deadline: Deadline) -> TerraSdkToken:
+        """A single-use token for Terra's mobile SDK initConnection() (POST /auth/generateAuthToken, no body).
+
+        `reference_id` goes as a query parameter: Terra's v2 spec lists none, but its rules repository says a token
+        minted with one is bound to it at Terra, which then ignores the reference_id the device sends. Where Terra
+        does not, the registry's own binding (domain/sdk.py) still holds."""
+        answer = self._call(
+            "POST",
+            f"{self._api_base_url}/auth/generateAuthToken",
+            "generate_auth_token",
+            deadline,
+            params={"reference_id": reference_id},
+        )
+        document = answer.json_object()
+        token = document.get("token")
+        if not isinstance(token, str) or not token or len(token) > _MAX_TOKEN_CHARS or not token.isprintable():
+            raise TerraBadResponse(log_context={"reason": "answer has no usable token", "terra_status": answer.status})
+        return TerraSdkToken(token=token, expires_in=_expires_in(document, DEFAULT_SDK_TOKEN_EXPIRES_IN, answer.status))
+
+    def integrations(self, deadline: Deadline) -> Integrations:
+        """GET /integrations: {providers: [...], sdk_providers: [...]}; codes upper-cased, anything else dropped."""
+        document = self._call("GET", f"{self._api_base_url}/integrations", "integrations", deadline).json_object()
+        return Integrations(
+            providers=_provider_codes(document.get("providers")),
+            sdk_providers=_provider_codes(document.get("sdk_providers")),
         )
 
     def authenticate_user(self, params: AuthUrlParams, deadline: Deadline) -> TerraAuthUrl:
@@ -243,13 +316,18 @@ class TerraClient:
             "language": params.language,
             "auth_success_redirect_url": params.success_redirect_url,
             "auth_failure_redirect_url": params.failure_redirect_url,
+            # Terra's old JS SDK sent these two to the legacy endpoint as well.
+            "show_disconnect": params.show_disconnect,
+            "use_terra_avengers_app": params.use_terra_avengers_app,
         }
         if not self._legacy_widget:
-            # Only the current endpoint knows these fields.
+            # Only the current endpoint knows these fields (the 2026.10 widget spec).
             body |= {
                 "multi_auth": params.multi_auth,
-                "show_disconnect": params.show_disconnect,
+                "bypass_feedback": params.bypass_feedback,
                 "connected_uids": list(params.connected_uids) or None,
+                "apple_app_url": params.apple_app_url,
+                "samsung_app_url": params.samsung_app_url,
             }
         return _without_none(body)
 
@@ -400,6 +478,22 @@ class TerraClient:
                 f"TerraWidgetSessionUrl to {CURRENT_WIDGET_SESSION_URL}"
             )
         return TerraRejected(log_context=context)
+
+
+def _expires_in(document: Mapping[str, Any], default: int, status: int) -> int:
+    """Terra's `expires_in` (a number of seconds); `default` when it is missing or not a number. A number no real
+    expiry has (zero, negative, beyond 30 days) means the answer cannot be trusted."""
+    value = document.get("expires_in")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return default
+    if not 0 < value <= MAX_EXPIRES_IN:  # NaN fails this too
+        raise TerraBadResponse(log_context={"reason": "answer has an impossible expires_in", "terra_status": status})
+    return int(value)
+
+
+def _provider_codes(value: Any) -> tuple[str, ...]:
+    codes = [code.upper() for code in value if isinstance(code, str)] if isinstance(value, list) else []
+    return tuple(dict.fromkeys(code for code in codes if _PROVIDER.fullmatch(code)))
 
 
 def _users(document: Any) -> list[TerraUser]:

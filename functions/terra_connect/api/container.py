@@ -9,10 +9,17 @@ from functools import cache
 from terra_connect.adapters.credentials import SecretsManagerCredentials
 from terra_connect.adapters.dynamodb_registry import DynamoDBRegistryStore
 from terra_connect.adapters.terra import TerraClient
-from terra_connect.api.observability import observe_stale_prefill, observe_terra_attempt
+from terra_connect.api.observability import (
+    observe_stale_prefill,
+    observe_terra_attempt,
+    observe_unverified_sdk_connection,
+    observe_widget_url_found,
+)
 from terra_connect.domain.connections_service import ConnectionsService
+from terra_connect.domain.providers import ProvidersService
 from terra_connect.domain.reconciliation import Reconciler, SyncService
 from terra_connect.domain.registry import ConnectionRegistry
+from terra_connect.domain.sdk import SdkBinding, SdkTokenService
 from terra_connect.domain.webhook_receiver import WebhookReceiver
 from terra_connect.domain.webhooks import WebhookProcessor
 from terra_connect.domain.widget_sessions import WidgetSessionService
@@ -25,6 +32,8 @@ class Container:
     widget_sessions: WidgetSessionService
     connections: ConnectionsService
     sync: SyncService
+    sdk_tokens: SdkTokenService
+    providers: ProvidersService
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +80,11 @@ def _store(settings: CommonSettings) -> DynamoDBRegistryStore:
     )
 
 
+def _registry(store: DynamoDBRegistryStore) -> ConnectionRegistry:
+    """Every registry binds SDK connections to the tokens issued: webhooks, syncs and reconciliation alike."""
+    return ConnectionRegistry(store, SdkBinding(store, observe_unverified_sdk_connection))
+
+
 def build_container(env: Mapping[str, str], *, sleep: Callable[[float], None] = time.sleep) -> Container:
     """Wire settings, adapters and services; the HTTP session inside TerraClient keeps connections warm."""
     settings = Settings.from_env(env)
@@ -79,22 +93,28 @@ def build_container(env: Mapping[str, str], *, sleep: Callable[[float], None] = 
         api_base_url=settings.terra_api_base_url,
         credentials=_credentials(settings),
         observe=observe_terra_attempt,
+        on_widget_url_found=observe_widget_url_found,
         sleep=sleep,
     )
-    registry = ConnectionRegistry(_store(settings))
+    store = _store(settings)
+    registry = _registry(store)
     widget_sessions = WidgetSessionService(
         terra,
         settings.redirect_policy,
         default_success_redirect_url=settings.default_success_redirect_url,
         default_failure_redirect_url=settings.default_failure_redirect_url,
+        apple_app_url=settings.apple_app_url,
+        samsung_app_url=settings.samsung_app_url,
         # The legacy endpoint ignores connected_uids: no registry read on its path.
         registry=None if settings.legacy_widget_endpoint else registry,
         on_stale_prefill=observe_stale_prefill,
     )
+    providers = ProvidersService(terra)
     connections = ConnectionsService(
         registry,
         terra,
         settings.redirect_policy,
+        providers=providers,
         default_success_redirect_url=settings.default_success_redirect_url,
         default_failure_redirect_url=settings.default_failure_redirect_url,
     )
@@ -103,12 +123,14 @@ def build_container(env: Mapping[str, str], *, sleep: Callable[[float], None] = 
         widget_sessions=widget_sessions,
         connections=connections,
         sync=SyncService(registry, terra, connections),
+        sdk_tokens=SdkTokenService(terra, store),
+        providers=providers,
     )
 
 
 def build_webhook_container(env: Mapping[str, str]) -> WebhookContainer:
     settings = WebhookSettings.from_env(env)
-    processor = WebhookProcessor(ConnectionRegistry(_store(settings)))
+    processor = WebhookProcessor(_registry(_store(settings)))
     return WebhookContainer(settings=settings, receiver=WebhookReceiver(_credentials(settings), processor))
 
 
@@ -123,5 +145,5 @@ def build_reconciler_container(
         sleep=sleep,
     )
     store = _store(settings)
-    reconciler = Reconciler(ConnectionRegistry(store), store, terra, sleep=sleep)
+    reconciler = Reconciler(_registry(store), store, terra, sleep=sleep)
     return ReconcilerContainer(settings=settings, reconciler=reconciler)

@@ -11,7 +11,9 @@ from terra_connect.domain.connections_service import ConnectionsService
 from terra_connect.domain.deadline import Deadline
 from terra_connect.domain.errors import InvalidRequest, ReferenceIdNotAllowed, UnsupportedMediaType
 from terra_connect.domain.identity import reference_id_from_claims
+from terra_connect.domain.providers import ProvidersService
 from terra_connect.domain.reconciliation import SyncService
+from terra_connect.domain.sdk import SdkTokenService
 from terra_connect.domain.webhook_receiver import WebhookReceiver
 from terra_connect.domain.widget_sessions import WidgetSessionService
 
@@ -60,6 +62,14 @@ def request_deadline() -> Deadline:
 
 def sync_service() -> SyncService:
     return get_container().sync
+
+
+def sdk_token_service() -> SdkTokenService:
+    return get_container().sdk_tokens
+
+
+def providers_service() -> ProvidersService:
+    return get_container().providers
 
 
 def widget_session_service() -> WidgetSessionService:

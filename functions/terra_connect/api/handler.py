@@ -8,12 +8,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from terra_connect.api.container import get_container
 from terra_connect.api.observability import logger, metrics
 from terra_connect.api.resolver import create_resolver
-from terra_connect.api.routes import connections, widget_sessions
+from terra_connect.api.routes.api_routes import API_ROUTERS
 
 # Cold start: parse and validate the settings and build the clients now, so a bad setting fails
 # the init phase loudly instead of every request.
 get_container()
-app = create_resolver(widget_sessions.router, connections.router)
+app = create_resolver(*API_ROUTERS)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, log_event=False)

@@ -27,6 +27,24 @@ def count_error(code: str, *, server_side: bool) -> None:
             metric.add_dimension(name="kind", value=code)
 
 
+def observe_unverified_sdk_connection(terra_user_id: str, provider: str) -> None:
+    """An SDK connection (Apple Health...) claimed for an app user that was issued no token then: kept out."""
+    logger.warning(
+        "SDK connection kept out: its reference_id was issued no SDK token when it was made",
+        extra={"terra_user_id": terra_user_id, "provider": provider},
+    )
+    metrics.add_metric(name="SdkConnectionsUnverified", unit=MetricUnit.Count, value=1)
+
+
+def observe_widget_url_found(url: str) -> None:
+    """The default widget endpoint answered 404 and another of Terra's published paths did: say which to set."""
+    logger.warning(
+        "Terra's widget endpoint for this account is at another published path: set the stack parameter "
+        "TerraWidgetSessionUrl to it",
+        extra={"terra_widget_session_url": url},
+    )
+
+
 def observe_stale_prefill(invalid_user_ids: tuple[str, ...]) -> None:
     """Terra refused the widget's connected_uids: the registry listed Terra users Terra no longer has."""
     logger.warning(

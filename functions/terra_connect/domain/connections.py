@@ -56,6 +56,7 @@ class TerraUser:
     reference_id: str | None = None
     scopes: tuple[str, ...] | None = None
     active: bool | None = None
+    created_at: int | None = None  # when Terra created it (a stamp: milliseconds since the epoch)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from terra_connect.domain.models import (
     ConnectionView,
 )
 from terra_connect.domain.ports import TerraConnectionsGateway
+from terra_connect.domain.providers import ProvidersService
 from terra_connect.domain.records import Change, ended_by_id, stamp
 from terra_connect.domain.redirects import RedirectPolicy
 from terra_connect.domain.registry import ConnectionRegistry
@@ -27,6 +28,7 @@ class ConnectionsService:
         terra: TerraConnectionsGateway,
         redirects: RedirectPolicy,
         *,
+        providers: ProvidersService | None = None,
         default_success_redirect_url: str | None = None,
         default_failure_redirect_url: str | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -34,6 +36,7 @@ class ConnectionsService:
         self._registry = registry
         self._terra = terra
         self._redirects = redirects
+        self._providers = providers
         self._defaults = (default_success_redirect_url, default_failure_redirect_url)
         self._now = now
 
@@ -73,17 +76,16 @@ class ConnectionsService:
     def auth_url(
         self, reference_id: str, provider: str, request: AuthUrlRequest, deadline: Deadline
     ) -> AuthUrlResponse:
+        """`provider` in any case; one the account does not have is refused without asking Terra for a URL."""
         success_default, failure_default = self._defaults
+        success = self._redirects.choose(request.success_redirect_url, success_default, field="success_redirect_url")
+        failure = self._redirects.choose(request.failure_redirect_url, failure_default, field="failure_redirect_url")
         params = AuthUrlParams(
             reference_id=reference_id,
-            provider=provider,
+            provider=self._providers.require(provider, deadline) if self._providers else provider.upper(),
             language=request.language,
-            success_redirect_url=self._redirects.choose(
-                request.success_redirect_url, success_default, field="success_redirect_url"
-            ),
-            failure_redirect_url=self._redirects.choose(
-                request.failure_redirect_url, failure_default, field="failure_redirect_url"
-            ),
+            success_redirect_url=success,
+            failure_redirect_url=failure,
         )
         answer = self._terra.authenticate_user(params, deadline)
-        return AuthUrlResponse(auth_url=answer.auth_url, provider=provider, terra_user_id=answer.terra_user_id)
+        return AuthUrlResponse(auth_url=answer.auth_url, provider=params.provider, terra_user_id=answer.terra_user_id)

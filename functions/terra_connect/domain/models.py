@@ -14,15 +14,17 @@ from terra_connect.domain.redirects import MAX_URL_LENGTH
 
 MAX_PROVIDERS = 50
 
-# Terra's provider codes: upper-case letters, digits and underscores.
-PROVIDER_PATTERN = r"^[A-Z0-9_]{2,40}$"
+# Terra's provider codes are upper-case letters, digits and underscores; its docs also write them in lower case
+# (`resource=oura`), so either case is accepted and Terra always gets the upper-case form.
+PROVIDER_PATTERN = r"^[A-Za-z0-9_]{2,40}$"
 # A widget language: "en", "fr", "zh_cn", "pt-BR" (Terra falls back to the browser's language for others).
 LANGUAGE_PATTERN = r"^[a-z]{2,3}(?:[_-][A-Za-z0-9]{2,8})?$"
 
 ProviderCode = Annotated[
     str,
     StringConstraints(pattern=PROVIDER_PATTERN),
-    Field(description="A Terra provider code such as GARMIN, FITBIT or OURA.", examples=["GARMIN"]),
+    AfterValidator(str.upper),
+    Field(description="A Terra provider code such as GARMIN, FITBIT or OURA (any case).", examples=["GARMIN"]),
 ]
 RedirectUrl = Annotated[
     str,
@@ -57,6 +59,12 @@ class WidgetSessionRequest(BaseModel):
     failure_redirect_url: RedirectUrl | None = None
     multi_auth: bool | None = Field(default=None, description="Stay on the widget to connect several providers.")
     show_disconnect: bool | None = Field(default=None, description="Offer to disconnect already-connected providers.")
+    bypass_feedback: bool | None = Field(default=None, description="Skip the widget's feedback screen at the end.")
+    use_terra_avengers_app: bool | None = Field(
+        default=None,
+        description="Let the widget hand Apple Health / Samsung Health to Terra's own companion app instead of "
+        "yours (for apps that do not embed Terra's mobile SDK).",
+    )
 
 
 class WidgetSessionResponse(BaseModel):
@@ -78,7 +86,12 @@ class WidgetSessionParams:
     failure_redirect_url: str | None = None
     multi_auth: bool | None = None
     show_disconnect: bool | None = None
+    bypass_feedback: bool | None = None
+    use_terra_avengers_app: bool | None = None
     connected_uids: tuple[str, ...] = ()
+    # Where the widget sends the user to finish Apple Health / Samsung Health in the app (stack settings).
+    apple_app_url: str | None = None
+    samsung_app_url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,3 +155,33 @@ class AuthUrlParams:
 class TerraAuthUrl:
     auth_url: str = field(repr=False)
     terra_user_id: str | None
+
+
+class SdkTokenResponse(BaseModel):
+    token: str = Field(description="Pass to Terra's mobile SDK initConnection(). Single use; expires at expires_at.")
+    expires_in: int = Field(description="Seconds the token stays valid, as Terra reported it (180).")
+    expires_at: datetime = Field(description="When the token stops working (UTC).")
+    reference_id: str = Field(
+        description="Initialise Terra's SDK with exactly this reference_id: SDK connections under any other are "
+        "kept out of the user's connections."
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class TerraSdkToken:
+    token: str = field(repr=False)
+    expires_in: int
+
+
+class ProvidersResponse(BaseModel):
+    providers: list[str] = Field(description="Providers connected through Terra's widget or custom UI (cloud APIs).")
+    sdk_providers: list[str] = Field(
+        description="Providers connected through Terra's mobile SDK on the device (Apple Health, Samsung Health, "
+        "Health Connect): get a token from POST /v1/sdk-tokens."
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Integrations:
+    providers: tuple[str, ...]
+    sdk_providers: tuple[str, ...]

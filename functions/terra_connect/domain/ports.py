@@ -7,7 +7,14 @@ from typing import Protocol
 
 from terra_connect.domain.connections import AuthAttempt, Connection, HistoryEntry, TerraUser
 from terra_connect.domain.deadline import Deadline
-from terra_connect.domain.models import AuthUrlParams, TerraAuthUrl, TerraWidgetSession, WidgetSessionParams
+from terra_connect.domain.models import (
+    AuthUrlParams,
+    Integrations,
+    TerraAuthUrl,
+    TerraSdkToken,
+    TerraWidgetSession,
+    WidgetSessionParams,
+)
 from terra_connect.domain.records import Change, StoredRules, StoredUser
 
 
@@ -36,6 +43,18 @@ class TerraConnectionsGateway(Protocol):
     def authenticate_user(self, params: AuthUrlParams, deadline: Deadline) -> TerraAuthUrl: ...
 
     def deauthenticate_user(self, terra_user_id: str, deadline: Deadline) -> bool: ...
+
+
+class TerraSdkGateway(Protocol):
+    def generate_auth_token(self, reference_id: str, deadline: Deadline) -> TerraSdkToken:
+        """A single-use token for Terra's mobile SDK initConnection(), for the reference_id's device."""
+        ...
+
+
+class TerraIntegrationsGateway(Protocol):
+    def integrations(self, deadline: Deadline) -> Integrations:
+        """The providers enabled for the Terra account: cloud ones, and those served through the mobile SDK."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +145,19 @@ class RegistryStore(Protocol):
     def already_processed(self, delivery_id: str) -> bool: ...
 
     def mark_processed(self, delivery_id: str, at: datetime) -> None: ...
+
+    def record_sdk_token(self, reference_id: str, issued_at: int, keep_until: int) -> None:
+        """Remember that a mobile SDK token was issued to the reference_id (stamps), until `keep_until`."""
+        ...
+
+    def sdk_tokens_issued(self, reference_id: str) -> list[int]:
+        """When tokens still remembered were issued to the reference_id."""
+        ...
+
+    def record_unverified(self, reference_id: str, terra_user_id: str, provider: str, at: int) -> None:
+        """An SDK connection claimed for the reference_id that no token issued to it backs: kept for the history
+        retention, for the operator to see."""
+        ...
 
     def claim_sync(self, reference_id: str, now: int, min_interval: int) -> SyncClaim: ...
 

@@ -108,6 +108,7 @@ class UserRecord:
     scope_changes: tuple[tuple[str, int, bool], ...] = ()  # (scope, time, present), by scope
     active: tuple[int, bool] | None = None
     successors: tuple[str, ...] = field(default=())
+    created_at: int | None = None  # when Terra says it created the Terra user (the earliest it said)
 
     @property
     def owner(self) -> str | None:
@@ -186,6 +187,7 @@ class UserRecord:
             scope_changes=_merge_scope_changes(self.scope_changes, other.scope_changes),
             active=_latest(self.active, other.active),
             successors=tuple(sorted(set(self.successors) | set(other.successors)))[:MAX_SUCCESSORS],
+            created_at=_earliest(self.created_at, other.created_at),
         )
 
 
@@ -226,6 +228,7 @@ def _described(user: TerraUser, at: int) -> UserRecord:
         owners=((user.reference_id, 0, at),) if user.reference_id else (),
         scopes_base=(at, user.scopes) if user.scopes is not None else None,
         active=(at, user.active) if user.active is not None else None,
+        created_at=user.created_at,
     )
 
 

@@ -7,6 +7,7 @@ in the same state whatever order the facts arrive in, however often they are rep
 """
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from terra_connect.domain.connections import AuthAttempt, Connection, EndReason, HistoryEntry, TerraUser
@@ -14,6 +15,7 @@ from terra_connect.domain.deadline import Deadline
 from terra_connect.domain.errors import RegistryUnavailable
 from terra_connect.domain.ports import RegistryStore, SyncClaim
 from terra_connect.domain.records import Change, StoredRules, StoredUser, UnnamedReauth, UserRecord, seen_alive
+from terra_connect.domain.sdk import SDK_PROVIDERS, SdkBinding
 
 # Concurrent deliveries about one Terra user are rare and short: a few rereads settle them.
 MAX_CONFLICT_RETRIES = 8
@@ -22,8 +24,10 @@ MAX_CHAIN_DEPTH = 16
 
 
 class ConnectionRegistry:
-    def __init__(self, store: RegistryStore) -> None:
+    def __init__(self, store: RegistryStore, binding: SdkBinding | None = None) -> None:
+        """`binding` decides who may own an SDK provider's Terra user (sdk.py); without it, any named owner may."""
         self._store = store
+        self._binding = binding
 
     def apply(self, change: Change) -> int:
         """Merge every fact; returns how many Terra users' records or standings changed."""
@@ -82,8 +86,11 @@ class ConnectionRegistry:
 
     def _merge(self, fragment: UserRecord, depth: int = 0) -> bool:
         terra_user_id = fragment.terra_user_id
+        bound = False
         for _ in range(MAX_CONFLICT_RETRIES):
             current = self._store.user(terra_user_id)
+            if not bound:
+                fragment, bound = self._bound(fragment, current), True
             if current is None and fragment.is_empty:
                 return False
             record = current.record.merge(fragment) if current else fragment
@@ -106,6 +113,18 @@ class ConnectionRegistry:
             for successor in record.successors:
                 self._merge(UserRecord(successor, owners=record.owners_for_successors()), depth + 1)
         return True
+
+    def _bound(self, fragment: UserRecord, current: StoredUser | None) -> UserRecord:
+        """The fragment without the owners an SDK provider's Terra user may not have (see sdk.py)."""
+        provider = fragment.provider or (current.record.provider if current else None)
+        if self._binding is None or provider not in SDK_PROVIDERS:
+            return fragment
+        kept = []
+        for reference_id, links, at in fragment.owners:
+            connected_at = fragment.created_at or (current.record.created_at if current else None) or at
+            if links > 0 or self._binding.verified(reference_id, fragment.terra_user_id, provider, connected_at):
+                kept.append((reference_id, links, at))
+        return replace(fragment, owners=tuple(kept))
 
     def _add_unnamed_reauth(self, reauth: UnnamedReauth) -> int:
         for _ in range(MAX_CONFLICT_RETRIES):

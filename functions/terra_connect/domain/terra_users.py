@@ -6,6 +6,7 @@ string or null ("activity:read,sleep:read"); `active` boolean or null. Anything 
 """
 
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 from terra_connect.domain.connections import (
@@ -70,6 +71,17 @@ def scopes(value: Any) -> tuple[str, ...] | None:
     return tuple(sorted(found))
 
 
+def created_at(value: Any) -> int | None:
+    """Terra's `created_at` ("2022-12-12T10:00:00.000000+00:00") as a stamp; None when absent or unreadable."""
+    if not isinstance(value, str) or len(value) > 64:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return int((moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp() * 1000)
+
+
 def terra_user(document: Any, *, reference_id_fallback: str | None = None) -> TerraUser | None:
     """The TerraUser in `document`, or None when it has no user_id. `reference_id_fallback` is used when the
     object names none (older event shapes carried reference_id beside the user, not in it)."""
@@ -85,4 +97,5 @@ def terra_user(document: Any, *, reference_id_fallback: str | None = None) -> Te
         reference_id=reference_id(document.get("reference_id")) or reference_id_fallback,
         scopes=scopes(document.get("scopes")),
         active=active if isinstance(active, bool) else None,
+        created_at=created_at(document.get("created_at")),
     )

@@ -34,6 +34,8 @@ class WidgetSessionService:
         *,
         default_success_redirect_url: str | None = None,
         default_failure_redirect_url: str | None = None,
+        apple_app_url: str | None = None,
+        samsung_app_url: str | None = None,
         registry: ConnectionRegistry | None = None,
         now: Callable[[], datetime] = _utc_now,
         on_stale_prefill: StalePrefillObserver = _ignore_stale_prefill,
@@ -43,6 +45,7 @@ class WidgetSessionService:
         self._redirects = redirects
         self._default_success = default_success_redirect_url
         self._default_failure = default_failure_redirect_url
+        self._sdk_app_urls = (apple_app_url, samsung_app_url)
         self._registry = registry
         self._now = now
         self._on_stale_prefill = on_stale_prefill
@@ -61,7 +64,11 @@ class WidgetSessionService:
             ),
             multi_auth=request.multi_auth,
             show_disconnect=request.show_disconnect,
+            bypass_feedback=request.bypass_feedback,
+            use_terra_avengers_app=request.use_terra_avengers_app,
             connected_uids=self._connected_uids(reference_id, deadline),
+            apple_app_url=self._sdk_app_urls[0],
+            samsung_app_url=self._sdk_app_urls[1],
         )
         try:
             session = self._terra.create_widget_session(params, deadline)

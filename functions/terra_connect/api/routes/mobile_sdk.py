@@ -1,0 +1,76 @@
+"""Apple Health, Samsung Health, Health Connect: a token for Terra's mobile SDK, and the providers enabled."""
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.depends import Depends
+from aws_lambda_powertools.metrics import MetricUnit
+
+from terra_connect.api.dependencies import (
+    caller_reference_id,
+    providers_service,
+    request_deadline,
+    sdk_token_service,
+    strict_request,
+)
+from terra_connect.api.observability import metrics
+from terra_connect.api.problems import NO_STORE, problem_responses
+from terra_connect.domain.deadline import Deadline
+from terra_connect.domain.models import ProvidersResponse, SdkTokenResponse
+from terra_connect.domain.providers import ProvidersService
+from terra_connect.domain.sdk import SdkTokenService
+
+router = Router()  # type: ignore[no-untyped-call]  # Powertools declares no return type on __init__
+
+# The list is the Terra account's, the same for every user: the app may keep it a few minutes.
+PROVIDERS_CACHE_CONTROL = {"Cache-Control": "private, max-age=300"}
+
+
+@router.post(
+    "/v1/sdk-tokens",
+    summary="Get a token for Terra's mobile SDK (Apple Health, Samsung Health, Health Connect)",
+    description="A single-use token, valid 180 s, for the SDK's initConnection(). Initialise the SDK with the "
+    "returned `reference_id`: an SDK connection made under any other reference_id, or long after the token, is "
+    "kept out of the user's connections. No body.",
+    operation_id="createSdkToken",
+    tags=["Mobile SDK"],
+    status_code=201,
+    responses={
+        201: {"description": "The token.", "content": {"application/json": {"model": SdkTokenResponse}}},
+        **problem_responses(401, 415, 422, 500, 502, 503, 504),
+    },
+)
+def create_sdk_token(
+    _: Annotated[None, Depends(strict_request)],
+    reference_id: Annotated[str, Depends(caller_reference_id)],
+    deadline: Annotated[Deadline, Depends(request_deadline)],
+    service: Annotated[SdkTokenService, Depends(sdk_token_service)],
+) -> Response[str]:
+    token = service.issue(reference_id, deadline)
+    metrics.add_metric(name="SdkTokensIssued", unit=MetricUnit.Count, value=1)
+    return Response(201, "application/json", token.model_dump_json(), headers=NO_STORE)
+
+
+@router.get(
+    "/v1/providers",
+    summary="List the providers enabled for the Terra account",
+    description="For an app with its own provider picker: `providers` connect through "
+    "`POST /v1/connections/{provider}/auth-url` (or the widget), `sdk_providers` through Terra's mobile SDK with a "
+    "token from `POST /v1/sdk-tokens`. From Terra's `/integrations`, cached for 15 minutes.",
+    operation_id="listProviders",
+    tags=["Mobile SDK"],
+    responses={
+        200: {"description": "The providers.", "content": {"application/json": {"model": ProvidersResponse}}},
+        **problem_responses(401, 422, 500, 502, 503, 504),
+    },
+)
+def list_providers(
+    _: Annotated[None, Depends(strict_request)],
+    _caller: Annotated[str, Depends(caller_reference_id)],
+    deadline: Annotated[Deadline, Depends(request_deadline)],
+    service: Annotated[ProvidersService, Depends(providers_service)],
+) -> Response[str]:
+    answer = service.list(deadline)
+    metrics.add_metric(name="ProvidersListed", unit=MetricUnit.Count, value=1)
+    return Response(200, "application/json", answer.model_dump_json(), headers=PROVIDERS_CACHE_CONTROL)

@@ -6,11 +6,15 @@ API (checked `dev-id` / `x-api-key`: 401 problem+json without them, 403 with wro
   200) and `/widget/session` (2026.10 spec, 201, `connected_uids` validated: 400 with `invalid_user_ids`); the
   legacy `/v2/auth/generateWidgetSession` (200, or 410 like an account created after 2026-09-03).
 - v2: authenticateUser, deauthenticateUser (which sends a `deauth` webhook), userInfo (an object for `user_id`,
-  an array for `reference_id`), subscriptions (paged with `page`/`per_page`, else `{users}`), bulkUserInfo.
+  an array for `reference_id`), subscriptions (paged with `page`/`per_page`, else `{users}`), bulkUserInfo,
+  generateAuthToken (single use, 180 s), integrations (no credentials needed).
   Errors are RFC 9457 problem+json, as the v2 spec defines them.
+- `missing_widget_paths`: widget paths that answer 404, as they would for an account on another published path.
 
 The user's side: given a webhook URL and signing secret, the widget page lists providers; picking one creates a
-Terra user, sends a signed `auth` webhook and redirects like Terra. Every event has the shape of Terra's 2026
+Terra user, sends a signed `auth` webhook and redirects like Terra. The `/sdk` page plays a phone running Terra's
+mobile SDK: given a token, it connects Apple Health (or Samsung Health, Health Connect) under whatever reference_id
+the device chooses - as the real SDK allows - and sends the `auth` webhook. Every event has the shape of Terra's 2026
 JSON Schemas (tests check them). `drop_webhooks` (or `POST /_simulator/webhooks {"drop": true}`) loses
 deliveries the way a destination registered late would, so reconciliation can be shown repairing them.
 
@@ -45,6 +49,9 @@ CURRENT_WIDGET_PATHS = {
 LEGACY_WIDGET_PATH = "/v2/auth/generateWidgetSession"
 API_BASE_PATH = "/v2"
 PROVIDERS = ("GARMIN", "FITBIT", "OURA", "WITHINGS", "POLAR", "WHOOP", "COROS", "STRAVA")
+SDK_PROVIDERS = ("APPLE", "SAMSUNG", "HEALTH_CONNECT")
+SDK_TOKEN_SECONDS = 180
+MISSING_PATHS = "/_simulator/missing-widget-paths"
 FAULTS_PATH = "/_simulator/faults"
 WEBHOOKS_PATH = "/_simulator/webhooks"
 DEFAULT_SCOPES = "activity:read,sleep:read,daily:read,body:read"
@@ -152,6 +159,7 @@ class TerraSimulator:
         public_host: str | None = None,
         webhook_url: str | None = None,
         signing_secret: str | None = None,
+        missing_widget_paths: frozenset[str] = frozenset(),
     ) -> None:
         """`public_host` is the name clients use when it differs from `host` (a container's host.docker.internal).
 
@@ -163,6 +171,8 @@ class TerraSimulator:
         self.webhook_url = webhook_url
         self.signing_secret = signing_secret
         self.drop_webhooks = False
+        self.missing_widget_paths = set(missing_widget_paths)
+        self.sdk_tokens: dict[str, float] = {}  # token -> when it expires (time.time); removed once used
         self.deliveries: list[tuple[str, int]] = []  # (event type, status the receiver answered)
         self.sent_events: list[dict[str, Any]] = []  # every event built, delivered or dropped
         self.dropped: list[dict[str, Any]] = []
@@ -185,6 +195,8 @@ class TerraSimulator:
             ("GET", API_BASE_PATH + "/userInfo"): _user_info,
             ("GET", API_BASE_PATH + "/subscriptions"): _subscriptions,
             ("POST", API_BASE_PATH + "/bulkUserInfo"): _bulk_user_info,
+            ("POST", API_BASE_PATH + "/auth/generateAuthToken"): _generate_auth_token,
+            ("GET", API_BASE_PATH + "/integrations"): _integrations,
         }
 
     @property
@@ -268,6 +280,15 @@ class TerraSimulator:
         )
         self.send_event(auth_event(new))
         return new
+
+    def sdk_connect(self, token: str, reference_id: str | None, provider: str = "APPLE") -> SimulatedUser | None:
+        """The device side of Terra's mobile SDK: initConnection() with a token, under the reference_id the device
+        names (nothing ties it to the token - that is the point). None when the token is unknown, used or expired."""
+        with self._lock:
+            expires = self.sdk_tokens.pop(token, None)
+        if expires is None or expires < time.time() or provider not in SDK_PROVIDERS:
+            return None
+        return self.connect(provider, reference_id)
 
     def forget(self, user_id: str) -> None:
         """Terra deletes the user without telling anyone (no webhook): only reconciliation can notice."""
@@ -383,22 +404,22 @@ class _Handler(BaseHTTPRequestHandler):
         query = {k: v[0] for k, v in parse_qs(query_string).items()}
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         self._after: list[Callable[[], object]] = []
-        if method == "POST" and path in {FAULTS_PATH, WEBHOOKS_PATH}:
+        if method == "POST" and path in {FAULTS_PATH, WEBHOOKS_PATH, MISSING_PATHS}:
             self._control(path, body)
             return
         simulator._record(RecordedRequest(method, path, dict(self.headers.items()), body, query))
-        if method == "GET" and path.startswith(("/session/", "/auth/")):
-            _page(self, path, query)  # the user's browser: no API credentials
+        if method == "GET" and (path.startswith(("/session/", "/auth/")) or path in {"/sdk", "/sdk/connect"}):
+            _page(self, path, query)  # the user's browser or phone: no API credentials
             return
         route = simulator._routes.get((method, path))
-        if route is None:
+        if route is None or path in simulator.missing_widget_paths:
             self._answer(problem(404, "not found", path))
             return
         fault = simulator._next_fault(path, body)
         if fault is not None:
             self._answer_with(fault)
             return
-        denied = self._check_credentials(path)
+        denied = None if path.endswith("/integrations") else self._check_credentials(path)  # spec: security: []
         if denied:
             self._answer(denied)
             return
@@ -425,6 +446,8 @@ class _Handler(BaseHTTPRequestHandler):
             spec = json.loads(body)
             if path == WEBHOOKS_PATH:
                 self.server.simulator.drop_webhooks = bool(spec["drop"])
+            elif path == MISSING_PATHS:
+                self.server.simulator.missing_widget_paths = {str(p) for p in spec["paths"]}
             else:
                 fault = Fault(**{k: v for k, v in spec.items() if k != "times"})
                 self.server.simulator.inject(fault, times=int(spec.get("times", 1)))
@@ -554,6 +577,17 @@ def _subscriptions(simulator: TerraSimulator, request: _Request) -> Answer:
     return Answer(200, {"data": data})
 
 
+def _generate_auth_token(simulator: TerraSimulator, request: _Request) -> Answer:
+    token = secrets.token_hex(32)
+    with simulator._lock:
+        simulator.sdk_tokens[token] = time.time() + SDK_TOKEN_SECONDS
+    return Answer(200, {"status": "success", "token": token, "expires_in": SDK_TOKEN_SECONDS})
+
+
+def _integrations(simulator: TerraSimulator, request: _Request) -> Answer:
+    return Answer(200, {"providers": list(PROVIDERS), "sdk_providers": list(SDK_PROVIDERS), "status": "success"})
+
+
 def _bulk_user_info(simulator: TerraSimulator, request: _Request) -> Answer:
     if not isinstance(request.body, list) or not all(isinstance(uid, str) for uid in request.body):
         return problem(400, "the body must be an array of user ids", request.path)
@@ -596,8 +630,11 @@ def _redirect(handler: _Handler, url: str | None, params: dict[str, str], fallba
 
 
 def _page(handler: _Handler, path: str, query: dict[str, str]) -> None:
-    """The widget's provider list, and a provider's sign-in page for the custom-UI path."""
+    """The widget's provider list, a provider's sign-in page for the custom-UI path, and the phone with the SDK."""
     simulator = handler.server.simulator
+    if path.startswith("/sdk"):
+        _sdk_page(handler, path, query)
+        return
     parts = path.strip("/").split("/")
     if parts[0] == "session" and len(parts) >= 2 and parts[1] in simulator.sessions:
         session = simulator.sessions[parts[1]]
@@ -639,3 +676,25 @@ def _page(handler: _Handler, path: str, query: dict[str, str]) -> None:
         _html(handler, 200, f"Sign in to {user.provider}", "Terra asks to read your health data.", button)
         return
     _html(handler, 404, "Not found", "This session has expired or does not exist.", "")
+
+
+def _sdk_page(handler: _Handler, path: str, query: dict[str, str]) -> None:
+    """A phone running the app with Terra's mobile SDK: a token from the backend, a reference_id of its choosing."""
+    simulator = handler.server.simulator
+    if path == "/sdk/connect":
+        provider = query.get("provider", "APPLE")
+        user = simulator.sdk_connect(query.get("token", ""), query.get("reference_id") or None, provider)
+        if user is None:
+            _html(handler, 401, "Not connected", "The token is unknown, already used or expired (180 s).", "")
+            return
+        _html(handler, 200, f"{provider} connected", f"Terra user {user.user_id}; the auth webhook was sent.", "")
+        return
+    options = "".join(f"<option>{escape(p)}</option>" for p in SDK_PROVIDERS)
+    form = (
+        '<form action="/sdk/connect" method="get">'
+        '<p><label>Token from POST /v1/sdk-tokens<br><input name="token" size="40"></label></p>'
+        '<p><label>reference_id the device names<br><input name="reference_id" size="40"></label></p>'
+        f'<p><label>Provider <select name="provider">{options}</select></label></p>'
+        '<p><button class="action" type="submit">initConnection()</button></p></form>'
+    )
+    _html(handler, 200, "Terra mobile SDK", "What the app on the phone does with the token.", form)

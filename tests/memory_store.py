@@ -27,6 +27,8 @@ class InMemoryRegistryStore:
     # Called before each save, so a test can play a concurrent writer; it sees the store as it is.
     before_save: Callable[["InMemoryRegistryStore"], None] | None = None
     refused: set[str] = field(default_factory=set)  # Terra user ids whose records it refuses, as DynamoDB may
+    sdk_tokens: dict[str, list[int]] = field(default_factory=dict)
+    unverified: list[tuple[str, str, str, int]] = field(default_factory=list)
     saves: int = 0
 
     def user(self, terra_user_id: str) -> StoredUser | None:
@@ -89,6 +91,15 @@ class InMemoryRegistryStore:
 
     def mark_processed(self, delivery_id: str, at: datetime) -> None:
         self.deliveries.add(delivery_id)
+
+    def record_sdk_token(self, reference_id: str, issued_at: int, keep_until: int) -> None:
+        self.sdk_tokens.setdefault(reference_id, []).append(issued_at)
+
+    def sdk_tokens_issued(self, reference_id: str) -> list[int]:
+        return list(self.sdk_tokens.get(reference_id, []))
+
+    def record_unverified(self, reference_id: str, terra_user_id: str, provider: str, at: int) -> None:
+        self.unverified.append((reference_id, terra_user_id, provider, at))
 
     def claim_sync(self, reference_id: str, now: int, min_interval: int) -> SyncClaim:
         claimed, synced = self.syncs.get(reference_id, (None, None))

@@ -106,3 +106,22 @@ def test_cancelling_the_widget_is_recorded_as_the_last_attempt(stack: DevStack, 
     listed = requests.get(f"{stack.api_url}/v1/connections", headers=headers, timeout=10).json()
     assert listed["connections"] == []
     assert (listed["last_attempt"]["status"], listed["last_attempt"]["reason"]) == ("error", "user_cancelled")
+
+
+def test_the_sdk_page_connects_apple_health_for_the_user_the_token_was_issued_to(
+    stack: DevStack, browser: webdriver.Chrome
+) -> None:
+    assert stack.terra is not None
+    headers = {"Authorization": f"Bearer {local_token('dana')}"}
+    for device_names in ("dana", "erik"):  # the honest app, then one that names somebody else
+        token = requests.post(f"{stack.api_url}/v1/sdk-tokens", headers=headers, timeout=10).json()
+        browser.get(f"{stack.terra.base_url}/sdk")
+        browser.find_element(By.NAME, "token").send_keys(token["token"])
+        browser.find_element(By.NAME, "reference_id").send_keys(device_names)
+        browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        WebDriverWait(browser, 10).until(lambda driver: "connected" in driver.find_element(By.TAG_NAME, "h1").text)
+
+    dana = requests.post(f"{stack.api_url}/v1/connections/sync", headers=headers, timeout=10).json()
+    erik = {"Authorization": f"Bearer {local_token('erik')}"}
+    assert [c["provider"] for c in dana["connections"]] == ["APPLE"]
+    assert requests.post(f"{stack.api_url}/v1/connections/sync", headers=erik, timeout=10).json()["connections"] == []

@@ -138,3 +138,51 @@ def test_the_reconciliation_runs_on_demand_and_removes_what_terra_deleted_silent
 
     assert report["finished"] is True
     assert requests.get(f"{stack.api_url}/v1/connections", headers=headers, timeout=10).json()["connections"] == []
+
+
+def test_apple_health_through_the_sdk_is_listed_only_for_the_user_the_token_was_issued_to(stack: DevStack) -> None:
+    assert stack.terra is not None
+    hana = {"Authorization": f"Bearer {local_token('hana')}"}
+    token = requests.post(f"{stack.api_url}/v1/sdk-tokens", headers=hana, timeout=10).json()
+    assert token["reference_id"] == "hana"
+
+    honest = requests.get(
+        f"{stack.terra.base_url}/sdk/connect",
+        params={"token": token["token"], "reference_id": token["reference_id"], "provider": "APPLE"},
+        timeout=10,
+    )
+    second = requests.post(f"{stack.api_url}/v1/sdk-tokens", headers=hana, timeout=10).json()
+    forged = requests.get(
+        f"{stack.terra.base_url}/sdk/connect",
+        params={"token": second["token"], "reference_id": "ivan", "provider": "APPLE"},
+        timeout=10,
+    )
+
+    assert (honest.status_code, forged.status_code) == (200, 200)
+    synced = requests.post(f"{stack.api_url}/v1/connections/sync", headers=hana, timeout=10).json()
+    assert [c["provider"] for c in synced["connections"]] == ["APPLE"]
+    ivan = {"Authorization": f"Bearer {local_token('ivan')}"}
+    assert requests.post(f"{stack.api_url}/v1/connections/sync", headers=ivan, timeout=10).json()["connections"] == []
+
+
+def test_a_widget_endpoint_on_another_published_path_is_found(stack: DevStack) -> None:
+    assert stack.terra is not None
+    requests.post(
+        f"{stack.terra.base_url}/_simulator/missing-widget-paths", json={"paths": ["/api/widget/session"]}, timeout=10
+    )
+    headers = {"Authorization": f"Bearer {local_token('jo')}"}
+
+    answers = [requests.post(f"{stack.api_url}/v1/widget-sessions", headers=headers, timeout=10) for _ in range(2)]
+
+    assert [answer.status_code for answer in answers] == [201, 201]
+    tried = [r.path for r in stack.terra.requests if r.method == "POST" and "session" in r.path]
+    assert tried == ["/api/widget/session", "/widget/api/session", "/widget/api/session"]
+
+
+def test_the_providers_list_comes_from_terras_integrations(stack: DevStack) -> None:
+    headers = {"Authorization": f"Bearer {local_token('kim')}"}
+
+    answer = requests.get(f"{stack.api_url}/v1/providers", headers=headers, timeout=10).json()
+
+    assert "GARMIN" in answer["providers"]
+    assert answer["sdk_providers"] == ["APPLE", "SAMSUNG", "HEALTH_CONNECT"]

@@ -164,3 +164,34 @@ def test_the_schemas_refuse_what_terra_would_never_send() -> None:
     assert shapes_matching({"type": "user_reauth", "status": "warning", "message": "m"}) == []  # no new_user
     assert shapes_matching({"type": "deauth", "user": {"user_id": "x", "provider": "P"}, "status": "success"}) == []
     assert set(SCHEMAS) >= {"auth (success)", "auth_cancelled", "user_reauth", "permission_change"}
+
+
+def test_an_sdk_token_is_single_use_and_connects_under_the_reference_id_the_device_names(
+    terra: TerraSimulator,
+) -> None:
+    token = api(terra, "POST", "/auth/generateAuthToken").json()
+
+    assert (token["status"], token["expires_in"]) == ("success", 180)
+    user = terra.sdk_connect(token["token"], "anyone-the-device-likes")
+    assert user is not None
+    assert (user.provider, user.reference_id) == ("APPLE", "anyone-the-device-likes")
+    assert terra.sdk_connect(token["token"], "again") is None
+    assert terra.sdk_connect("never-issued", "x") is None
+    assert [event["type"] for event in terra.sent_events] == ["auth"]
+
+
+def test_integrations_need_no_credentials_and_list_sdk_providers_apart(terra: TerraSimulator) -> None:
+    answer = requests.get(terra.api_base_url + "/integrations", timeout=5).json()
+
+    assert "GARMIN" in answer["providers"]
+    assert answer["sdk_providers"] == ["APPLE", "SAMSUNG", "HEALTH_CONNECT"]
+
+
+def test_widget_paths_can_answer_404_like_an_account_on_another_published_path() -> None:
+    with TerraSimulator(
+        dev_id="sim-dev", api_key="sim-key", missing_widget_paths=frozenset({"/api/widget/session"})
+    ) as terra:
+        missing = requests.post(terra.widget_session_url, json={}, headers=HEADERS, timeout=5)
+        present = requests.post(terra.base_url + "/widget/session", json={}, headers=HEADERS, timeout=5)
+
+    assert (missing.status_code, present.status_code) == (404, 201)

@@ -5,24 +5,34 @@ import re
 from offline.expectations import event_files
 from offline.template import load_template
 
+from terra_connect.api.problems import _DESCRIPTIONS
 from terra_connect.domain import errors
 from tests.support import ROOT
 
 README = (ROOT / "README.md").read_text()
 
 
-def _error_codes() -> set[str]:
-    codes = set()
-    for value in vars(errors).values():
-        if isinstance(value, type) and issubclass(value, errors.ServiceError):
-            codes.add(value.code)
-    return codes
+def _error_codes() -> set[tuple[int, str]]:
+    """(status, code) of every error the service answers; a class that sets a status but no code of its own
+    (UpstreamUnavailable) is only a base for others."""
+    return {
+        (value.status, value.code)
+        for value in vars(errors).values()
+        if isinstance(value, type)
+        and issubclass(value, errors.ServiceError)
+        and not ("status" in vars(value) and "code" not in vars(value))
+    }
 
 
-def test_the_error_table_lists_exactly_the_codes_the_service_can_answer() -> None:
-    documented = set(re.findall(r"^\| \d{3} \| `([a-z_]+)` \|", README, flags=re.MULTILINE))
+def test_the_error_table_lists_exactly_the_codes_the_service_can_answer_under_their_statuses() -> None:
+    rows = re.findall(r"^\| (\d{3}) \| `([a-z_]+)` \|", README, flags=re.MULTILINE)
 
-    assert documented == _error_codes()
+    assert {(int(status), code) for status, code in rows} == _error_codes()
+
+
+def test_the_openapi_document_names_every_code_under_its_status() -> None:
+    for status, code in _error_codes():
+        assert code in _DESCRIPTIONS[status], (status, code)
 
 
 def test_the_parameter_table_lists_every_stack_parameter() -> None:

@@ -24,9 +24,14 @@ def _reference_id_named(name: str) -> bool:
     return "referenceid" in name.lower().replace("-", "").replace("_", "")
 
 
-def has_non_json_body(event: APIGatewayProxyEventV2) -> bool:
+def declares_non_json(event: APIGatewayProxyEventV2) -> bool:
+    """The Content-Type names something other than JSON (no Content-Type is taken as JSON)."""
     media_type = (event.headers.get("content-type") or "application/json").split(";")[0].strip().lower()
-    return bool(event.body) and media_type not in _JSON_MEDIA_TYPES
+    return media_type not in _JSON_MEDIA_TYPES
+
+
+def has_non_json_body(event: APIGatewayProxyEventV2) -> bool:
+    return bool(event.body) and declares_non_json(event)
 
 
 def strict_request(request: Request) -> None:

@@ -38,7 +38,7 @@ _DESCRIPTIONS = {
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "validation_error, reference_id_not_allowed, redirect_not_allowed",
-    500: "configuration_error, internal_error",
+    500: "configuration_error, registry_rejected, internal_error",
     502: "terra_rejected, terra_bad_response",
     503: "terra_unavailable, secrets_unavailable, registry_unavailable (with Retry-After)",
     504: "terra_timeout",

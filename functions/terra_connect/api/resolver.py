@@ -12,7 +12,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestValidationError,
 )
 
-from terra_connect.api.dependencies import has_non_json_body
+from terra_connect.api.dependencies import declares_non_json, has_non_json_body
 from terra_connect.api.observability import count_error, logger
 from terra_connect.api.problems import problem_response
 from terra_connect.domain.errors import (
@@ -41,14 +41,14 @@ def _reject_constant(name: str) -> NoReturn:
 
 
 def parse_json_body(text: str) -> Any:
-    """Strict JSON: size-capped, no duplicate keys, no NaN/Infinity."""
+    """Strict JSON: size-capped, no duplicate keys, no NaN/Infinity. `null` is no body (the options are optional)."""
     if len(text) > MAX_BODY_BYTES or len(text.encode("utf-8", "surrogatepass")) > MAX_BODY_BYTES:
         raise PayloadTooLarge(f"The request body is larger than {MAX_BODY_BYTES} bytes.")
     try:
         document = json.loads(text, object_pairs_hook=_reject_duplicate_keys, parse_constant=_reject_constant)
     except (ValueError, RecursionError):
         raise MalformedBody from None
-    if not isinstance(document, dict):
+    if document is not None and not isinstance(document, dict):
         raise InvalidRequest("The request body must be a JSON object.")
     return document
 
@@ -109,5 +109,14 @@ def create_resolver(*routers: Router) -> APIGatewayHttpResolver:
     def _unexpected(error: Exception) -> Response[str]:
         logger.exception("Unexpected error", extra={"error_type": type(error).__name__})
         return _problem_for(ServiceError())
+
+    @app.exception_handler(ValueError)
+    def _unparseable_body(error: ValueError) -> Response[str]:
+        # Powertools parses form and multipart bodies before any route sees them, and raises ValueError on a
+        # broken one (a multipart content type without a boundary). Such a body is refused as any non-JSON is.
+        if declares_non_json(app.current_event):
+            return _problem_for(UnsupportedMediaType())
+        answer: Response[str] = _unexpected(error)
+        return answer
 
     return app

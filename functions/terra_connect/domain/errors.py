@@ -157,5 +157,9 @@ class TerraTimeout(ServiceError):
 
 
 class RegistryRejected(ServiceError):
-    """A fact the registry can never store (an id beyond its bounds, an item DynamoDB refuses). Retrying cannot
-    help, so a webhook carrying it is acknowledged and counted; anywhere else it is this service's bug."""
+    """A request the registry's table refuses as invalid (an id beyond the registry's bounds, an item over
+    DynamoDB's limits, a table without the stack's key schema). Retrying cannot help, so a webhook carrying it is
+    acknowledged and counted; an API request gets this 500 and the log says why."""
+
+    code = "registry_rejected"
+    default_detail = "The connection registry refused the request."

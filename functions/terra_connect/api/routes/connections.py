@@ -44,7 +44,7 @@ Provider = Annotated[str, Path(pattern=PROVIDER_PATTERN, description="A Terra pr
             "description": "The caller's connections.",
             "content": {"application/json": {"model": ConnectionsResponse}},
         },
-        **problem_responses(401, 422, 500, 503),
+        **problem_responses(401, 415, 422, 500, 503),
     },
 )
 def list_connections(
@@ -101,7 +101,7 @@ def sync_connections(
     "caller's gets the same 404 as an unknown one.",
     operation_id="deleteConnection",
     tags=["Connections"],
-    responses={204: {"description": "Disconnected."}, **problem_responses(401, 404, 422, 500, 502, 503, 504)},
+    responses={204: {"description": "Disconnected."}, **problem_responses(401, 404, 415, 422, 500, 502, 503, 504)},
 )
 def delete_connection(
     terra_user_id: TerraUserId,

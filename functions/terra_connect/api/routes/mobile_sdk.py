@@ -62,7 +62,7 @@ def create_sdk_token(
     tags=["Mobile SDK"],
     responses={
         200: {"description": "The providers.", "content": {"application/json": {"model": ProvidersResponse}}},
-        **problem_responses(401, 422, 500, 502, 503, 504),
+        **problem_responses(401, 415, 422, 500, 502, 503, 504),
     },
 )
 def list_providers(

@@ -11,7 +11,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from terra_connect.api.dependencies import webhook_receiver
 from terra_connect.api.observability import logger, metrics
 from terra_connect.api.problems import problem_responses
-from terra_connect.domain.errors import MalformedBody
+from terra_connect.domain.errors import MalformedBody, PayloadTooLarge
 from terra_connect.domain.webhook_receiver import WebhookReceiver
 
 router = Router()  # type: ignore[no-untyped-call]  # Powertools declares no return type on __init__
@@ -28,7 +28,9 @@ def raw_body() -> bytes:
             return base64.b64decode(body, validate=True)
         except binascii.Error:
             raise MalformedBody("The body is marked base64 but is not.") from None
-    return body.encode("utf-8")
+    # A lone surrogate cannot come from API Gateway (its bodies are UTF-8 or base64), but a hand-made event may
+    # hold one: it is kept as bytes no signature will match, not an error.
+    return body.encode("utf-8", "surrogatepass")
 
 
 @router.post(
@@ -47,7 +49,7 @@ def raw_body() -> bytes:
 def receive_webhook(receiver: Annotated[WebhookReceiver, Depends(webhook_receiver)]) -> dict[str, str]:
     body = raw_body()
     if len(body) > MAX_WEBHOOK_BYTES:
-        raise MalformedBody("The webhook body is larger than 1 MiB.")
+        raise PayloadTooLarge("The webhook body is larger than 1 MiB.")
     headers = router.current_event.headers
     delivery_id = next((v for k, v in headers.items() if k.lower() == "x-terra-trace-id"), None)
     outcome = receiver.receive(headers, body, delivery_id)

@@ -1,139 +1,133 @@
 """make dev: the whole product on this machine, with no AWS account and no Docker.
 
-- The API: an HTTP server on 127.0.0.1 that turns each request into the API Gateway (HTTP API, payload 2.0)
-  event Lambda would receive and hands it to the real Lambda handlers - the same routes, validation and code.
-- Identity: local mode reads the bearer token's claims WITHOUT verifying its signature (API Gateway's JWT
-  authorizer does that in AWS). This module is never part of the deployed artifact; the Lambda handlers
-  themselves still refuse a request that has a token but no authorizer claims.
+- The API: offline/gateway.py, a stand-in for the stack's HTTP API on 127.0.0.1 - its routes, its JWT
+  authorizer, Lambda's one-event-at-a-time instances - in front of the real Lambda handlers.
+- Identity: the stack's Cognito user pool, emulated by moto: real users, real sign-in, real RS256 access tokens
+  and a JWKS the gateway checks them against. `make token USER=alice` signs alice in and prints her token.
 - Secrets Manager and DynamoDB: moto's server on loopback, seeded with the secret and the connections table.
 - Terra: the simulator (its widget page connects a fake wearable and sends signed webhooks back to this API),
   or the real Terra when TERRA_DEV_ID and TERRA_API_KEY are set.
 
     python -m offline.dev               # run (make dev)
-    python -m offline.dev token alice   # print a local token for subject "alice" (make token USER=alice)
+    python -m offline.dev token alice   # a token for alice from the running stack (make token USER=alice)
 """
 
-import base64
-import binascii
 import json
+import logging
 import os
 import sys
 import threading
-import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from html import escape
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http import HTTPStatus
 from importlib import import_module
 from typing import Any
 from urllib.parse import parse_qsl
 
+import boto3
+import requests
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.wrappers import Request, Response
+
 from offline.aws import FAKE_CREDENTIALS, REGION, create_connections_table, emulated_aws, seed_terra_secret
+from offline.gateway import FunctionInstance, JwtAuthorizer, LocalGateway, jwks_from
 from offline.terra_simulator import TerraSimulator
 from terra_connect.settings import CURRENT_WIDGET_SESSION_URL
 
-LOCAL_ISSUER = "terra-connect-local"
 TABLE = "terra-connect-connections"
 SIMULATOR_DEV_ID = "local-dev-id"
 SIMULATOR_API_KEY = "local-api-key"
 SIMULATOR_SIGNING_SECRET = "local-signing-secret"  # noqa: S105 - the simulator's own fake secret
 WEBHOOK_PATH = "/v1/terra/webhooks"
-Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+LOCAL_PASSWORD = "Local-password-1"  # noqa: S105 - every local user's password, for sign-in from an app
+# moto draws ids from a seeded generator: the same seed gives the same pool and client ids on every run, so an
+# app pointed at the local pool keeps working across restarts.
+MOTO_SEED = 42
+# A request never holds a connection longer than this (a body announced but never sent, a stalled client).
+SOCKET_TIMEOUT_SECONDS = 15
 
 
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+@dataclass(frozen=True)
+class LocalIdentity:
+    """The stack's user pool and public app client, emulated by moto."""
+
+    endpoint: str
+    pool_id: str
+    client_id: str
+
+    @property
+    def issuer(self) -> str:
+        return f"https://cognito-idp.{REGION}.amazonaws.com/{self.pool_id}"
+
+    @property
+    def jwks_url(self) -> str:
+        return f"{self.endpoint}/{self.pool_id}/.well-known/jwks.json"
+
+    @classmethod
+    def create(cls, endpoint: str) -> "LocalIdentity":
+        cognito = _cognito(endpoint)
+        pool = cognito.create_user_pool(PoolName="terra-connect-local-users")["UserPool"]
+        client = cognito.create_user_pool_client(
+            UserPoolId=pool["Id"],
+            ClientName="terra-connect-local-mobile",
+            GenerateSecret=False,
+            ExplicitAuthFlows=[
+                "ALLOW_USER_PASSWORD_AUTH",
+                "ALLOW_ADMIN_USER_PASSWORD_AUTH",
+                "ALLOW_REFRESH_TOKEN_AUTH",
+            ],
+        )["UserPoolClient"]
+        return cls(endpoint=endpoint, pool_id=pool["Id"], client_id=client["ClientId"])
+
+    def token(self, username: str) -> str:
+        """A real access token for `username` (created on first use, password LOCAL_PASSWORD)."""
+        cognito = _cognito(self.endpoint)
+        with suppress(cognito.exceptions.UsernameExistsException):
+            cognito.admin_create_user(UserPoolId=self.pool_id, Username=username, MessageAction="SUPPRESS")
+            cognito.admin_set_user_password(
+                UserPoolId=self.pool_id, Username=username, Password=LOCAL_PASSWORD, Permanent=True
+            )
+        signed_in = cognito.admin_initiate_auth(
+            UserPoolId=self.pool_id,
+            ClientId=self.client_id,
+            AuthFlow="ADMIN_USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": username, "PASSWORD": LOCAL_PASSWORD},
+        )
+        return str(signed_in["AuthenticationResult"]["AccessToken"])
+
+    def subject(self, username: str) -> str:
+        """The user's `sub`: what becomes their reference_id (created on first use)."""
+        self.token(username)
+        user = _cognito(self.endpoint).admin_get_user(UserPoolId=self.pool_id, Username=username)
+        return next(str(a["Value"]) for a in user["UserAttributes"] if a["Name"] == "sub")
 
 
-def local_token(subject: str, lifetime_seconds: int = 86_400) -> str:
-    """An UNSIGNED token for local mode only: any real deployment's authorizer rejects it."""
-    now = int(time.time())
-    header = {"alg": "none", "typ": "JWT"}
-    claims = {"sub": subject, "iss": LOCAL_ISSUER, "iat": now, "exp": now + lifetime_seconds}
-    return f"{_b64url(json.dumps(header).encode())}.{_b64url(json.dumps(claims).encode())}."
-
-
-def claims_from(authorization: str | None) -> dict[str, str] | None:
-    """The token's claims, unverified, as API Gateway passes them to Lambda (every value a string)."""
-    scheme, _, token = (authorization or "").partition(" ")
-    parts = token.split(".")
-    if scheme.lower() != "bearer" or len(parts) != 3:
-        return None
-    try:
-        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
-    except (ValueError, binascii.Error):
-        return None
-    if not isinstance(claims, dict) or int(claims.get("exp", 0)) < time.time():
-        return None
-    return {name: value if isinstance(value, str) else json.dumps(value) for name, value in claims.items()}
-
-
-class _Context:
-    function_name = "terra-connect-local"
-    function_version = "$LATEST"
-    invoked_function_arn = "arn:aws:lambda:us-east-1:000000000000:function:terra-connect-local"
-    memory_limit_in_mb = 512
-    log_group_name = "local"
-    log_stream_name = "local"
-
-    def __init__(self, timeout_seconds: int = 10) -> None:
-        """`timeout_seconds`: the function's Timeout in template.yaml (10 s for the API, 900 s for reconciliation)."""
-        self.aws_request_id = str(uuid.uuid4())
-        self._timeout_ms = timeout_seconds * 1000
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self._timeout_ms
+def _cognito(endpoint: str) -> Any:
+    return boto3.client(
+        "cognito-idp",
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    )
 
 
 @dataclass
-class LocalApi:
-    """Requests in, API Gateway events to the Lambda handlers, their answers back out."""
+class DevStack:
+    api_url: str
+    terra: TerraSimulator | None
+    aws_endpoint: str
+    identity: LocalIdentity
+    functions: dict[str, FunctionInstance]
+    gateway: LocalGateway
 
-    api: Handler
-    webhooks: Handler
-    port: int
-    reconcile: Handler | None = None  # the scheduled function, run on demand at POST /dev/reconcile
+    def token(self, username: str) -> str:
+        return self.identity.token(username)
 
-    def event(self, method: str, target: str, headers: dict[str, str], body: bytes) -> dict[str, Any]:
-        path, _, query = target.partition("?")
-        request_id = base64.b64encode(uuid.uuid4().bytes[:12]).decode()
-        context: dict[str, Any] = {
-            "accountId": "000000000000",
-            "apiId": "local",
-            "domainName": f"127.0.0.1:{self.port}",
-            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1"},
-            "requestId": request_id,
-            "routeKey": "$default",
-            "stage": "$default",
-            "timeEpoch": int(time.time() * 1000),
-        }
-        claims = claims_from(headers.get("authorization")) if path != WEBHOOK_PATH else None
-        if claims is not None:
-            context["authorizer"] = {"jwt": {"claims": claims, "scopes": None}}
-        event: dict[str, Any] = {
-            "version": "2.0",
-            "routeKey": "$default",
-            "rawPath": path,
-            "rawQueryString": query,
-            "headers": headers,
-            "requestContext": context,
-            "isBase64Encoded": False,
-        }
-        if query:
-            event["queryStringParameters"] = dict(parse_qsl(query, keep_blank_values=True))
-        if body:
-            try:
-                event["body"] = body.decode("utf-8")
-            except UnicodeDecodeError:
-                event["body"], event["isBase64Encoded"] = base64.b64encode(body).decode(), True
-        return event
-
-    def handle(self, method: str, target: str, headers: dict[str, str], body: bytes) -> dict[str, Any]:
-        event = self.event(method, target, headers, body)
-        handler = self.webhooks if event["rawPath"] == WEBHOOK_PATH else self.api
-        return handler(event, _Context())
+    def bearer(self, username: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(username)}"}
 
 
 def _result_page(title: str, query: str) -> bytes:
@@ -146,48 +140,50 @@ def _result_page(title: str, query: str) -> bytes:
     ).encode()
 
 
-def serve(api: LocalApi, host: str = "127.0.0.1") -> ThreadingHTTPServer:
-    class RequestHandler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+class _LocalPages:
+    """What local mode adds beside the API, under /dev: the deep-link landing pages, tokens, reconciliation."""
 
-        def log_message(self, format: str, *args: Any) -> None:
-            sys.stderr.write(f"{self.command} {self.path.split('?')[0]} -> {args[1] if len(args) > 1 else ''}\n")
+    def __init__(self, identity: LocalIdentity, reconcile: FunctionInstance) -> None:
+        self._identity = identity
+        self._reconcile = reconcile
 
-        def _dispatch(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            path, _, query = self.path.partition("?")
-            if self.command == "GET" and path in {"/dev/connected", "/dev/failed"}:
-                title = "Connected" if path == "/dev/connected" else "Not connected"
-                self._reply(200, {"Content-Type": "text/html; charset=utf-8"}, _result_page(title, query))
-                return
-            if self.command == "POST" and path == "/dev/reconcile" and api.reconcile is not None:
-                report = json.dumps(api.reconcile({}, _Context(timeout_seconds=900))).encode()
-                self._reply(200, {"Content-Type": "application/json"}, report)
-                return
-            headers = {name.lower(): value for name, value in self.headers.items()}
-            result = api.handle(self.command, self.path, headers, body)
-            payload = result.get("body") or ""
-            data = base64.b64decode(payload) if result.get("isBase64Encoded") else payload.encode()
-            self._reply(result["statusCode"], {k: str(v) for k, v in (result.get("headers") or {}).items()}, data)
-
-        def _reply(self, status: int, headers: dict[str, str], data: bytes) -> None:
-            self.send_response(status)
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        do_GET = do_POST = do_DELETE = do_PUT = _dispatch  # noqa: N815 - the stdlib's naming
-
-    return ThreadingHTTPServer((host, api.port), RequestHandler)
+    def __call__(self, request: Request) -> Response | None:
+        path = request.path
+        if request.method == "GET" and path in {"/dev/connected", "/dev/failed"}:
+            title = "Connected" if path == "/dev/connected" else "Not connected"
+            page = _result_page(title, request.query_string.decode("latin-1"))
+            return Response(page, 200, content_type="text/html; charset=utf-8")
+        if request.method == "POST" and path == "/dev/token":
+            username = str((request.get_json(silent=True) or {}).get("user") or "alice")[:128]
+            token = self._identity.token(username)
+            return Response(json.dumps({"user": username, "access_token": token}), 200, content_type="application/json")
+        if request.method == "POST" and path == "/dev/reconcile":
+            return Response(json.dumps(self._reconcile.invoke({})), 200, content_type="application/json")
+        return None
 
 
-@dataclass
-class DevStack:
-    api_url: str
-    terra: TerraSimulator | None
-    aws_endpoint: str
+class _RequestHandler(WSGIRequestHandler):
+    timeout = SOCKET_TIMEOUT_SECONDS
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        """The gateway logs each request itself, with what it decided."""
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """A request too broken to parse gets a JSON answer like API Gateway's, not the standard library's HTML; an
+        HTTP version it does not speak is the client's error (400), not a 505."""
+        code = 400 if code >= 500 else code
+        message = HTTPStatus(code).phrase if code == 400 else message
+        body = json.dumps({"message": HTTPStatus(code).phrase}).encode()
+        if self.request_version == "HTTP/0.9":  # a request line too broken to name its version
+            self.request_version = "HTTP/1.1"
+        self.send_response(code, message)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD" and code >= 200 and code not in {204, 304}:
+            self.wfile.write(body)
+        self.close_connection = True
 
 
 @contextmanager
@@ -201,11 +197,20 @@ def _environment(variables: dict[str, str]) -> Iterator[None]:
         os.environ.update(saved)
 
 
+def _log(line: str) -> None:
+    sys.stderr.write(line + "\n")
+
+
 @contextmanager
-def dev_stack(port: int = 3000, *, real_terra: dict[str, str] | None = None) -> Iterator[DevStack]:
-    """Everything `make dev` runs; the browser test starts the same stack on a free port."""
+def dev_stack(
+    port: int = 3000, *, aws_port: int = 0, real_terra: dict[str, str] | None = None, quiet: bool = False
+) -> Iterator[DevStack]:
+    """Everything `make dev` runs; the tests start the same stack on a free port. `aws_port` fixes where the
+    emulated AWS (and so the Cognito endpoint an app signs in at) listens; 0 picks a free port."""
     with ExitStack() as stack:
-        aws = stack.enter_context(emulated_aws())
+        aws = stack.enter_context(emulated_aws(port=aws_port))
+        requests.post(f"{aws.endpoint}/moto-api/seed?a={MOTO_SEED}", timeout=10).raise_for_status()
+        identity = LocalIdentity.create(aws.endpoint)
         api_url = f"http://127.0.0.1:{port}"
         terra: TerraSimulator | None = None
         if real_terra:
@@ -243,34 +248,50 @@ def dev_stack(port: int = 3000, *, real_terra: dict[str, str] | None = None) -> 
                     "DEFAULT_FAILURE_REDIRECT_URL": f"{api_url}/dev/failed",
                     "POWERTOOLS_SERVICE_NAME": "terra-connect",
                     "POWERTOOLS_METRICS_NAMESPACE": "TerraConnect",
-                    "POWERTOOLS_METRICS_DISABLED": "true",
                     **terra_settings,
                 }
             )
         )
         container = import_module("terra_connect.api.container")
-        container.get_container.cache_clear()
-        container.get_webhook_container.cache_clear()
-        stack.callback(container.get_container.cache_clear)
-        stack.callback(container.get_webhook_container.cache_clear)
-        container.get_reconciler_container.cache_clear()
-        stack.callback(container.get_reconciler_container.cache_clear)
-        api_module = import_module("terra_connect.api.handler")
-        webhook_module = import_module("terra_connect.api.webhook_handler")
-        reconcile_module = import_module("terra_connect.api.reconcile_handler")
-        local_api = LocalApi(
-            api_module.lambda_handler, webhook_module.lambda_handler, port, reconcile_module.lambda_handler
+        for cached in (container.get_container, container.get_webhook_container, container.get_reconciler_container):
+            cached.cache_clear()
+            stack.callback(cached.cache_clear)
+        one_process = threading.Lock()  # the three functions share this process: they take turns
+        functions = {
+            name: FunctionInstance.from_template(name, import_module(module).lambda_handler, one_process)
+            for name, module in (
+                ("ApiFunction", "terra_connect.api.handler"),
+                ("WebhookFunction", "terra_connect.api.webhook_handler"),
+                ("ReconcileFunction", "terra_connect.api.reconcile_handler"),
+            )
+        }
+        authorizer = JwtAuthorizer(
+            issuer=identity.issuer, audiences=frozenset({identity.client_id}), jwks=jwks_from(identity.jwks_url)
         )
-        server = serve(local_api)
+        gateway = LocalGateway(
+            functions,
+            authorizer,
+            local_pages=_LocalPages(identity, functions["ReconcileFunction"]),
+            log=(lambda _: None) if quiet else _log,
+        )
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        server: BaseWSGIServer = make_server("127.0.0.1", port, gateway, threaded=True, request_handler=_RequestHandler)
         thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         thread.start()
         stack.callback(server.server_close)
         stack.callback(server.shutdown)
-        yield DevStack(api_url=api_url, terra=terra, aws_endpoint=aws.endpoint)
+        yield DevStack(
+            api_url=api_url,
+            terra=terra,
+            aws_endpoint=aws.endpoint,
+            identity=identity,
+            functions=functions,
+            gateway=gateway,
+        )
 
 
 def next_steps(stack: DevStack) -> str:
-    token = local_token("alice")
+    token = stack.token("alice")
     terra = "the Terra simulator at " + stack.terra.base_url if stack.terra else "the REAL Terra API"
     drop = (
         f"""
@@ -282,10 +303,11 @@ GET /v1/connections (not there) with the sync (there):
         if stack.terra
         else ""
     )
+    identity = stack.identity
     return f"""
 Terra Connect is running locally: API {stack.api_url}, {terra}, AWS emulated at {stack.aws_endpoint}.
 
-Get a widget URL for user "alice" and open it in a browser:
+Get a widget URL for user "alice" (a real access token from the local user pool) and open it in a browser:
 
   curl -s -X POST {stack.api_url}/v1/widget-sessions \\
     -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' \\
@@ -298,20 +320,40 @@ the widget sends the user back:
 {drop}
 The scheduled reconciliation, on demand: curl -s -X POST {stack.api_url}/dev/reconcile
 
-Another user's token: make token USER=bob. Local mode trusts the token's claims without checking its
-signature; the deployed stack's JWT authorizer does check them. Stop with Ctrl-C.
+Another user's token: make token USER=bob. The API checks every token as the stack's JWT authorizer does; your
+app can sign in itself (USER_PASSWORD_AUTH; the same ids on every run):
+
+  Cognito endpoint {identity.endpoint}
+  user pool        {identity.pool_id}
+  app client       {identity.client_id}
+  users            any that make token created, password {LOCAL_PASSWORD}
+
+Stop with Ctrl-C.
 """
 
 
+def print_token(username: str, port: int) -> int:
+    """Ask the running `make dev` for a user's token; the token is the last line printed."""
+    try:
+        answer = requests.post(f"http://127.0.0.1:{port}/dev/token", json={"user": username}, timeout=10)
+        answer.raise_for_status()
+    except requests.RequestException:
+        print(f"No local stack answers on 127.0.0.1:{port}: start it with `make dev` first.", file=sys.stderr)  # noqa: T201
+        return 1
+    print(answer.json()["access_token"])  # noqa: T201
+    return 0
+
+
 def main(argv: list[str]) -> int:
-    if argv[:1] == ["token"]:
-        print(local_token(argv[1] if len(argv) > 1 else "alice"))  # noqa: T201
-        return 0
     port = int(os.environ.get("PORT", "3000"))
+    if argv[:1] == ["token"]:
+        return print_token(argv[1] if len(argv) > 1 and argv[1] else "alice", port)
     real = {
         k: os.environ[k] for k in ("TERRA_DEV_ID", "TERRA_API_KEY", "TERRA_WEBHOOK_SIGNING_SECRET") if os.environ.get(k)
     }
-    with dev_stack(port, real_terra=real if {"TERRA_DEV_ID", "TERRA_API_KEY"} <= set(real) else None) as stack:
+    aws_port = int(os.environ.get("AWS_PORT", str(port + 1)))
+    real_terra = real if {"TERRA_DEV_ID", "TERRA_API_KEY"} <= set(real) else None
+    with dev_stack(port, aws_port=aws_port, real_terra=real_terra) as stack:
         print(next_steps(stack), flush=True)  # noqa: T201
         with suppress(KeyboardInterrupt):
             threading.Event().wait()

@@ -12,8 +12,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from offline.dev import DevStack, dev_stack, local_token
+from offline.dev import DevStack, dev_stack
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
@@ -31,7 +32,7 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture
 def stack() -> Iterator[DevStack]:
-    with dev_stack(free_port()) as running:
+    with dev_stack(free_port(), quiet=True) as running:
         yield running
 
 
@@ -63,7 +64,7 @@ def test_a_user_connects_a_wearable_through_the_widget(
     stack: DevStack, browser: webdriver.Chrome, tmp_path: Path
 ) -> None:
     screenshots = Path(os.environ.get("SCREENSHOT_DIR", tmp_path))
-    headers = {"Authorization": f"Bearer {local_token('alice')}"}
+    headers = stack.bearer("alice")
     created = requests.post(
         f"{stack.api_url}/v1/widget-sessions",
         json={"providers": ["GARMIN", "OURA", "FITBIT"]},
@@ -81,7 +82,7 @@ def test_a_user_connects_a_wearable_through_the_widget(
     WebDriverWait(browser, 10).until(lambda driver: "/dev/connected" in driver.current_url)
     redirect = parse_qs(urlsplit(browser.current_url).query)
     assert redirect["resource"] == ["OURA"]
-    assert redirect["reference_id"] == ["alice"]
+    assert redirect["reference_id"] == [stack.identity.subject("alice")]
     assert browser.find_element(By.ID, "outcome").text == "Connected"
     browser.save_screenshot(str(screenshots / "widget-connected.png"))
 
@@ -91,12 +92,12 @@ def test_a_user_connects_a_wearable_through_the_widget(
         ("OURA", "connected", redirect["user_id"][0])
     ]
     assert listed["last_attempt"]["status"] == "success"
-    other = {"Authorization": f"Bearer {local_token('bob')}"}
+    other = stack.bearer("bob")
     assert requests.get(f"{stack.api_url}/v1/connections", headers=other, timeout=10).json()["connections"] == []
 
 
 def test_cancelling_the_widget_is_recorded_as_the_last_attempt(stack: DevStack, browser: webdriver.Chrome) -> None:
-    headers = {"Authorization": f"Bearer {local_token('carol')}"}
+    headers = stack.bearer("carol")
     url = requests.post(f"{stack.api_url}/v1/widget-sessions", headers=headers, timeout=10).json()["url"]
 
     browser.get(url)
@@ -112,16 +113,19 @@ def test_the_sdk_page_connects_apple_health_for_the_user_the_token_was_issued_to
     stack: DevStack, browser: webdriver.Chrome
 ) -> None:
     assert stack.terra is not None
-    headers = {"Authorization": f"Bearer {local_token('dana')}"}
-    for device_names in ("dana", "erik"):  # the honest app, then one that names somebody else
+    headers = stack.bearer("dana")
+    for device_names in (stack.identity.subject("dana"), stack.identity.subject("erik")):  # honest, then not
         token = requests.post(f"{stack.api_url}/v1/sdk-tokens", headers=headers, timeout=10).json()
         browser.get(f"{stack.terra.base_url}/sdk")
         browser.find_element(By.NAME, "token").send_keys(token["token"])
         browser.find_element(By.NAME, "reference_id").send_keys(device_names)
         browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-        WebDriverWait(browser, 10).until(lambda driver: "connected" in driver.find_element(By.TAG_NAME, "h1").text)
+        # The form posts and a new page replaces this one: the old heading may go stale while it is being read.
+        WebDriverWait(browser, 10, ignored_exceptions=(StaleElementReferenceException,)).until(
+            lambda driver: "connected" in driver.find_element(By.TAG_NAME, "h1").text
+        )
 
     dana = requests.post(f"{stack.api_url}/v1/connections/sync", headers=headers, timeout=10).json()
-    erik = {"Authorization": f"Bearer {local_token('erik')}"}
+    erik = stack.bearer("erik")
     assert [c["provider"] for c in dana["connections"]] == ["APPLE"]
     assert requests.post(f"{stack.api_url}/v1/connections/sync", headers=erik, timeout=10).json()["connections"] == []

@@ -1,43 +1,14 @@
-"""Local mode: unverified local tokens, the event adapter, and the simulator's user side - none of it ships."""
+"""Local mode: the whole product behind the local gateway, with real tokens - and none of it ships."""
 
+import json
 import re
 from collections.abc import Iterator
 
 import pytest
 import requests
-from offline.dev import DevStack, LocalApi, claims_from, dev_stack, local_token, main, next_steps
+from offline.dev import LOCAL_PASSWORD, DevStack, dev_stack, main, next_steps
 
 from tests.support import ROOT, free_port
-
-
-def test_a_local_token_carries_its_subject() -> None:
-    claims = claims_from(f"Bearer {local_token('alice')}")
-
-    assert claims is not None
-    assert claims["sub"] == "alice"
-    assert claims["iss"] == "terra-connect-local"
-
-
-@pytest.mark.parametrize(
-    "authorization",
-    [None, "", "Basic dXNlcjpwdw==", "Bearer not-a-jwt", "Bearer a.%%%.c", f"Bearer {local_token('alice', -10)}"],
-    ids=["none", "empty", "basic", "not-jwt", "bad-base64", "expired"],
-)
-def test_anything_else_gives_no_claims(authorization: str | None) -> None:
-    assert claims_from(authorization) is None
-
-
-def test_the_adapter_never_gives_the_webhook_route_claims() -> None:
-    api = LocalApi(api=lambda event, _: event, webhooks=lambda event, _: event, port=3000)
-    token = f"Bearer {local_token('alice')}"
-
-    api_event = api.event("GET", "/v1/connections?x=1", {"authorization": token}, b"")
-    webhook_event = api.event("POST", "/v1/terra/webhooks", {"authorization": token}, b"\xff\xfe")
-
-    assert api_event["requestContext"]["authorizer"]["jwt"]["claims"]["sub"] == "alice"
-    assert api_event["queryStringParameters"] == {"x": "1"}
-    assert "authorizer" not in webhook_event["requestContext"]
-    assert webhook_event["isBase64Encoded"] is True
 
 
 def test_local_mode_is_not_part_of_the_lambda_artifact() -> None:
@@ -49,12 +20,12 @@ def test_local_mode_is_not_part_of_the_lambda_artifact() -> None:
 
 @pytest.fixture
 def stack() -> Iterator[DevStack]:
-    with dev_stack(free_port()) as running:
+    with dev_stack(free_port(), quiet=True) as running:
         yield running
 
 
 def test_the_whole_flow_works_over_http_without_a_browser(stack: DevStack) -> None:
-    headers = {"Authorization": f"Bearer {local_token('dora')}"}
+    headers = stack.bearer("dora")
     widget = requests.post(f"{stack.api_url}/v1/widget-sessions", headers=headers, timeout=10).json()["url"]
 
     landed = requests.get(widget + "/connect?provider=GARMIN", timeout=10)
@@ -75,7 +46,7 @@ def test_the_whole_flow_works_over_http_without_a_browser(stack: DevStack) -> No
 
 
 def test_the_custom_ui_path_works_end_to_end(stack: DevStack) -> None:
-    headers = {"Authorization": f"Bearer {local_token('erin')}"}
+    headers = stack.bearer("erin")
     answer = requests.post(f"{stack.api_url}/v1/connections/WHOOP/auth-url", headers=headers, timeout=10)
     assert answer.status_code == 201
 
@@ -86,13 +57,24 @@ def test_the_custom_ui_path_works_end_to_end(stack: DevStack) -> None:
     assert [(c["provider"], c["terra_user_id"]) for c in listed] == [("WHOOP", answer.json()["terra_user_id"])]
 
 
-def test_the_token_command_prints_the_token_as_its_last_line(capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_token_command_prints_a_token_the_running_stack_accepts_as_its_last_line(
+    stack: DevStack, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PORT", stack.api_url.rsplit(":", 1)[1])
     assert main(["token", "bob"]) == 0
 
     last_line = capsys.readouterr().out.strip().splitlines()[-1]
-    claims = claims_from(f"Bearer {last_line}")
-    assert claims is not None
-    assert claims["sub"] == "bob"
+    headers = {"Authorization": f"Bearer {last_line}"}
+    assert requests.get(f"{stack.api_url}/v1/connections", headers=headers, timeout=10).status_code == 200
+
+
+def test_the_token_command_says_when_no_stack_runs(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PORT", str(free_port()))
+
+    assert main(["token", "bob"]) == 1
+    assert "make dev" in capsys.readouterr().err
 
 
 def test_the_printed_next_steps_work_as_written(stack: DevStack) -> None:
@@ -111,9 +93,49 @@ def test_the_printed_next_steps_work_as_written(stack: DevStack) -> None:
     assert answer.status_code == 201
 
 
+def app_sign_in(
+    cognito_endpoint: str, client_id: str, username: str, password: str = LOCAL_PASSWORD
+) -> requests.Response:
+    """What a mobile Cognito SDK sends to sign a user in: an unsigned InitiateAuth, USER_PASSWORD_AUTH."""
+    return requests.post(
+        cognito_endpoint + "/",
+        headers={
+            "Content-Type": "application/x-amz-json-1.1",
+            "X-Amz-Target": "AWSCognitoIdentityProviderService.InitiateAuth",
+        },
+        data=json.dumps(
+            {
+                "AuthFlow": "USER_PASSWORD_AUTH",
+                "ClientId": client_id,
+                "AuthParameters": {"USERNAME": username, "PASSWORD": password},
+            }
+        ),
+        timeout=10,
+    )
+
+
+def test_an_app_signs_in_itself_with_what_make_dev_prints_and_the_ids_survive_a_restart() -> None:
+    aws_port = free_port()
+    with dev_stack(free_port(), aws_port=aws_port, quiet=True) as first:
+        printed = next_steps(first)
+        first.token("gina")  # make token creates the user
+        answer = app_sign_in(f"http://127.0.0.1:{aws_port}", first.identity.client_id, "gina")
+        tokens = answer.json()["AuthenticationResult"]
+        for kind in ("AccessToken", "IdToken"):  # API Gateway's JWT authorizer takes either
+            headers = {"Authorization": f"Bearer {tokens[kind]}"}
+            assert requests.get(f"{first.api_url}/v1/connections", headers=headers, timeout=10).status_code == 200
+        wrong_password = app_sign_in(f"http://127.0.0.1:{aws_port}", first.identity.client_id, "gina", "not-it")
+        assert wrong_password.status_code == 400
+        ids = (first.identity.pool_id, first.identity.client_id)
+    for printed_value in (f"http://127.0.0.1:{aws_port}", *ids):
+        assert printed_value in printed
+    with dev_stack(free_port(), aws_port=aws_port, quiet=True) as second:
+        assert (second.identity.pool_id, second.identity.client_id) == ids
+
+
 def test_the_sync_repairs_a_webhook_terra_never_delivered(stack: DevStack) -> None:
     assert stack.terra is not None
-    headers = {"Authorization": f"Bearer {local_token('fay')}"}
+    headers = stack.bearer("fay")
     widget = requests.post(f"{stack.api_url}/v1/widget-sessions", headers=headers, timeout=10).json()["url"]
     requests.post(f"{stack.terra.base_url}/_simulator/webhooks", json={"drop": True}, timeout=10)
 
@@ -128,7 +150,7 @@ def test_the_sync_repairs_a_webhook_terra_never_delivered(stack: DevStack) -> No
 
 def test_the_reconciliation_runs_on_demand_and_removes_what_terra_deleted_silently(stack: DevStack) -> None:
     assert stack.terra is not None
-    headers = {"Authorization": f"Bearer {local_token('gus')}"}
+    headers = stack.bearer("gus")
     widget = requests.post(f"{stack.api_url}/v1/widget-sessions", headers=headers, timeout=10).json()["url"]
     requests.get(widget + "/connect?provider=POLAR", timeout=10)
     (connection,) = requests.get(f"{stack.api_url}/v1/connections", headers=headers, timeout=10).json()["connections"]
@@ -142,9 +164,9 @@ def test_the_reconciliation_runs_on_demand_and_removes_what_terra_deleted_silent
 
 def test_apple_health_through_the_sdk_is_listed_only_for_the_user_the_token_was_issued_to(stack: DevStack) -> None:
     assert stack.terra is not None
-    hana = {"Authorization": f"Bearer {local_token('hana')}"}
+    hana = stack.bearer("hana")
     token = requests.post(f"{stack.api_url}/v1/sdk-tokens", headers=hana, timeout=10).json()
-    assert token["reference_id"] == "hana"
+    assert token["reference_id"] == stack.identity.subject("hana")
 
     honest = requests.get(
         f"{stack.terra.base_url}/sdk/connect",
@@ -154,14 +176,14 @@ def test_apple_health_through_the_sdk_is_listed_only_for_the_user_the_token_was_
     second = requests.post(f"{stack.api_url}/v1/sdk-tokens", headers=hana, timeout=10).json()
     forged = requests.get(
         f"{stack.terra.base_url}/sdk/connect",
-        params={"token": second["token"], "reference_id": "ivan", "provider": "APPLE"},
+        params={"token": second["token"], "reference_id": stack.identity.subject("ivan"), "provider": "APPLE"},
         timeout=10,
     )
 
     assert (honest.status_code, forged.status_code) == (200, 200)
     synced = requests.post(f"{stack.api_url}/v1/connections/sync", headers=hana, timeout=10).json()
     assert [c["provider"] for c in synced["connections"]] == ["APPLE"]
-    ivan = {"Authorization": f"Bearer {local_token('ivan')}"}
+    ivan = stack.bearer("ivan")
     assert requests.post(f"{stack.api_url}/v1/connections/sync", headers=ivan, timeout=10).json()["connections"] == []
 
 
@@ -170,7 +192,7 @@ def test_a_widget_endpoint_on_another_published_path_is_found(stack: DevStack) -
     requests.post(
         f"{stack.terra.base_url}/_simulator/missing-widget-paths", json={"paths": ["/api/widget/session"]}, timeout=10
     )
-    headers = {"Authorization": f"Bearer {local_token('jo')}"}
+    headers = stack.bearer("jo")
 
     answers = [requests.post(f"{stack.api_url}/v1/widget-sessions", headers=headers, timeout=10) for _ in range(2)]
 
@@ -180,7 +202,7 @@ def test_a_widget_endpoint_on_another_published_path_is_found(stack: DevStack) -
 
 
 def test_the_providers_list_comes_from_terras_integrations(stack: DevStack) -> None:
-    headers = {"Authorization": f"Bearer {local_token('kim')}"}
+    headers = stack.bearer("kim")
 
     answer = requests.get(f"{stack.api_url}/v1/providers", headers=headers, timeout=10).json()
 

@@ -26,12 +26,12 @@ define make_venv
 	touch $(1)/.installed
 endef
 
-.PHONY: dev token help venv lint format unit validate scan build build-local smoke sam-local-invoke bench bench-quick test screenshots docs deploy clean
+.PHONY: dev token help venv lint format unit validate scan build build-local smoke sam-local-invoke bench bench-quick fuzz test screenshots docs deploy clean
 
 dev: $(VENV)/.installed ## Run the whole product locally: API on http://127.0.0.1:$${PORT:-3000}, no AWS, no Docker
 	PYTHONPATH=functions $(PY) -m offline.dev
 
-token: $(VENV)/.installed ## Print a local-mode token (make token USER=alice); the token is the last line
+token: $(VENV)/.installed ## A real access token from the running make dev's user pool (make token USER=alice), last line
 	@PYTHONPATH=functions $(PY) -m offline.dev token $(USER)
 
 help: ## List the targets
@@ -101,6 +101,9 @@ bench: build-local $(RUNTIME_VENV)/.installed ## Benchmarks (warm, cold start, s
 bench-quick: build-local $(RUNTIME_VENV)/.installed ## A short benchmark run that proves it still works (CI)
 	PYTHONPATH=functions $(PY) -m bench.run --build-dir $(SMOKE_BUILD) --runtime-python $(RUNTIME_VENV)/bin/python --quick
 
+fuzz: $(VENV)/.installed ## schemathesis against make dev's stack, then every method on every path -> docs/security.md
+	PYTHONPATH=functions $(PY) -m offline.fuzz --output docs/security.md
+
 screenshots: $(VENV)/.installed ## Refresh docs/widget*.png from the browser test (needs chromium)
 	SCREENSHOT_DIR=docs $(PY) -m pytest -q -p no:cacheprovider tests/test_browser_flow.py -k connects
 
@@ -112,4 +115,4 @@ deploy: build ## sam deploy --guided
 	$(SAM_ENV) $(SAM) deploy --guided
 
 clean: ## Remove virtualenvs and build output
-	rm -rf $(VENV) $(SAM_VENV) $(RUNTIME_VENV) $(CHECKOV_VENV) .aws-sam .coverage .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) $(RUNTIME_VENV) $(CHECKOV_VENV) .aws-sam build .schemathesis .coverage .mypy_cache .ruff_cache

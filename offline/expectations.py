@@ -1,14 +1,12 @@
 """events/expected.json: what each event in events/ must get back, checked the same way by every runner."""
 
-import hashlib
-import hmac
 import json
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from offline.signing import terra_signature
 from offline.template import ROOT
 
 EVENTS = ROOT / "events"
@@ -33,10 +31,7 @@ class Expectation:
         """The event, ready to send: a webhook signed now with the stand-in's secret when `sign` is set."""
         event: dict[str, Any] = json.loads(self.path.read_text())
         if self.sign:
-            raw = event["body"].encode()
-            timestamp = int(time.time())
-            digest = hmac.new(signing_secret.encode(), f"{timestamp}.".encode() + raw, hashlib.sha256).hexdigest()
-            event["headers"]["terra-signature"] = f"t={timestamp},v1={digest}"
+            event["headers"]["terra-signature"] = terra_signature(signing_secret, event["body"].encode())
         return event
 
     def check(self, result: Mapping[str, Any], terra_url_prefix: str) -> str | None:

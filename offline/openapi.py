@@ -40,7 +40,13 @@ def render() -> str:
         security_schemes={"jwt": HTTPBearer(bearerFormat="JWT")},
         security=[{"jwt": []}],
     )
-    return json.dumps(json.loads(document), indent=2, sort_keys=True) + "\n"
+    parsed = json.loads(document)
+    for operations in parsed["paths"].values():
+        for operation in operations.values():
+            for response in operation["responses"].values():
+                if response.get("content") == {}:  # an answer without a body (204)
+                    del response["content"]
+    return json.dumps(parsed, indent=2, sort_keys=True) + "\n"
 
 
 def main() -> int:

@@ -21,8 +21,6 @@ deliveries the way a destination registered late would, so reconciliation can be
 Every request is recorded; faults are injected with `inject()` or `POST /_simulator/faults`.
 """
 
-import hashlib
-import hmac
 import json
 import secrets
 import ssl
@@ -39,6 +37,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 import requests
+
+from offline.signing import terra_signature
 
 # path -> (status on success, expires_in): the three published paths of the current endpoint.
 CURRENT_WIDGET_PATHS = {
@@ -231,13 +231,12 @@ class TerraSimulator:
         if not self.webhook_url or not self.signing_secret:
             return 0
         raw = json.dumps(payload).encode()
-        timestamp = int(time.time())
-        digest = hmac.new(self.signing_secret.encode(), f"{timestamp}.".encode() + raw, hashlib.sha256).hexdigest()
+        signature = terra_signature(self.signing_secret, raw)
         headers = {
             "Content-Type": "application/json",
             # The platform sends X-Terra-Signature and, deprecated, the same value as terra-signature.
-            "X-Terra-Signature": f"t={timestamp},v1={digest}",
-            "terra-signature": f"t={timestamp},v1={digest}",
+            "X-Terra-Signature": signature,
+            "terra-signature": signature,
             "X-Terra-Trace-Id": str(uuid.uuid4()),
         }
         status = requests.post(self.webhook_url, data=raw, headers=headers, timeout=8).status_code

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from offline.signing import terra_signature
+
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
 
@@ -112,12 +114,11 @@ def webhook_event(
     base64_body: bool = False,
 ) -> dict[str, Any]:
     """A Terra delivery as API Gateway hands it to the webhook function, signed like Terra signs it."""
-    from terra_connect.domain.signatures import sign  # noqa: PLC0415 - the tests' own import path is set by then
 
     raw = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
     signed_at = int(time.time()) if timestamp is None else timestamp
     headers = {"content-type": "application/json", "user-agent": "Terra"}
-    headers[header] = signature if signature is not None else sign(raw, secret, signed_at)
+    headers[header] = signature if signature is not None else terra_signature(secret, raw, signed_at)
     if trace_id:
         headers["x-terra-trace-id"] = trace_id
     event = copy.deepcopy(load_event("widget-session.json"))

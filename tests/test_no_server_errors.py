@@ -14,9 +14,9 @@ import responses
 from botocore.exceptions import ClientError, EndpointConnectionError
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from offline.signing import terra_signature
 
 from terra_connect.api.problems import PROBLEM_JSON, ProblemDetails
-from terra_connect.domain.signatures import sign
 from tests.conftest import AwsCalls
 from tests.support import ROOT, SIGNING_SECRET, ApiAnswer, api_event
 
@@ -187,7 +187,7 @@ def events(draw: st.DrawFn, routes: list[tuple[str, str]]) -> Event:
             event["body"], event["isBase64Encoded"] = "%%% not base64 %%%", True
         if webhook and draw(mostly(st.just(True), st.booleans())):
             signed_at = int(time.time()) + draw(mostly(st.just(0), st.sampled_from([-400, 400])))
-            event["headers"]["terra-signature"] = sign(raw, SIGNING_SECRET, signed_at)
+            event["headers"]["terra-signature"] = terra_signature(SIGNING_SECRET, raw, signed_at)
             event["headers"]["x-terra-trace-id"] = draw(st.sampled_from(["", "t-1", "t" * 3000]) | texts)
     return event
 

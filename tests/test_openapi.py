@@ -48,6 +48,26 @@ def test_the_document_describes_the_jwt_and_every_error_as_problem_json() -> Non
         assert media_type in answer["content"], status
 
 
+def test_only_the_webhook_route_goes_without_a_token_and_its_signed_body_is_described() -> None:
+    document = json.loads(OPENAPI_FILE.read_text())
+    operations = {(p, m): o for p, methods in document["paths"].items() for m, o in methods.items()}
+    webhook = operations.pop(("/v1/terra/webhooks", "post"))
+
+    assert webhook["security"] == []
+    assert all("security" not in operation for operation in operations.values())
+    assert webhook["requestBody"]["required"] is True
+    assert "type" in webhook["requestBody"]["content"]["application/json"]["schema"]["required"]
+    signature = next(p for p in webhook["parameters"] if p["name"] == "terra-signature")
+    assert (signature["in"], signature["required"]) == ("header", True)
+
+
+def test_a_delete_answers_204_without_a_body() -> None:
+    document = json.loads(OPENAPI_FILE.read_text())
+    no_content = document["paths"]["/v1/connections/{terra_user_id}"]["delete"]["responses"]["204"]
+
+    assert "content" not in no_content
+
+
 def event_for(case: Case[Any]) -> dict[str, Any]:
     """The API Gateway event for a generated request: bytes arrive base64-encoded, as API Gateway sends them."""
     headers = {k.lower(): str(v) for k, v in (case.headers or {}).items() if k.lower() != "authorization"}

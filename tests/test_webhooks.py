@@ -6,10 +6,11 @@ from typing import Any
 
 import boto3
 import pytest
+from offline.signing import terra_signature
 
 from terra_connect.domain.deadline import Deadline
 from terra_connect.domain.errors import InvalidSignature
-from terra_connect.domain.signatures import sign, verify_signature
+from terra_connect.domain.signatures import verify_signature
 from tests.conftest import AwsCalls
 from tests.support import SIGNING_SECRET, SUBJECT, ApiAnswer, terra_user, webhook_event
 
@@ -116,13 +117,13 @@ HEALTHCHECK = b'{"type": "healthcheck"}'
 
 @pytest.mark.parametrize("skew", [-300, 0, 300])
 def test_a_signature_up_to_300_seconds_either_side_is_accepted(skew: int) -> None:
-    verify_signature(sign(HEALTHCHECK, SIGNING_SECRET, NOW + skew), HEALTHCHECK, SIGNING_SECRET, NOW)
+    verify_signature(terra_signature(SIGNING_SECRET, HEALTHCHECK, NOW + skew), HEALTHCHECK, SIGNING_SECRET, NOW)
 
 
 @pytest.mark.parametrize("skew", [-301, 301])
 def test_a_signature_beyond_300_seconds_is_refused(skew: int) -> None:
     with pytest.raises(InvalidSignature):
-        verify_signature(sign(HEALTHCHECK, SIGNING_SECRET, NOW + skew), HEALTHCHECK, SIGNING_SECRET, NOW)
+        verify_signature(terra_signature(SIGNING_SECRET, HEALTHCHECK, NOW + skew), HEALTHCHECK, SIGNING_SECRET, NOW)
 
 
 # --- events ----------------------------------------------------------------------------------------------

@@ -31,6 +31,15 @@ class ProblemDetails(BaseModel):
     errors: list[dict[str, Any]] | None = Field(default=None, description="Validation errors: location and type.")
 
 
+class GatewayMessage(BaseModel):
+    """API Gateway's own answer, before any function runs (`{"message": "Unauthorized"}`)."""
+
+    message: str = Field(examples=["Unauthorized"])
+
+
+# Answered by API Gateway itself as well: its JWT authorizer refusing the token, a body over its 10 MB quota.
+_GATEWAY_ANSWERS = {401: "API Gateway's JWT authorizer: no token, or one it refuses", 413: "over API Gateway's 10 MB"}
+
 _DESCRIPTIONS = {
     400: "malformed_body",
     401: "unauthenticated, invalid_signature",
@@ -45,15 +54,18 @@ _DESCRIPTIONS = {
 }
 
 
-def problem_responses(*statuses: int) -> dict[int, OpenAPIResponse]:
-    """OpenAPI entries for a route's error answers, all problem+json."""
-    return {
-        status: {
-            "description": f"{HTTPStatus(status).phrase}: {_DESCRIPTIONS[status]}",
-            "content": {PROBLEM_JSON: {"model": ProblemDetails}},
-        }
-        for status in statuses
-    }
+def problem_responses(*statuses: int, gateway: frozenset[int] = frozenset({401, 413})) -> dict[int, OpenAPIResponse]:
+    """OpenAPI entries for a route's error answers: problem+json from the function, and - for the statuses API
+    Gateway itself answers on this route (`gateway`) - its `{"message": ...}` JSON."""
+    responses: dict[int, OpenAPIResponse] = {}
+    for status in statuses:
+        description = f"{HTTPStatus(status).phrase}: {_DESCRIPTIONS[status]}"
+        content: dict[str, Any] = {PROBLEM_JSON: {"model": ProblemDetails}}
+        if status in gateway and status in _GATEWAY_ANSWERS:
+            description += f"; or `application/json` from {_GATEWAY_ANSWERS[status]}"
+            content["application/json"] = {"model": GatewayMessage}
+        responses[status] = {"description": description, "content": content}
+    return responses
 
 
 def problem_response(

@@ -47,9 +47,3 @@ def verify_signature(header: str | None, raw_body: bytes, secret: str, now: floa
     if not any(matches):
         raise InvalidSignature(log_context={"reason": "no v1 signature matches"})
     return timestamp
-
-
-def sign(raw_body: bytes, secret: str, timestamp: int) -> str:
-    """The header value Terra would send: used by the local Terra simulator and the tests."""
-    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + raw_body, hashlib.sha256).hexdigest()
-    return f"t={timestamp},v1={digest}"

@@ -25,6 +25,15 @@ from terra_connect.domain.terra_users import TERRA_USER_ID_PATTERN
 
 router = Router()  # type: ignore[no-untyped-call]  # Powertools declares no return type on __init__
 
+# OpenAPI links: where an answer's ids lead (clients and stateful fuzzers follow them).
+DISCONNECT_LISTED = {
+    "DisconnectFirst": {
+        "operationId": "deleteConnection",
+        "parameters": {"terra_user_id": "$response.body#/connections/0/terra_user_id"},
+        "description": "Disconnect a listed connection.",
+    }
+}
+
 SYNC_STATUS = "Sync-Status"
 SYNCED_AT = "Synced-At"
 
@@ -43,6 +52,7 @@ Provider = Annotated[str, Path(pattern=PROVIDER_PATTERN, description="A Terra pr
         200: {
             "description": "The caller's connections.",
             "content": {"application/json": {"model": ConnectionsResponse}},
+            "links": DISCONNECT_LISTED,
         },
         **problem_responses(401, 415, 422, 500, 503),
     },
@@ -72,6 +82,7 @@ def list_connections(
             "description": "The caller's connections, after the sync. `Sync-Status` says whether Terra was asked "
             "(`performed`) or a recent sync stands (`recent`); `Synced-At` is when the last sync completed.",
             "content": {"application/json": {"model": ConnectionsResponse}},
+            "links": DISCONNECT_LISTED,
         },
         **problem_responses(401, 415, 422, 500, 502, 503, 504),
     },
@@ -101,7 +112,10 @@ def sync_connections(
     "caller's gets the same 404 as an unknown one.",
     operation_id="deleteConnection",
     tags=["Connections"],
-    responses={204: {"description": "Disconnected."}, **problem_responses(401, 404, 415, 422, 500, 502, 503, 504)},
+    responses={
+        204: {"description": "Disconnected.", "content": {}},
+        **problem_responses(401, 404, 415, 422, 500, 502, 503, 504),
+    },
 )
 def delete_connection(
     terra_user_id: TerraUserId,

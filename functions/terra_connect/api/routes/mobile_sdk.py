@@ -61,7 +61,17 @@ def create_sdk_token(
     operation_id="listProviders",
     tags=["Mobile SDK"],
     responses={
-        200: {"description": "The providers.", "content": {"application/json": {"model": ProvidersResponse}}},
+        200: {
+            "description": "The providers.",
+            "content": {"application/json": {"model": ProvidersResponse}},
+            "links": {
+                "AuthUrlForFirst": {
+                    "operationId": "createAuthUrl",
+                    "parameters": {"provider": "$response.body#/providers/0"},
+                    "description": "Start connecting a listed provider from the app's own UI.",
+                }
+            },
+        },
         **problem_responses(401, 415, 422, 500, 502, 503, 504),
     },
 )

@@ -12,11 +12,75 @@ from terra_connect.api.dependencies import webhook_receiver
 from terra_connect.api.observability import logger, metrics
 from terra_connect.api.problems import problem_responses
 from terra_connect.domain.errors import MalformedBody, PayloadTooLarge
+from terra_connect.domain.terra_users import TERRA_USER_ID_PATTERN
 from terra_connect.domain.webhook_receiver import WebhookReceiver
+from terra_connect.domain.webhooks import PARSERS
 
 router = Router()  # type: ignore[no-untyped-call]  # Powertools declares no return type on __init__
 
 MAX_WEBHOOK_BYTES = 1024 * 1024
+
+# The body is read raw (the signature covers its exact bytes), so the document describes it here instead of a model:
+# the fields of Terra's events this service reads. Other types and fields are accepted and ignored.
+_NULLABLE_STRING = {"anyOf": [{"type": "string"}, {"type": "null"}]}
+_TERRA_USER = {
+    "type": "object",
+    "properties": {
+        "user_id": {"type": "string", "pattern": TERRA_USER_ID_PATTERN},
+        "provider": {"type": "string"},
+        "reference_id": _NULLABLE_STRING,
+        "scopes": _NULLABLE_STRING,
+        "active": {"type": "boolean"},
+        "created_at": _NULLABLE_STRING,
+    },
+    "required": ["user_id", "provider"],
+}
+_WEBHOOK_DOCUMENTATION = {
+    "security": [],  # no JWT: the signature authenticates (Powertools drops an empty `security=` argument)
+    "parameters": [
+        {
+            "name": "terra-signature",
+            "in": "header",
+            "required": True,
+            "description": '`t=<unix seconds>,v1=<hex HMAC-SHA256 of "t.body">` with the destination\'s signing '
+            "secret (`X-Terra-Signature` is read too). Deliveries older than the tolerance are refused.",
+            "schema": {"type": "string", "pattern": r"^t=[0-9]+,v1=[0-9a-f]{64}$"},
+        },
+        {
+            "name": "x-terra-trace-id",
+            "in": "header",
+            "required": False,
+            "description": "Terra's delivery id: a delivery seen before is acknowledged without being applied twice.",
+            "schema": {"type": "string", "maxLength": 256},
+        },
+    ],
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "description": "A Terra webhook event: the types listed change the connection registry; any other "
+                    "type is acknowledged (200) and ignored.",
+                    "required": ["type"],
+                    "properties": {
+                        # Terra sends more types (data events, healthcheck): acknowledged and ignored.
+                        "type": {"type": "string", "enum": sorted(PARSERS)},
+                        "status": {"type": "string"},
+                        "user": _TERRA_USER,
+                        "old_user": {"anyOf": [_TERRA_USER, {"type": "null"}]},
+                        "new_user": _TERRA_USER,
+                        "reference_id": _NULLABLE_STRING,
+                        "provider": {"type": "string"},
+                        "reason": {"type": "string"},
+                        "scopes_added": _NULLABLE_STRING,
+                        "scopes_removed": _NULLABLE_STRING,
+                    },
+                }
+            }
+        },
+    },
+}
 
 
 def raw_body() -> bytes:
@@ -42,9 +106,10 @@ def raw_body() -> bytes:
     tags=["Webhooks"],
     responses={
         200: {"description": "Accepted (also for event types this service ignores)."},
-        **problem_responses(400, 401, 413, 500, 503),
+        # No authorizer on this route: its 401 is the function's (the signature), only a 413 can be API Gateway's.
+        **problem_responses(400, 401, 413, 500, 503, gateway=frozenset({413})),
     },
-    security=[],
+    openapi_extensions=_WEBHOOK_DOCUMENTATION,
 )
 def receive_webhook(receiver: Annotated[WebhookReceiver, Depends(webhook_receiver)]) -> dict[str, str]:
     body = raw_body()

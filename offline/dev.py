@@ -252,8 +252,11 @@ def dev_stack(
                 }
             )
         )
-        container = import_module("terra_connect.api.container")
-        for cached in (container.get_container, container.get_webhook_container, container.get_reconciler_container):
+        for cached in (
+            import_module("terra_connect.api.container").get_container,
+            import_module("terra_connect.api.webhook_container").get_webhook_container,
+            import_module("terra_connect.api.reconciler_container").get_reconciler_container,
+        ):
             cached.cache_clear()
             stack.callback(cached.cache_clear)
         one_process = threading.Lock()  # the three functions share this process: they take turns

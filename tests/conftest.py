@@ -195,16 +195,16 @@ def invoke(
 @pytest.fixture
 def deliver(settings_env: dict[str, str]) -> Iterator[Callable[[dict[str, Any]], ApiAnswer]]:
     """Run an event through the real webhook function's handler."""
-    from terra_connect.api import container  # noqa: PLC0415 - after the environment is set
+    from terra_connect.api import webhook_container  # noqa: PLC0415 - after the environment is set
 
-    container.get_webhook_container.cache_clear()
+    webhook_container.get_webhook_container.cache_clear()
     handler = importlib.import_module("terra_connect.api.webhook_handler")
 
     def _deliver(event: dict[str, Any]) -> ApiAnswer:
         return ApiAnswer.from_lambda(handler.lambda_handler(event, FakeLambdaContext()))
 
     yield _deliver
-    container.get_webhook_container.cache_clear()
+    webhook_container.get_webhook_container.cache_clear()
 
 
 @pytest.fixture
@@ -212,10 +212,10 @@ def reconcile(
     settings_env: dict[str, str], terra: responses.RequestsMock, sleeps: list[float], monkeypatch: pytest.MonkeyPatch
 ) -> Callable[[], dict[str, Any]]:
     """The scheduled function's real handler; only the Retry-After sleep is replaced."""
-    from terra_connect.api import container  # noqa: PLC0415 - after the environment is set
+    from terra_connect.api import reconciler_container  # noqa: PLC0415 - after the environment is set
 
     handler = importlib.import_module("terra_connect.api.reconcile_handler")
-    wired = container.build_reconciler_container(os.environ, sleep=sleeps.append)
+    wired = reconciler_container.build_reconciler_container(os.environ, sleep=sleeps.append)
     monkeypatch.setattr(handler, "get_reconciler_container", lambda: wired)
 
     def _run() -> dict[str, Any]:

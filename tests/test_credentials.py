@@ -24,7 +24,7 @@ def store(client: Any, value: str) -> str:
 def counting(source: SecretsManagerCredentials) -> list[str]:
     """Count the SDK calls the source's provider makes."""
     calls: list[str] = []
-    client = source._provider.client
+    client = source._client
     client.meta.events.register("before-call.secrets-manager.GetSecretValue", lambda **_: calls.append("get"))
     return calls
 
@@ -53,6 +53,37 @@ def test_refresh_bypasses_the_cache_and_sees_a_rotation(secrets_client: Any) -> 
 
     assert source.get().api_key == API_KEY
     assert source.get(refresh=True).api_key == ROTATED_API_KEY
+    assert calls == ["get", "get"]
+
+
+def test_the_cache_expires_after_its_max_age(secrets_client: Any) -> None:
+    arn = store(secrets_client, json.dumps({"dev_id": DEV_ID, "api_key": API_KEY}))
+    now = [1000.0]
+    source = SecretsManagerCredentials(arn, max_age_seconds=300, clock=lambda: now[0])
+    calls = counting(source)
+    source.get()
+    secrets_client.put_secret_value(
+        SecretId=arn, SecretString=json.dumps({"dev_id": DEV_ID, "api_key": ROTATED_API_KEY})
+    )
+
+    now[0] += 299.9
+    before_expiry = source.get().api_key
+    now[0] += 0.1
+    after_expiry = source.get().api_key
+
+    assert (before_expiry, after_expiry) == (API_KEY, ROTATED_API_KEY)
+    assert calls == ["get", "get"]
+
+
+def test_nothing_is_read_until_asked_and_forget_empties_the_cache(secrets_client: Any) -> None:
+    arn = store(secrets_client, json.dumps({"dev_id": DEV_ID, "api_key": API_KEY}))
+    source = SecretsManagerCredentials(arn, max_age_seconds=300)
+    calls = counting(source)
+
+    assert calls == []
+    source.get()
+    source.forget()
+    source.get()
     assert calls == ["get", "get"]
 
 
@@ -111,7 +142,7 @@ def test_a_binary_secret_is_a_configuration_error(secrets_client: Any) -> None:
 
 def _failing_source(error: Exception) -> SecretsManagerCredentials:
     source = SecretsManagerCredentials("terra", max_age_seconds=300)
-    client = source._provider.client
+    client = source._client
 
     def fail(**_: Any) -> None:
         raise error

@@ -139,6 +139,37 @@ def test_timeouts_are_explicit_and_fit_the_remaining_time(
     assert read <= 1.2
 
 
+def test_proxies_and_ca_bundle_come_from_the_environment_read_once_per_host(
+    terra: responses.RequestsMock, clock: FakeClock, credentials: FakeCredentials, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    terra.post(WIDGET_URL, status=201, json=terra_session_answer())
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/corporate.pem")
+    client = make_client(clock, credentials)
+
+    create(client, clock)
+    monkeypatch.setenv("HTTPS_PROXY", "http://changed.internal:3128")
+    create(client, clock)
+
+    for index in (0, 1):
+        kwargs = sent_kwargs(terra, index)
+        assert kwargs["proxies"]["https"] == "http://proxy.internal:3128"
+        assert kwargs["verify"] == "/etc/ssl/corporate.pem"
+
+
+def test_no_proxy_in_the_environment_means_a_direct_connection(
+    terra: responses.RequestsMock, clock: FakeClock, credentials: FakeCredentials, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    terra.post(WIDGET_URL, status=201, json=terra_session_answer())
+    for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+
+    create(make_client(clock, credentials), clock)
+
+    assert "https" not in (sent_kwargs(terra, 0)["proxies"] or {})
+    assert sent_kwargs(terra, 0)["verify"] is True
+
+
 def test_redirects_are_never_followed(
     terra: responses.RequestsMock, clock: FakeClock, credentials: FakeCredentials
 ) -> None:

@@ -5,26 +5,20 @@ The secret is a JSON object: {"dev_id": "...", "api_key": "..."} (and, for webho
 """
 
 import json
-import logging
+import time
+from collections.abc import Callable
 from typing import Any
 
-import boto3
-from aws_lambda_powertools.utilities.parameters import SecretsProvider
-from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from terra_connect.adapters.aws import aws_client
 from terra_connect.domain.errors import ConfigurationError, SecretsUnavailable
 from terra_connect.domain.ports import TerraCredentials
 
 # Secrets Manager is on the request path of a cold container: fail fast rather than let the SDK's
 # default 60 s timeouts consume the function's whole budget.
 SECRETS_CLIENT_CONFIG = Config(connect_timeout=2, read_timeout=3, retries={"mode": "standard", "max_attempts": 2})
-
-# botocore logs whole API responses at DEBUG, GetSecretValue's SecretString included. Keep the SDK's
-# loggers quiet even when the runtime's application log level is turned up to DEBUG.
-for _sdk_logger in ("botocore", "boto3"):
-    logging.getLogger(_sdk_logger).setLevel(logging.WARNING)
 
 # The value the stack's own secret is created with, until the operator puts the real credentials in.
 PLACEHOLDER = "REPLACE_ME"
@@ -33,13 +27,27 @@ _TRANSIENT_CODES = frozenset({"ThrottlingException", "InternalServiceError", "In
 
 
 class SecretsManagerCredentials:
-    def __init__(self, secret_id: str, *, max_age_seconds: int, endpoint_url: str | None = None) -> None:
+    """GetSecretValue at most once per `max_age_seconds`, and again on demand (`refresh`: a rotated key).
+
+    The cache is this object: nothing is read at construction (so an init-phase snapshot never holds the secret)
+    and `forget()` empties it. Powertools' parameters utility did the same until its package import, which pulls in
+    boto3 and s3transfer, became most of the cold start; the semantics (max age, forced fetch, the raw string cached
+    as read) are kept.
+    """
+
+    def __init__(
+        self,
+        secret_id: str,
+        *,
+        max_age_seconds: int,
+        endpoint_url: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._secret_id = secret_id
         self._max_age = max_age_seconds
-        client = boto3.session.Session().client(
-            "secretsmanager", config=SECRETS_CLIENT_CONFIG, endpoint_url=endpoint_url
-        )
-        self._provider = SecretsProvider(boto3_client=client)
+        self._clock = clock
+        self._client = aws_client("secretsmanager", config=SECRETS_CLIENT_CONFIG, endpoint_url=endpoint_url)
+        self._raw: tuple[float, str] | None = None
         self._parsed: tuple[str, TerraCredentials] | None = None
 
     def get(self, *, refresh: bool = False) -> TerraCredentials:
@@ -50,28 +58,37 @@ class SecretsManagerCredentials:
         self._parsed = (raw, credentials)
         return credentials
 
+    def forget(self) -> None:
+        """Drop what was read and the SDK's pooled connections: the next get() asks Secrets Manager again."""
+        self._raw = None
+        self._parsed = None
+        self._client.close()
+
     def _fetch(self, *, refresh: bool) -> str:
+        now = self._clock()
+        if not refresh and self._raw is not None and now - self._raw[0] < self._max_age:
+            return self._raw[1]
         try:
-            value = self._provider.get(self._secret_id, max_age=self._max_age, force_fetch=refresh)
-        except GetParameterError as exc:
+            answer = self._client.get_secret_value(SecretId=self._secret_id)
+        except Exception as exc:  # every SDK failure is classified, none escapes unnamed
             raise _classify(exc) from None
+        value = answer.get("SecretString")
         if not isinstance(value, str):
             raise ConfigurationError(log_context={"reason": "the Terra secret is binary, expected a JSON string"})
+        self._raw = (now, value)
         return value
 
 
-def _classify(exc: GetParameterError) -> Exception:
-    # Powertools wraps the SDK error in GetParameterError; the original is its __context__.
-    cause = exc.__context__
-    if isinstance(cause, ClientError):
-        code = cause.response.get("Error", {}).get("Code", "Unknown")
+def _classify(exc: Exception) -> Exception:
+    if isinstance(exc, ClientError):
+        code = exc.response.get("Error", {}).get("Code", "Unknown")
         if code in _TRANSIENT_CODES:
             return SecretsUnavailable(log_context={"secrets_manager_error": code})
         return ConfigurationError(
             log_context={"reason": "the Terra secret cannot be read", "secrets_manager_error": code}
         )
-    if isinstance(cause, BotoCoreError):
-        return SecretsUnavailable(log_context={"secrets_manager_error": type(cause).__name__})
+    if isinstance(exc, BotoCoreError):
+        return SecretsUnavailable(log_context={"secrets_manager_error": type(exc).__name__})
     return ConfigurationError(log_context={"reason": "the Terra secret cannot be read"})
 
 

@@ -23,10 +23,10 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from terra_connect.adapters.aws import aws_client
 from terra_connect.domain.connections import (
     AuthAttempt,
     Connection,
@@ -110,7 +110,11 @@ class DynamoDBRegistryStore:
         self._table = table_name
         self._retention = int(retention.total_seconds())
         self._page_limit = page_limit
-        self._client = boto3.session.Session().client("dynamodb", config=CLIENT_CONFIG, endpoint_url=endpoint_url)
+        self._client = aws_client("dynamodb", config=CLIENT_CONFIG, endpoint_url=endpoint_url)
+
+    def close(self) -> None:
+        """Close the SDK's pooled connections; the next call opens a new one."""
+        self._client.close()
 
     # --- records ---
 

@@ -134,6 +134,11 @@ class TerraClient:
         self._credentials = credentials
         self._session = session or requests.Session()
         self._session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
+        # requests reads proxies, CA bundle and netrc from the environment on every request (about 100 µs); the
+        # environment of a container does not change, so it is read once per host and passed explicitly.
+        self._transport: dict[tuple[str, str], dict[str, Any]] = {}
+        self._trust_env = self._session.trust_env
+        self._session.trust_env = False
         self._policy = policy
         self._observe = observe
         self._sleep = sleep
@@ -435,6 +440,7 @@ class TerraClient:
                 timeout=timeout,
                 allow_redirects=False,
                 stream=True,
+                **self._transport_for(url),
             ) as response:
                 outcome = str(response.status_code)
                 payload = self._read_capped(response, deadline)
@@ -444,6 +450,29 @@ class TerraClient:
             raise
         finally:
             self._observe(operation, outcome, self._clock() - started)
+
+    def close(self) -> None:
+        """Drop the kept-alive connections and what this container learnt (the widget path that answered, the
+        environment's proxies); the next request starts afresh."""
+        self._session.close()
+        self._transport.clear()
+        self._widget_urls = widget_session_candidates(self._configured_widget_url)
+        self._widget_url_settled = len(self._widget_urls) == 1
+
+    def _transport_for(self, url: str) -> dict[str, Any]:
+        """Proxies and CA bundle for this URL's host, from the environment as requests would read them, once."""
+        key = urlsplit(url)[:2]
+        settings = self._transport.get(key)
+        if settings is None:
+            if self._trust_env:
+                reader = requests.Session()
+                merged = reader.merge_environment_settings(url, {}, None, None, None)
+                reader.close()
+                settings = {"proxies": merged["proxies"], "verify": merged["verify"]}
+            else:
+                settings = {}
+            self._transport[key] = settings
+        return settings
 
     def _read_capped(self, response: requests.Response, deadline: Deadline) -> bytes:
         limit = self._policy.max_body_bytes

@@ -6,7 +6,8 @@ from aws_lambda_powertools.event_handler import Request
 from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
-from terra_connect.api.container import get_container, get_webhook_container
+from terra_connect.api.container import get_container
+from terra_connect.api.media_types import has_non_json_body
 from terra_connect.domain.connections_service import ConnectionsService
 from terra_connect.domain.deadline import Deadline
 from terra_connect.domain.errors import InvalidRequest, ReferenceIdNotAllowed, UnsupportedMediaType
@@ -14,24 +15,11 @@ from terra_connect.domain.identity import reference_id_from_claims
 from terra_connect.domain.providers import ProvidersService
 from terra_connect.domain.reconciliation import SyncService
 from terra_connect.domain.sdk import SdkTokenService
-from terra_connect.domain.webhook_receiver import WebhookReceiver
 from terra_connect.domain.widget_sessions import WidgetSessionService
-
-_JSON_MEDIA_TYPES = frozenset({"application/json"})
 
 
 def _reference_id_named(name: str) -> bool:
     return "referenceid" in name.lower().replace("-", "").replace("_", "")
-
-
-def declares_non_json(event: APIGatewayProxyEventV2) -> bool:
-    """The Content-Type names something other than JSON (no Content-Type is taken as JSON)."""
-    media_type = (event.headers.get("content-type") or "application/json").split(";")[0].strip().lower()
-    return media_type not in _JSON_MEDIA_TYPES
-
-
-def has_non_json_body(event: APIGatewayProxyEventV2) -> bool:
-    return bool(event.body) and declares_non_json(event)
 
 
 def strict_request(request: Request) -> None:
@@ -83,7 +71,3 @@ def widget_session_service() -> WidgetSessionService:
 
 def connections_service() -> ConnectionsService:
     return get_container().connections
-
-
-def webhook_receiver() -> WebhookReceiver:
-    return get_webhook_container().receiver

@@ -11,13 +11,15 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from terra_connect.domain.models import Contract
 
 PROBLEM_JSON = "application/problem+json"
 NO_STORE = {"Cache-Control": "no-store"}
 
 
-class ProblemDetails(BaseModel):
+class ProblemDetails(Contract):
     """RFC 9457 problem details, as every error answer carries them."""
 
     type: str = Field(default="about:blank", examples=["about:blank"])
@@ -31,7 +33,7 @@ class ProblemDetails(BaseModel):
     errors: list[dict[str, Any]] | None = Field(default=None, description="Validation errors: location and type.")
 
 
-class GatewayMessage(BaseModel):
+class GatewayMessage(Contract):
     """API Gateway's own answer, before any function runs (`{"message": "Unauthorized"}`)."""
 
     message: str = Field(examples=["Unauthorized"])

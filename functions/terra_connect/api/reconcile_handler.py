@@ -6,8 +6,8 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from terra_connect.api.container import get_reconciler_container
 from terra_connect.api.observability import logger, metrics
+from terra_connect.api.reconciler_container import get_reconciler_container
 from terra_connect.domain.deadline import Deadline
 
 # Kept back from the Lambda timeout: saving the cursor and flushing metrics must happen before it.

@@ -12,7 +12,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestValidationError,
 )
 
-from terra_connect.api.dependencies import declares_non_json, has_non_json_body
+from terra_connect.api.media_types import declares_non_json, has_non_json_body
 from terra_connect.api.observability import count_error, logger
 from terra_connect.api.problems import problem_response
 from terra_connect.domain.errors import (

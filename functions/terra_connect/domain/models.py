@@ -33,11 +33,18 @@ RedirectUrl = Annotated[
 ]
 
 
+class Contract(BaseModel):
+    """Every request and response model. Schemas are built on first use, not at import: a cold container builds
+    only the models of the route it serves (pydantic's `defer_build`)."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
 def _unique_in_order(codes: list[str]) -> list[str]:
     return list(dict.fromkeys(codes))
 
 
-class WidgetSessionRequest(BaseModel):
+class WidgetSessionRequest(Contract):
     """Options for the widget. Every field is optional; an empty body asks for Terra's defaults."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
@@ -67,7 +74,7 @@ class WidgetSessionRequest(BaseModel):
     )
 
 
-class WidgetSessionResponse(BaseModel):
+class WidgetSessionResponse(Contract):
     url: str = Field(description="Open in an in-app browser (never a WebView). Valid until expires_at.")
     session_id: str
     expires_in: int = Field(description="Seconds the URL stays valid, as Terra reported it.")
@@ -102,7 +109,7 @@ class TerraWidgetSession:
     warnings: tuple[str, ...] = ()
 
 
-class AuthUrlRequest(BaseModel):
+class AuthUrlRequest(Contract):
     """Options for connecting one provider with the app's own UI (no Terra widget)."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
@@ -112,13 +119,13 @@ class AuthUrlRequest(BaseModel):
     failure_redirect_url: RedirectUrl | None = None
 
 
-class AuthUrlResponse(BaseModel):
+class AuthUrlResponse(Contract):
     auth_url: str = Field(description="Open in an in-app browser; the provider's own sign-in page.")
     provider: str
     terra_user_id: str | None = Field(default=None, description="The Terra user this attempt will create.")
 
 
-class ConnectionView(BaseModel):
+class ConnectionView(Contract):
     terra_user_id: str
     provider: str
     status: str = Field(description="connected, or needs_reauth (the provider rejected Terra: reconnect).")
@@ -130,14 +137,14 @@ class ConnectionView(BaseModel):
     updated_at: datetime | None = None
 
 
-class AttemptView(BaseModel):
+class AttemptView(Contract):
     status: str = Field(description="success or error")
     provider: str | None = None
     reason: str | None = None
     at: datetime | None = None
 
 
-class ConnectionsResponse(BaseModel):
+class ConnectionsResponse(Contract):
     connections: list[ConnectionView]
     last_attempt: AttemptView | None = Field(default=None, description="The latest widget or custom-UI outcome.")
 
@@ -157,7 +164,7 @@ class TerraAuthUrl:
     terra_user_id: str | None
 
 
-class SdkTokenResponse(BaseModel):
+class SdkTokenResponse(Contract):
     token: str = Field(description="Pass to Terra's mobile SDK initConnection(). Single use; expires at expires_at.")
     expires_in: int = Field(description="Seconds the token stays valid, as Terra reported it (180).")
     expires_at: datetime = Field(description="When the token stops working (UTC).")
@@ -173,7 +180,7 @@ class TerraSdkToken:
     expires_in: int
 
 
-class ProvidersResponse(BaseModel):
+class ProvidersResponse(Contract):
     providers: list[str] = Field(description="Providers connected through Terra's widget or custom UI (cloud APIs).")
     sdk_providers: list[str] = Field(
         description="Providers connected through Terra's mobile SDK on the device (Apple Health, Samsung Health, "

@@ -8,9 +8,9 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.metrics import MetricUnit
 
-from terra_connect.api.dependencies import webhook_receiver
 from terra_connect.api.observability import logger, metrics
 from terra_connect.api.problems import problem_responses
+from terra_connect.api.webhook_container import webhook_receiver
 from terra_connect.domain.errors import MalformedBody, PayloadTooLarge
 from terra_connect.domain.terra_users import TERRA_USER_ID_PATTERN
 from terra_connect.domain.webhook_receiver import WebhookReceiver

@@ -1,0 +1,39 @@
+"""The scheduled reconciliation's composition root."""
+
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import cache
+
+from terra_connect.adapters.terra import TerraClient
+from terra_connect.api import wiring
+from terra_connect.api.observability import observe_terra_attempt
+from terra_connect.domain.reconciliation import Reconciler
+from terra_connect.settings import ReconcilerSettings
+
+
+@dataclass(frozen=True, slots=True)
+class ReconcilerContainer:
+    settings: ReconcilerSettings
+    reconciler: Reconciler
+
+
+@cache
+def get_reconciler_container() -> ReconcilerContainer:
+    return build_reconciler_container(os.environ)
+
+
+def build_reconciler_container(
+    env: Mapping[str, str], *, sleep: Callable[[float], None] = time.sleep
+) -> ReconcilerContainer:
+    settings = ReconcilerSettings.from_env(env)
+    terra = TerraClient(
+        api_base_url=settings.terra_api_base_url,
+        credentials=wiring.credentials(settings),
+        observe=observe_terra_attempt,
+        sleep=sleep,
+    )
+    store = wiring.store(settings)
+    reconciler = Reconciler(wiring.registry(store), store, terra, sleep=sleep)
+    return ReconcilerContainer(settings=settings, reconciler=reconciler)

@@ -252,3 +252,21 @@ def test_every_route_in_the_openapi_document_is_deployed_and_nothing_else() -> N
     }
 
     assert documented == deployed
+
+
+def test_snapstart_is_opt_in_on_the_two_http_functions_which_the_api_reaches_through_an_alias() -> None:
+    template = load_template()
+    parameter = template["Parameters"]["SnapStart"]
+    resources = template["Resources"]
+
+    assert (parameter["Default"], sorted(parameter["AllowedValues"])) == ("false", ["false", "true"])
+    assert template["Conditions"]["SnapStartOn"] == {"Fn::Equals": [{"Ref": "SnapStart"}, "true"]}
+    for name in ("ApiFunction", "WebhookFunction"):
+        properties = resources[name]["Properties"]
+        assert properties["AutoPublishAlias"] == "live", name
+        assert properties["SnapStart"] == {"ApplyOn": {"Fn::If": ["SnapStartOn", "PublishedVersions", "None"]}}
+    assert "SnapStart" not in resources["ReconcileFunction"]["Properties"]  # scheduled: its cold start is nobody's wait
+
+
+def test_pydantic_plugins_are_not_looked_for() -> None:
+    assert load_template()["Globals"]["Function"]["Environment"]["Variables"]["PYDANTIC_DISABLE_PLUGINS"] == "__all__"

@@ -5,6 +5,7 @@ from typing import Any
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from terra_connect.api import snapstart
 from terra_connect.api.container import get_container
 from terra_connect.api.observability import logger, metrics
 from terra_connect.api.resolver import create_resolver
@@ -13,6 +14,7 @@ from terra_connect.api.routes.api_routes import API_ROUTERS
 # Cold start: parse and validate the settings and build the clients now, so a bad setting fails
 # the init phase loudly instead of every request.
 get_container()
+snapstart.register(lambda: get_container().before_snapshot())
 app = create_resolver(*API_ROUTERS)
 
 

@@ -5,12 +5,15 @@ from typing import Any
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from terra_connect.api.container import get_webhook_container
+from terra_connect.api import snapstart
 from terra_connect.api.observability import logger, metrics
 from terra_connect.api.resolver import create_resolver
 from terra_connect.api.routes import webhooks
+from terra_connect.api.webhook_container import get_webhook_container
 
-get_webhook_container()  # cold start: a bad setting fails the init phase, not every delivery
+# Cold start: a bad setting fails the init phase, not every delivery.
+get_webhook_container()
+snapstart.register(lambda: get_webhook_container().before_snapshot())
 app = create_resolver(webhooks.router)
 
 

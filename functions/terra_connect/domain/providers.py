@@ -45,6 +45,9 @@ class ProvidersService:
             )
         raise UnknownProvider(log_context={"provider": code})
 
+    def forget(self) -> None:
+        self._cached = None
+
     def _stale(self) -> bool:
         return self._cached is None or self._clock() - self._cached[1] > self._cache_seconds
 

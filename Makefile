@@ -17,6 +17,9 @@ RIE := $(SAM_VENV)/lib/python3.13/site-packages/samcli/local/rapid/aws-lambda-ri
 RUNTIME_VENV := .venv-lambda-runtime
 CHECKOV_VENV := .venv-checkov
 SMOKE_BUILD := .aws-sam/build-$(HOST_ARCH)
+# make bench compares cold starts with this commit's build (the code before the cold-start work), in the same run.
+BENCH_REFERENCE ?= 07447c3
+REFERENCE_DIR := .aws-sam/reference-$(BENCH_REFERENCE)
 
 # $(call make_venv,DIR,REQUIREMENTS): a Python 3.13 virtualenv with exactly those requirements.
 define make_venv
@@ -26,7 +29,7 @@ define make_venv
 	touch $(1)/.installed
 endef
 
-.PHONY: dev token help venv lint format unit validate scan build build-local smoke sam-local-invoke bench bench-quick fuzz test screenshots docs deploy clean
+.PHONY: dev token help venv lint format unit validate scan build build-local reference-build audit-manifest smoke sam-local-invoke bench bench-quick fuzz test screenshots docs deploy clean
 
 dev: $(VENV)/.installed ## Run the whole product locally: API on http://127.0.0.1:$${PORT:-3000}, no AWS, no Docker
 	PYTHONPATH=functions $(PY) -m offline.dev
@@ -76,15 +79,27 @@ scan: $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed ## cfn-lint (with server
 # (docs/performance.md measures it). Paths are rewritten to /var/task so tracebacks read as they do in Lambda.
 compile_bytecode = for fn in $(1)/*Function; do \
 	$(PY) -m compileall -q -j 0 --invalidation-mode unchecked-hash -p /var/task -s $$fn $$fn; done
+# Then remove what no function loads (offline/prune.py) and prove it: the import audit's tests, run against the
+# pruned artifact, fail the build if anything pruned is needed (skipped when this very artifact passed before).
+prune_artifact = $(PY) -m offline.prune $(1) && $(PY) -m offline.import_audit check $(1)/ApiFunction
 
 build: $(SAM_VENV)/.installed $(VENV)/.installed ## sam build (python3.13), then compile bytecode into the artifact
 	$(SAM_ENV) $(SAM) build
 	$(call compile_bytecode,.aws-sam/build)
+	$(call prune_artifact,.aws-sam/build)
 
 build-local: $(SAM_VENV)/.installed $(VENV)/.installed ## The same build for this machine's architecture (smoke runs, bench)
 	$(SAM_ENV) $(SAM) build --build-dir $(SMOKE_BUILD) --cache-dir .aws-sam/cache-$(HOST_ARCH) \
 		--parameter-overrides Architecture=$(HOST_ARCH)
 	$(call compile_bytecode,$(SMOKE_BUILD))
+	$(call prune_artifact,$(SMOKE_BUILD))
+
+reference-build: $(SAM_VENV)/.installed $(VENV)/.installed ## Build BENCH_REFERENCE's code the same way, for make bench's ratios
+	rm -rf $(REFERENCE_DIR) && mkdir -p $(REFERENCE_DIR)/src
+	git archive $(BENCH_REFERENCE) | tar -x -C $(REFERENCE_DIR)/src
+	cd $(REFERENCE_DIR)/src && $(SAM_ENV) $(abspath $(SAM)) build --build-dir ../build \
+		--cache-dir $(abspath .aws-sam/cache-$(HOST_ARCH)) --parameter-overrides Architecture=$(HOST_ARCH)
+	$(call compile_bytecode,$(REFERENCE_DIR)/build)
 
 smoke: build-local $(VENV)/.installed $(RUNTIME_VENV)/.installed ## Every event through the built artifact under the Lambda RIE (no Docker)
 	$(PY) -m offline.smoke --build-dir $(SMOKE_BUILD) --runtime-python $(RUNTIME_VENV)/bin/python --rie $(RIE)
@@ -94,12 +109,16 @@ sam-local-invoke: build-local $(VENV)/.installed ## Every event through the real
 
 test: lint unit validate scan build ## Everything CI checks
 
-bench: build-local $(RUNTIME_VENV)/.installed ## Benchmarks (warm, cold start, size, memory) -> docs/performance.md
-	PYTHONPATH=functions $(PY) -m bench.run --build-dir $(SMOKE_BUILD) --runtime-python $(RUNTIME_VENV)/bin/python \
-		--output docs/performance.md
+audit-manifest: $(VENV)/.installed ## Rewrite offline/loaded-modules.txt from the import audit (what make build keeps)
+	$(PY) -m offline.import_audit manifest
 
-bench-quick: build-local $(RUNTIME_VENV)/.installed ## A short benchmark run that proves it still works (CI)
-	PYTHONPATH=functions $(PY) -m bench.run --build-dir $(SMOKE_BUILD) --runtime-python $(RUNTIME_VENV)/bin/python --quick
+bench: build-local reference-build $(RUNTIME_VENV)/.installed ## Benchmarks (warm, cold start vs BENCH_REFERENCE, size, memory) -> docs/performance.md
+	PYTHONPATH=functions $(PY) -m bench.run --build-dir $(SMOKE_BUILD) --runtime-python $(RUNTIME_VENV)/bin/python \
+		--reference-build $(REFERENCE_DIR)/build --reference $(BENCH_REFERENCE) --output docs/performance.md
+
+bench-quick: build-local reference-build $(RUNTIME_VENV)/.installed ## A short benchmark run that proves it still works (CI)
+	PYTHONPATH=functions $(PY) -m bench.run --build-dir $(SMOKE_BUILD) --runtime-python $(RUNTIME_VENV)/bin/python \
+		--reference-build $(REFERENCE_DIR)/build --reference $(BENCH_REFERENCE) --quick
 
 fuzz: $(VENV)/.installed ## schemathesis against make dev's stack, then every method on every path -> docs/security.md
 	PYTHONPATH=functions $(PY) -m offline.fuzz --output docs/security.md

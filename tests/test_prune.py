@@ -72,7 +72,8 @@ def test_the_manifest_keeps_what_every_function_imports_at_init() -> None:
 
     for needed in ("aws_lambda_powertools.event_handler.api_gateway", "pydantic.main", "pydantic._internal._fields"):
         assert needed in loaded
-    assert not any(module.startswith(("pydantic.v1", "aws_lambda_powertools.utilities.parameters")) for module in loaded)
+    pruned = ("pydantic.v1", "aws_lambda_powertools.utilities.parameters")
+    assert not any(module.startswith(pruned) for module in loaded)
 
 
 def test_the_audit_plugin_fails_a_session_that_loads_something_pruned(tmp_path: Path) -> None:
@@ -80,9 +81,9 @@ def test_the_audit_plugin_fails_a_session_that_loads_something_pruned(tmp_path: 
     test.write_text("def test_it():\n    import pydantic.v1  # noqa: F401\n")
     output = tmp_path / "audit.json"
 
+    audit = ["-p", "offline.import_audit", f"--import-audit={output}", "--import-audit-forbid"]
     completed = subprocess.run(  # noqa: S603 - fixed argv
-        [sys.executable, "-m", "pytest", "-q", "-p", "offline.import_audit", f"--import-audit={output}"]
-        + ["--import-audit-forbid", "-o", "pythonpath=functions .", str(test)],
+        [sys.executable, "-m", "pytest", "-q", *audit, "-o", "pythonpath=functions .", str(test)],
         cwd=ROOT,
         capture_output=True,
         text=True,

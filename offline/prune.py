@@ -2,11 +2,11 @@
 
     python -m offline.prune .aws-sam/build        # every *Function folder in it; prints what it removed
 
-Each entry is a module (with everything under it) or a file pattern, and why nothing loads it. The proof is an
-audit, not this list: tests/test_import_audit.py runs every event in events/ and the error paths through the
-functions with offline/import_audit.py recording every module and file loaded, and fails if anything listed here
-was; `make build` runs the same tests against the pruned artifact itself (`--import-audit-forbid`), so the build
-fails the day code starts needing something pruned.
+In the audited packages a module goes when offline/loaded-modules.txt does not list it; elsewhere only the modules
+and file kinds listed below go, each with why nothing loads it. The proof is an audit: offline/import_audit.py runs
+every event in events/ and the error-path suites, recording every module and file loaded (`make audit-manifest`
+writes the list), and the build reruns those tests against the pruned artifact itself (`--import-audit-forbid`), so
+it fails the day code starts needing something pruned.
 """
 
 import argparse

@@ -124,8 +124,9 @@ class TerraClient:
     ) -> None:
         # Every published path is tried (once per container) when the default answers 404; see settings.
         self._configured_widget_url = widget_session_url
-        self._widget_urls = widget_session_candidates(widget_session_url)
-        self._widget_url_settled = len(self._widget_urls) == 1
+        self._widget_urls: tuple[str, ...] = ()
+        self._widget_url_settled = False
+        self._forget_widget_url()
         self._on_widget_url_found = on_widget_url_found
         self._api_base_url = api_base_url.rstrip("/")
         self._legacy_widget = is_legacy_widget_url(widget_session_url)
@@ -456,6 +457,10 @@ class TerraClient:
         environment's proxies); the next request starts afresh."""
         self._session.close()
         self._transport.clear()
+        self._forget_widget_url()
+
+    def _forget_widget_url(self) -> None:
+        """Back to the published paths to try for the configured widget URL (one candidate: settled at once)."""
         self._widget_urls = widget_session_candidates(self._configured_widget_url)
         self._widget_url_settled = len(self._widget_urls) == 1
 

@@ -175,6 +175,7 @@ def invoke(
     settings_env: dict[str, str],
     terra: responses.RequestsMock,
     sleeps: list[float],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[Callable[..., ApiAnswer]]:
     """Run an event through the real Lambda handler; only the backoff sleep is replaced."""
     from terra_connect.api import container, dependencies  # noqa: PLC0415 - after the environment is set
@@ -182,13 +183,12 @@ def invoke(
     container.get_container.cache_clear()
     handler = importlib.import_module("terra_connect.api.handler")
     wired = container.build_container(os.environ, sleep=sleeps.append)
-    handler.app.dependency_overrides[dependencies.widget_session_service] = lambda: wired.widget_sessions
+    monkeypatch.setattr(dependencies, "services", lambda: wired)  # the routes' one way to the container
 
     def _invoke(event: dict[str, Any], *, remaining_ms: int = 10_000) -> ApiAnswer:
         return ApiAnswer.from_lambda(handler.lambda_handler(event, FakeLambdaContext(remaining_ms)))
 
     yield _invoke
-    handler.app.dependency_overrides.clear()
     container.get_container.cache_clear()
 
 

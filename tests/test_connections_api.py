@@ -119,12 +119,12 @@ def test_the_widget_is_prefilled_with_the_callers_connected_users(
 def test_the_legacy_endpoint_is_not_prefilled(
     invoke: Callable[..., ApiAnswer], deliver: Deliver, terra: responses.RequestsMock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from terra_connect.api import container, dependencies, handler  # noqa: PLC0415
+    from terra_connect.api import container, dependencies  # noqa: PLC0415
 
     connect(deliver, "tu-1")
     monkeypatch.setenv("TERRA_WIDGET_SESSION_URL", LEGACY_WIDGET_URL)
     legacy = container.build_container(__import__("os").environ)
-    handler.app.dependency_overrides[dependencies.widget_session_service] = lambda: legacy.widget_sessions
+    monkeypatch.setattr(dependencies, "services", lambda: legacy)
     terra.post(LEGACY_WIDGET_URL, status=200, json=terra_session_answer())
 
     assert invoke(api_event()).status == 201

@@ -1,5 +1,6 @@
 """Terra's reference_id is the verified token's claim; the caller can never choose it."""
 
+import os
 from collections.abc import Callable
 
 import pytest
@@ -22,10 +23,10 @@ def test_reference_id_comes_from_token_not_body(
 def test_the_identity_claim_is_configurable(
     invoke: Callable[..., ApiAnswer], terra: responses.RequestsMock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from terra_connect.api.container import get_container  # noqa: PLC0415
+    from terra_connect.api import container, dependencies  # noqa: PLC0415
 
     monkeypatch.setenv("REFERENCE_ID_CLAIM", "user_id")
-    get_container.cache_clear()
+    monkeypatch.setattr(dependencies, "services", lambda: container.build_container(os.environ))
     terra.post(WIDGET_URL, status=201, json=terra_session_answer())
 
     answer = invoke(api_event({}, claims={"sub": SUBJECT, "user_id": "app-user-42"}))

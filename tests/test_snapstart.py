@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import responses
 
-from terra_connect.api import container, snapstart, webhook_container
+from terra_connect.api import container, dependencies, snapstart, webhook_container
 from tests.conftest import AwsCalls
 from tests.support import SIGNING_SECRET, ApiAnswer, api_event, terra_user, webhook_event
 
@@ -103,14 +103,14 @@ def test_the_snapshot_hook_closes_every_connection_and_forgets_what_terra_said(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     assert invoke(api_event(method="GET", path="/v1/providers")).status == 200
-    wired = container.get_container()
+    wired = dependencies.services()  # the container the routes use
     closed: list[str] = []
     closes(wired.terra._session, "terra", closed, monkeypatch)
     closes(wired.store._client, "dynamodb", closed, monkeypatch)
     closes(wired.credentials._client, "secretsmanager", closed, monkeypatch)
 
     runtime_hooks.before.clear()  # whatever importing the handler registered: register once, as in Lambda
-    snapstart.register(lambda: container.get_container().before_snapshot())
+    snapstart.register(wired.before_snapshot)
     runtime_hooks.snapshot_and_restore()
 
     assert sorted(closed) == ["dynamodb", "secretsmanager", "terra"]

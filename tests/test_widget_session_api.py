@@ -1,5 +1,6 @@
 """POST /v1/widget-sessions answers 201 with a widget URL for the caller, and sends Terra exactly what it should."""
 
+import dataclasses
 import io
 import json
 import os
@@ -105,12 +106,12 @@ def test_the_sdk_options_are_strict_booleans(
 def test_the_stacks_apple_and_samsung_app_urls_are_sent_to_the_current_endpoint(
     invoke: Callable[..., ApiAnswer], terra: responses.RequestsMock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from terra_connect.api import container, dependencies, handler  # noqa: PLC0415
+    from terra_connect.api import container, dependencies  # noqa: PLC0415
 
     monkeypatch.setenv("APPLE_APP_URL", "myapp://terra/apple")
     monkeypatch.setenv("SAMSUNG_APP_URL", "https://app.example.com/terra/samsung")
     wired = container.build_container(os.environ)
-    handler.app.dependency_overrides[dependencies.widget_session_service] = lambda: wired.widget_sessions
+    monkeypatch.setattr(dependencies, "services", lambda: wired)
     terra.post(WIDGET_URL, status=201, json=terra_session_answer())
 
     assert invoke(api_event()).status == 201
@@ -162,10 +163,12 @@ def test_the_request_id_is_the_correlation_id(invoke: Callable[..., ApiAnswer], 
     assert len(terra.calls) == 0
 
 
-def test_the_deployed_wiring_serves_a_request(invoke: Callable[..., ApiAnswer], terra: responses.RequestsMock) -> None:
-    from terra_connect.api import handler  # noqa: PLC0415
+def test_the_deployed_wiring_serves_a_request(
+    invoke: Callable[..., ApiAnswer], terra: responses.RequestsMock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from terra_connect.api import container, dependencies  # noqa: PLC0415
 
-    handler.app.dependency_overrides.clear()  # nothing replaced: the container the Lambda builds
+    monkeypatch.setattr(dependencies, "services", container.get_container)  # the container the Lambda builds
     terra.post(WIDGET_URL, status=201, json=terra_session_answer())
 
     answer = invoke(api_event())
@@ -175,15 +178,19 @@ def test_the_deployed_wiring_serves_a_request(invoke: Callable[..., ApiAnswer], 
 
 
 def test_an_unexpected_error_is_a_500_problem_that_hides_the_message(
-    invoke: Callable[..., ApiAnswer], terra: responses.RequestsMock, function_logs: io.StringIO
+    invoke: Callable[..., ApiAnswer],
+    terra: responses.RequestsMock,
+    function_logs: io.StringIO,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from terra_connect.api import dependencies, handler  # noqa: PLC0415
+    from terra_connect.api import container, dependencies  # noqa: PLC0415
 
     class Broken:
         def create(self, *_: object) -> None:
             raise RuntimeError("internal detail that must not leak")
 
-    handler.app.dependency_overrides[dependencies.widget_session_service] = Broken
+    wired = container.build_container(os.environ)
+    monkeypatch.setattr(dependencies, "services", lambda: dataclasses.replace(wired, widget_sessions=Broken()))
 
     answer = invoke(api_event())
 

@@ -43,5 +43,5 @@ def build_webhook_container(env: Mapping[str, str]) -> WebhookContainer:
 
 
 def webhook_receiver() -> WebhookReceiver:
-    """The route's dependency (Depends)."""
+    """The route's receiver, from this container."""
     return get_webhook_container().receiver

@@ -4,23 +4,13 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.metrics import MetricUnit
 
-from terra_connect.api.dependencies import (
-    caller_reference_id,
-    connections_service,
-    request_deadline,
-    strict_request,
-    sync_service,
-)
+from terra_connect.api import dependencies
 from terra_connect.api.observability import metrics
 from terra_connect.api.problems import NO_STORE, problem_responses
-from terra_connect.domain.connections_service import ConnectionsService
-from terra_connect.domain.deadline import Deadline
 from terra_connect.domain.models import PROVIDER_PATTERN, AuthUrlRequest, AuthUrlResponse, ConnectionsResponse
-from terra_connect.domain.reconciliation import SyncService
 from terra_connect.domain.terra_users import TERRA_USER_ID_PATTERN
 
 router = Router()  # type: ignore[no-untyped-call]  # Powertools declares no return type on __init__
@@ -57,13 +47,9 @@ Provider = Annotated[str, Path(pattern=PROVIDER_PATTERN, description="A Terra pr
         **problem_responses(401, 415, 422, 500, 503),
     },
 )
-def list_connections(
-    _: Annotated[None, Depends(strict_request)],
-    reference_id: Annotated[str, Depends(caller_reference_id)],
-    deadline: Annotated[Deadline, Depends(request_deadline)],
-    service: Annotated[ConnectionsService, Depends(connections_service)],
-) -> Response[str]:
-    answer = service.list(reference_id, deadline)
+def list_connections() -> Response[str]:
+    caller = dependencies.signed_in_caller()
+    answer = dependencies.services().connections.list(caller.reference_id, caller.deadline)
     metrics.add_metric(name="ConnectionsListed", unit=MetricUnit.Count, value=1)
     return Response(200, "application/json", answer.model_dump_json(), headers=NO_STORE)
 
@@ -87,13 +73,9 @@ def list_connections(
         **problem_responses(401, 415, 422, 500, 502, 503, 504),
     },
 )
-def sync_connections(
-    _: Annotated[None, Depends(strict_request)],
-    reference_id: Annotated[str, Depends(caller_reference_id)],
-    deadline: Annotated[Deadline, Depends(request_deadline)],
-    service: Annotated[SyncService, Depends(sync_service)],
-) -> Response[str]:
-    result = service.sync(reference_id, deadline)
+def sync_connections() -> Response[str]:
+    caller = dependencies.signed_in_caller()
+    result = dependencies.services().sync.sync(caller.reference_id, caller.deadline)
     headers = {**NO_STORE, SYNC_STATUS: "performed" if result.performed else "recent"}
     if result.synced_at is not None:
         headers[SYNCED_AT] = result.synced_at.isoformat().replace("+00:00", "Z")
@@ -119,12 +101,9 @@ def sync_connections(
 )
 def delete_connection(
     terra_user_id: TerraUserId,
-    _: Annotated[None, Depends(strict_request)],
-    reference_id: Annotated[str, Depends(caller_reference_id)],
-    deadline: Annotated[Deadline, Depends(request_deadline)],
-    service: Annotated[ConnectionsService, Depends(connections_service)],
 ) -> Response[None]:
-    service.disconnect(reference_id, terra_user_id, deadline)
+    caller = dependencies.signed_in_caller()
+    dependencies.services().connections.disconnect(caller.reference_id, terra_user_id, caller.deadline)
     metrics.add_metric(name="ConnectionsDisconnected", unit=MetricUnit.Count, value=1)
     return Response(204, headers=NO_STORE)
 
@@ -147,12 +126,11 @@ def delete_connection(
 )
 def create_auth_url(
     provider: Provider,
-    _: Annotated[None, Depends(strict_request)],
-    reference_id: Annotated[str, Depends(caller_reference_id)],
-    deadline: Annotated[Deadline, Depends(request_deadline)],
-    service: Annotated[ConnectionsService, Depends(connections_service)],
     request: Annotated[AuthUrlRequest | None, Body()] = None,
 ) -> Response[str]:
-    answer = service.auth_url(reference_id, provider, request or AuthUrlRequest(), deadline)
+    caller = dependencies.signed_in_caller()
+    answer = dependencies.services().connections.auth_url(
+        caller.reference_id, provider, request or AuthUrlRequest(), caller.deadline
+    )
     metrics.add_metric(name="AuthUrlsCreated", unit=MetricUnit.Count, value=1)
     return Response(201, "application/json", answer.model_dump_json(exclude_none=True), headers=NO_STORE)

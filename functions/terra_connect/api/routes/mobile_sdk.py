@@ -1,25 +1,13 @@
 """Apple Health, Samsung Health, Health Connect: a token for Terra's mobile SDK, and the providers enabled."""
 
-from typing import Annotated
-
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.metrics import MetricUnit
 
-from terra_connect.api.dependencies import (
-    caller_reference_id,
-    providers_service,
-    request_deadline,
-    sdk_token_service,
-    strict_request,
-)
+from terra_connect.api import dependencies
 from terra_connect.api.observability import metrics
 from terra_connect.api.problems import NO_STORE, problem_responses
-from terra_connect.domain.deadline import Deadline
 from terra_connect.domain.models import ProvidersResponse, SdkTokenResponse
-from terra_connect.domain.providers import ProvidersService
-from terra_connect.domain.sdk import SdkTokenService
 
 router = Router()  # type: ignore[no-untyped-call]  # Powertools declares no return type on __init__
 
@@ -41,13 +29,9 @@ PROVIDERS_CACHE_CONTROL = {"Cache-Control": "private, max-age=300"}
         **problem_responses(401, 415, 422, 500, 502, 503, 504),
     },
 )
-def create_sdk_token(
-    _: Annotated[None, Depends(strict_request)],
-    reference_id: Annotated[str, Depends(caller_reference_id)],
-    deadline: Annotated[Deadline, Depends(request_deadline)],
-    service: Annotated[SdkTokenService, Depends(sdk_token_service)],
-) -> Response[str]:
-    token = service.issue(reference_id, deadline)
+def create_sdk_token() -> Response[str]:
+    caller = dependencies.signed_in_caller()
+    token = dependencies.services().sdk_tokens.issue(caller.reference_id, caller.deadline)
     metrics.add_metric(name="SdkTokensIssued", unit=MetricUnit.Count, value=1)
     return Response(201, "application/json", token.model_dump_json(), headers=NO_STORE)
 
@@ -75,12 +59,8 @@ def create_sdk_token(
         **problem_responses(401, 415, 422, 500, 502, 503, 504),
     },
 )
-def list_providers(
-    _: Annotated[None, Depends(strict_request)],
-    _caller: Annotated[str, Depends(caller_reference_id)],
-    deadline: Annotated[Deadline, Depends(request_deadline)],
-    service: Annotated[ProvidersService, Depends(providers_service)],
-) -> Response[str]:
-    answer = service.list(deadline)
+def list_providers() -> Response[str]:
+    caller = dependencies.signed_in_caller()  # the list is the account's, but only for a signed-in caller
+    answer = dependencies.services().providers.list(caller.deadline)
     metrics.add_metric(name="ProvidersListed", unit=MetricUnit.Count, value=1)
     return Response(200, "application/json", answer.model_dump_json(), headers=PROVIDERS_CACHE_CONTROL)

@@ -2,10 +2,8 @@
 
 import base64
 import binascii
-from typing import Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.metrics import MetricUnit
 
 from terra_connect.api.observability import logger, metrics
@@ -13,7 +11,6 @@ from terra_connect.api.problems import problem_responses
 from terra_connect.api.webhook_container import webhook_receiver
 from terra_connect.domain.errors import MalformedBody, PayloadTooLarge
 from terra_connect.domain.terra_users import TERRA_USER_ID_PATTERN
-from terra_connect.domain.webhook_receiver import WebhookReceiver
 from terra_connect.domain.webhooks import PARSERS
 
 router = Router()  # type: ignore[no-untyped-call]  # Powertools declares no return type on __init__
@@ -111,13 +108,13 @@ def raw_body() -> bytes:
     },
     openapi_extensions=_WEBHOOK_DOCUMENTATION,
 )
-def receive_webhook(receiver: Annotated[WebhookReceiver, Depends(webhook_receiver)]) -> dict[str, str]:
+def receive_webhook() -> dict[str, str]:
     body = raw_body()
     if len(body) > MAX_WEBHOOK_BYTES:
         raise PayloadTooLarge("The webhook body is larger than 1 MiB.")
     headers = router.current_event.headers
     delivery_id = next((v for k, v in headers.items() if k.lower() == "x-terra-trace-id"), None)
-    outcome = receiver.receive(headers, body, delivery_id)
+    outcome = webhook_receiver().receive(headers, body, delivery_id)
     details = {"event_type": outcome.event_type, "action": outcome.action, "changed": outcome.changed}
     if outcome.unstorable:
         # Authentic, but never storable: answering an error would only make Terra retry it for hours.

@@ -4,21 +4,13 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.metrics import MetricUnit
 
-from terra_connect.api.dependencies import (
-    caller_reference_id,
-    request_deadline,
-    strict_request,
-    widget_session_service,
-)
+from terra_connect.api import dependencies
 from terra_connect.api.observability import metrics
 from terra_connect.api.problems import NO_STORE, problem_responses
-from terra_connect.domain.deadline import Deadline
 from terra_connect.domain.models import WidgetSessionRequest, WidgetSessionResponse
-from terra_connect.domain.widget_sessions import WidgetSessionService
 
 router = Router()  # type: ignore[no-untyped-call]  # Powertools declares no return type on __init__
 
@@ -42,13 +34,12 @@ router = Router()  # type: ignore[no-untyped-call]  # Powertools declares no ret
     },
 )
 def create_widget_session(
-    _: Annotated[None, Depends(strict_request)],
-    reference_id: Annotated[str, Depends(caller_reference_id)],
-    deadline: Annotated[Deadline, Depends(request_deadline)],
-    service: Annotated[WidgetSessionService, Depends(widget_session_service)],
     request: Annotated[WidgetSessionRequest | None, Body()] = None,
 ) -> Response[str]:
-    session = service.create(reference_id, request or WidgetSessionRequest(), deadline)
+    caller = dependencies.signed_in_caller()
+    session = dependencies.services().widget_sessions.create(
+        caller.reference_id, request or WidgetSessionRequest(), caller.deadline
+    )
     metrics.add_metric(name="WidgetSessionsCreated", unit=MetricUnit.Count, value=1)
     return Response(
         status_code=201,

@@ -5,6 +5,11 @@ drives `python3.13 -m awslambdaric <Handler>` in the built folder, with a runtim
 awslambdaric and the SDK the python3.13 runtime provides, and only the variables events/env.json sets.
 Secrets Manager is moto's server and Terra is the local simulator, both on 127.0.0.1, reached through the
 function's ordinary configuration (TERRA_WIDGET_SESSION_URL, LOCAL_AWS_ENDPOINT_URL).
+
+A function with a `SnapStart` property in the template runs a second time, initialised the way SnapStart
+initialises it (offline/snapstart_runtime.py: `AWS_LAMBDA_INITIALIZATION_TYPE=snap-start`, a `restore/next`
+that the emulator lacks). That pass also checks what a snapshot would hold: no GetSecretValue before it, the
+before-snapshot hook logged before it and the after-restore hook after it.
 """
 
 import argparse
@@ -14,9 +19,11 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import requests
@@ -31,6 +38,10 @@ API_KEY = "smoke-api-key"
 SIGNING_SECRET = "smoke-signing-secret"  # noqa: S105 - a fake secret for the Terra stand-in
 TABLE = "terra-connect-connections"
 STARTUP_SECONDS = 20.0
+GET_SECRET = "secretsmanager.GetSecretValue"  # noqa: S105 - an API operation name
+SNAPSTART_RUNTIME = Path(__file__).resolve().parent / "snapstart_runtime.py"
+BEFORE_SNAPSHOT_LOG = "Before snapshot: caches emptied, connections closed"
+AFTER_RESTORE_LOG = "Restored from a snapshot: random generator reseeded"
 
 
 def free_port() -> int:
@@ -53,21 +64,27 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], seconds: float) -
 
 @contextmanager
 def runtime_interface(
-    *, rie: Path, python: Path, task_root: Path, handler: str, env: dict[str, str], log: Path
+    *,
+    rie: Path,
+    python: Path,
+    task_root: Path,
+    handler: str,
+    env: dict[str, str],
+    log: Path,
+    snapstart_checkpoint: str | None = None,
 ) -> Iterator[str]:
-    """Start the RIE over `task_root`; yields the invocation URL; stops everything it started."""
+    """Start the RIE over `task_root`; yields the invocation URL; stops everything it started.
+
+    With `snapstart_checkpoint`, the runtime is initialised as SnapStart does and that URL is called at the
+    moment the snapshot would be taken.
+    """
     port = free_port()
+    runtime = [str(python), "-m", "awslambdaric", handler]
+    if snapstart_checkpoint is not None:
+        runtime = [sys.executable, str(SNAPSTART_RUNTIME), "--checkpoint", snapstart_checkpoint, "--", *runtime]
     with log.open("wb") as log_file:
         process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
-            [
-                str(rie),
-                "--runtime-interface-emulator-address",
-                f"127.0.0.1:{port}",
-                str(python),
-                "-m",
-                "awslambdaric",
-                handler,
-            ],
+            [str(rie), "--runtime-interface-emulator-address", f"127.0.0.1:{port}", *runtime],
             cwd=task_root,
             env=env,
             stdout=log_file,
@@ -110,6 +127,52 @@ def function_environment(function: str, overrides: dict[str, str]) -> dict[str, 
     }
 
 
+@contextmanager
+def checkpoint_server(record: Callable[[], None]) -> Iterator[str]:
+    """A loopback URL that calls `record` on each GET: the moment a SnapStart snapshot would be taken."""
+
+    class Checkpoint(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            record()
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Checkpoint)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/checkpoint"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def snapshot_checks(function: str, log_text: str, secret_reads_at_snapshot: list[int]) -> list[tuple[str, str | None]]:
+    """What a SnapStart snapshot of `function` would hold, and that the restore hook ran after it."""
+
+    def check(name: str, failure: str | None) -> tuple[str, str | None]:
+        return (f"{function} snap-start: {name}", failure)
+
+    before, after = log_text.find(BEFORE_SNAPSHOT_LOG), log_text.find(AFTER_RESTORE_LOG)
+    return [
+        check(
+            "init reached the snapshot once",
+            None if len(secret_reads_at_snapshot) == 1 else f"{len(secret_reads_at_snapshot)} checkpoints",
+        ),
+        check(
+            "no secret read before the snapshot",
+            None if secret_reads_at_snapshot == [0] else f"GetSecretValue calls: {secret_reads_at_snapshot}",
+        ),
+        check("before-snapshot hook ran", None if before >= 0 else "its log line is missing"),
+        check(
+            "after-restore hook ran after it",
+            None if 0 <= before < after else "its log line is missing or came first",
+        ),
+    ]
+
+
 def run(build_dir: Path, runtime_python: Path, rie: Path, log_dir: Path) -> int:
     problems = undeclared_variables(EVENTS / "env.json")
     if problems:
@@ -131,24 +194,33 @@ def run(build_dir: Path, runtime_python: Path, rie: Path, log_dir: Path) -> int:
             "CONNECTIONS_TABLE": TABLE,
             "LOCAL_AWS_ENDPOINT_URL": aws.endpoint,
         }
-        for function in sorted({e.function for e in load_expectations()}):
-            properties = resources[function]["Properties"]
-            env = function_environment(function, overrides)
-            log = log_dir / f"{function}.log"
-            with runtime_interface(
-                rie=rie,
-                python=runtime_python,
-                task_root=build_dir / properties["CodeUri"],
-                handler=properties["Handler"],
-                env=env,
-                log=log,
-            ) as url:
-                for expectation in load_expectations(function):
-                    event = expectation.load(SIGNING_SECRET)
-                    answer = requests.post(url, json=event, timeout=60).json()
-                    results.append((expectation.event, expectation.check(answer, terra.base_url)))
-            if any(failure for _, failure in results):
-                print(f"--- {log} ---\n{log.read_text()[-4000:]}")  # noqa: T201
+        secret_reads_at_snapshot: list[int] = []
+        with checkpoint_server(lambda: secret_reads_at_snapshot.append(aws.calls[GET_SECRET] - reads_before)) as url:
+            for function in sorted({e.function for e in load_expectations()}):
+                properties = resources[function]["Properties"]
+                passes = [False, True] if "SnapStart" in properties else [False]
+                for snapstart in passes:
+                    reads_before = aws.calls[GET_SECRET]
+                    secret_reads_at_snapshot.clear()
+                    log = log_dir / f"{function}{'-snapstart' if snapstart else ''}.log"
+                    with runtime_interface(
+                        rie=rie,
+                        python=runtime_python,
+                        task_root=build_dir / properties["CodeUri"],
+                        handler=properties["Handler"],
+                        env=function_environment(function, overrides),
+                        log=log,
+                        snapstart_checkpoint=url if snapstart else None,
+                    ) as invocations:
+                        for expectation in load_expectations(function):
+                            event = expectation.load(SIGNING_SECRET)
+                            answer = requests.post(invocations, json=event, timeout=60).json()
+                            name = f"{expectation.event}{' (snap-start)' if snapstart else ''}"
+                            results.append((name, expectation.check(answer, terra.base_url)))
+                    if snapstart:
+                        results += snapshot_checks(function, log.read_text(), secret_reads_at_snapshot)
+                    if any(failure for _, failure in results):
+                        print(f"--- {log} ---\n{log.read_text()[-4000:]}")  # noqa: T201
     return 1 if report(results) else 0
 
 

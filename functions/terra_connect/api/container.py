@@ -14,7 +14,7 @@ from terra_connect.api.observability import observe_stale_prefill, observe_terra
 from terra_connect.domain.connections_service import ConnectionsService
 from terra_connect.domain.providers import ProvidersService
 from terra_connect.domain.reconciliation import SyncService
-from terra_connect.domain.sdk import SdkTokenService
+from terra_connect.domain.sdk_tokens import SdkTokenService
 from terra_connect.domain.widget_sessions import WidgetSessionService
 from terra_connect.settings import Settings
 

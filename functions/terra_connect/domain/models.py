@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, ConfigDict, Field, StringConstraints
 
+from terra_connect.domain.contract import Contract
 from terra_connect.domain.redirects import MAX_URL_LENGTH
 
 MAX_PROVIDERS = 50
@@ -31,13 +32,6 @@ RedirectUrl = Annotated[
     StringConstraints(min_length=1, max_length=MAX_URL_LENGTH),
     Field(description="Must match one of the stack's AllowedRedirectUrls.", examples=["myapp://terra/done"]),
 ]
-
-
-class Contract(BaseModel):
-    """Every request and response model. Schemas are built on first use, not at import: a cold container builds
-    only the models of the route it serves (pydantic's `defer_build`)."""
-
-    model_config = ConfigDict(defer_build=True)
 
 
 def _unique_in_order(codes: list[str]) -> list[str]:

@@ -1,21 +1,25 @@
 """What the domain needs from the outside world, as small protocols the adapters implement."""
 
+from __future__ import annotations
+
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from terra_connect.domain.connections import AuthAttempt, Connection, HistoryEntry, TerraUser
 from terra_connect.domain.deadline import Deadline
-from terra_connect.domain.models import (
-    AuthUrlParams,
-    Integrations,
-    TerraAuthUrl,
-    TerraSdkToken,
-    TerraWidgetSession,
-    WidgetSessionParams,
-)
 from terra_connect.domain.records import Change, StoredRules, StoredUser
+
+if TYPE_CHECKING:  # only the Terra port's signatures name them: the webhook function never imports the API models
+    from terra_connect.domain.models import (
+        AuthUrlParams,
+        Integrations,
+        TerraAuthUrl,
+        TerraSdkToken,
+        TerraWidgetSession,
+        WidgetSessionParams,
+    )
 
 
 @dataclass(frozen=True, slots=True)

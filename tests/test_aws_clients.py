@@ -6,6 +6,7 @@ of every partition botocore knows, with and without FIPS and dual-stack.
 """
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import botocore.session
@@ -30,9 +31,13 @@ def partitions() -> dict[str, list[str]]:
 
 
 def resolved(session: botocore.session.Session, service: str, region: str, variant: dict[str, bool]) -> str:
+    config = Config(
+        use_fips_endpoint=variant.get("use_fips_endpoint", False),
+        use_dualstack_endpoint=variant.get("use_dualstack_endpoint", False),
+    )
     try:
         client = session.create_client(
-            service, region_name=region, config=Config(**variant), aws_access_key_id="x", aws_secret_access_key="y"
+            service, region_name=region, config=config, aws_access_key_id="x", aws_secret_access_key="y"
         )
     except BotoCoreError as exc:  # the same refusal from both sessions counts as the same answer
         return f"refused: {type(exc).__name__}"
@@ -40,13 +45,15 @@ def resolved(session: botocore.session.Session, service: str, region: str, varia
 
 
 @pytest.fixture
-def fresh_product_session():
+def fresh_product_session() -> Iterator[botocore.session.Session]:
     aws._session.cache_clear()
     yield aws._session()
     aws._session.cache_clear()
 
 
-def test_every_partition_region_fips_and_dual_stack_resolve_as_a_stock_session(fresh_product_session):
+def test_every_partition_region_fips_and_dual_stack_resolve_as_a_stock_session(
+    fresh_product_session: botocore.session.Session,
+) -> None:
     stock = botocore.session.get_session()
     known = partitions()
     assert {"aws", "aws-cn", "aws-us-gov"} <= set(known)  # the loader really read botocore's endpoint data
@@ -61,7 +68,7 @@ def test_every_partition_region_fips_and_dual_stack_resolve_as_a_stock_session(f
     assert compared >= 4 * len(aws.SERVICES) * 30
 
 
-def test_the_known_services_are_listed_as_botocore_lists_them(fresh_product_session):
+def test_the_known_services_are_listed_as_botocore_lists_them(fresh_product_session: botocore.session.Session) -> None:
     ours = fresh_product_session.get_component("data_loader")
     stock = Loader()
     for type_name in ("service-2", "endpoint-rule-set-1", "paginators-1"):
@@ -70,12 +77,12 @@ def test_the_known_services_are_listed_as_botocore_lists_them(fresh_product_sess
     assert ours.list_available_services("service-2") == sorted(aws.SERVICES)
 
 
-def test_a_service_the_product_does_not_use_is_unknown(fresh_product_session):
+def test_a_service_the_product_does_not_use_is_unknown(fresh_product_session: botocore.session.Session) -> None:
     with pytest.raises(UnknownServiceError):
         fresh_product_session.create_client("s3", region_name="us-east-1")
 
 
-def test_aws_data_path_is_still_searched_first(monkeypatch, tmp_path: Path):
+def test_aws_data_path_is_still_searched_first(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """A customer model under AWS_DATA_PATH wins over botocore's own, as with a stock session."""
     model = json.loads(json.dumps(Loader().load_service_model("secretsmanager", "service-2")))
     model["documentation"] = "customer copy"
@@ -93,7 +100,7 @@ def test_aws_data_path_is_still_searched_first(monkeypatch, tmp_path: Path):
         aws._session.cache_clear()
 
 
-def test_every_client_the_product_creates_is_for_a_listed_service():
+def test_every_client_the_product_creates_is_for_a_listed_service() -> None:
     sources = Path(aws.__file__).resolve().parents[1]
     calls = [
         line.split("aws_client(", 1)[1].split(",", 1)[0].strip("\"' ")

@@ -56,14 +56,16 @@ def proxied() -> Iterator[tuple[str, list[str]]]:
             server.server_close()
 
 
-def test_restore_next_calls_the_checkpoint_and_answers_200_without_reaching_the_emulator(proxied) -> None:
+def test_restore_next_calls_the_checkpoint_and_answers_200_without_reaching_the_emulator(
+    proxied: tuple[str, list[str]],
+) -> None:
     base, checkpoints = proxied
     assert requests.get(base + RESTORE_NEXT, timeout=5).status_code == 200
     assert checkpoints == ["snapshot"]
     assert Upstream.seen == []
 
 
-def test_every_other_call_is_forwarded_unchanged(proxied) -> None:
+def test_every_other_call_is_forwarded_unchanged(proxied: tuple[str, list[str]]) -> None:
     base, checkpoints = proxied
     answer = requests.get(base + "/2018-06-01/runtime/invocation/next", timeout=5)
     assert (answer.status_code, answer.headers["Lambda-Runtime-Aws-Request-Id"]) == (200, "req-1")

@@ -7,13 +7,16 @@ import os
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 import responses
 
 from tests.conftest import terra_session_answer
 from tests.support import API_KEY, DEV_ID, SESSION_URL, SUBJECT, WIDGET_URL, ApiAnswer, FakeLambdaContext, api_event
+
+if TYPE_CHECKING:
+    from terra_connect.domain.widget_sessions import WidgetSessionService
 
 
 def sent_body(terra: responses.RequestsMock, index: int = -1) -> dict[str, object]:
@@ -190,7 +193,11 @@ def test_an_unexpected_error_is_a_500_problem_that_hides_the_message(
             raise RuntimeError("internal detail that must not leak")
 
     wired = container.build_container(os.environ)
-    monkeypatch.setattr(dependencies, "services", lambda: dataclasses.replace(wired, widget_sessions=Broken()))
+    monkeypatch.setattr(
+        dependencies,
+        "services",
+        lambda: dataclasses.replace(wired, widget_sessions=cast("WidgetSessionService", Broken())),
+    )
 
     answer = invoke(api_event())
 

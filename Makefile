@@ -11,6 +11,10 @@ PY := $(VENV)/bin/python
 SAM := $(SAM_VENV)/bin/sam
 # sam build looks for python3.13 on PATH; the pyenv shim there may not run it.
 SAM_ENV := PATH="$(PYTHON313_DIR):$$PATH" SAM_CLI_TELEMETRY=0 AWS_REGION=us-east-1
+# Deploying and deleting use your AWS configuration's region, never a fixed one.
+SAM_AWS_ENV := PATH="$(PYTHON313_DIR):$$PATH" SAM_CLI_TELEMETRY=0
+# The stack `make e2e STACK=...` tests and `make delete` removes.
+STACK ?=
 # The smoke run builds for the machine it runs on (the RIE and the wheels must execute here).
 HOST_ARCH := $(if $(filter aarch64 arm64,$(shell uname -m)),arm64,x86_64)
 RIE := $(SAM_VENV)/lib/python3.13/site-packages/samcli/local/rapid/aws-lambda-rie-$(HOST_ARCH)
@@ -29,7 +33,7 @@ define make_venv
 	touch $(1)/.installed
 endef
 
-.PHONY: dev token help venv lint format unit validate scan build build-local reference-build audit-manifest smoke sam-local-invoke bench bench-quick fuzz test screenshots docs deploy clean
+.PHONY: dev token help venv lint format unit validate scan build build-local reference-build audit-manifest smoke sam-local-invoke bench bench-quick fuzz test screenshots docs deploy delete e2e clean
 
 dev: $(VENV)/.installed ## Run the whole product locally: API on http://127.0.0.1:$${PORT:-3000}, no AWS, no Docker
 	PYTHONPATH=functions $(PY) -m offline.dev
@@ -131,7 +135,14 @@ docs: $(VENV)/.installed ## Regenerate docs/openapi.json and the tables in docs/
 	PYTHONPATH=functions $(PY) -m tests.security_doc --write
 
 deploy: build ## sam deploy --guided
-	$(SAM_ENV) $(SAM) deploy --guided
+	$(SAM_AWS_ENV) $(SAM) deploy --guided
+
+delete: $(SAM_VENV)/.installed ## sam delete STACK=<name> (the connections table and user pool are retained)
+	@test -n "$(STACK)" || { echo "usage: make delete STACK=<stack name>"; exit 2; }
+	$(SAM_AWS_ENV) $(SAM) delete --stack-name "$(STACK)"
+
+e2e: $(VENV)/.installed ## End-to-end suite over HTTP: against make dev (started and stopped here), or STACK=<name> on AWS
+	STACK="$(STACK)" $(PY) -m pytest e2e --no-cov
 
 clean: ## Remove virtualenvs and build output
 	rm -rf $(VENV) $(SAM_VENV) $(RUNTIME_VENV) $(CHECKOV_VENV) .aws-sam build .schemathesis .coverage .mypy_cache .ruff_cache

@@ -19,12 +19,26 @@ def observe_terra_attempt(operation: str, outcome: str, seconds: float) -> None:
     logger.debug("Terra attempt", extra={"operation": operation, "outcome": outcome, "seconds": round(seconds, 4)})
 
 
-def count_error(code: str, *, server_side: bool) -> None:
-    """Count every error answer; Terra failures also by kind (terra_timeout, terra_unavailable, ...)."""
+# TerraErrors' `kind` for Terra's own refusals that need the operator, not a retry: the key (401/403: rotated,
+# revoked, wrong dev-id) and a retired endpoint (410). Each has its own alarm (template.yaml, docs/operations.md).
+REJECTION_KINDS = {401: "terra_unauthorized", 403: "terra_unauthorized", 410: "terra_gone"}
+
+
+def terra_error_kind(code: str, terra_status: object) -> str:
+    """The TerraErrors `kind` of an error answer: its problem code, with Terra's rejections split by status."""
+    if code == "terra_rejected" and isinstance(terra_status, int):
+        return REJECTION_KINDS.get(terra_status, code)
+    return code
+
+
+def count_error(code: str, *, server_side: bool, terra_status: object = None) -> None:
+    """Count every error answer; Terra failures also by kind (terra_timeout, terra_gone, ...); bad signatures apart."""
     metrics.add_metric(name="ServerErrors" if server_side else "ClientErrors", unit=MetricUnit.Count, value=1)
+    if code == "invalid_signature":
+        metrics.add_metric(name="WebhookSignatureFailures", unit=MetricUnit.Count, value=1)
     if code.startswith("terra_"):
         with single_metric(name="TerraErrors", unit=MetricUnit.Count, value=1, namespace=metrics.namespace) as metric:
-            metric.add_dimension(name="kind", value=code)
+            metric.add_dimension(name="kind", value=terra_error_kind(code, terra_status))
 
 
 def observe_unverified_sdk_connection(terra_user_id: str, provider: str) -> None:

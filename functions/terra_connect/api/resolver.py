@@ -66,7 +66,7 @@ def create_resolver(*routers: Router) -> APIGatewayHttpResolver:
         log = {"code": error.code, "status": error.status, **error.log_context}
         if error.status >= 500:
             logger.error("Request failed", extra=log)
-            count_error(error.code, server_side=True)
+            count_error(error.code, server_side=True, terra_status=error.log_context.get("terra_status"))
         else:
             logger.info("Request refused", extra={**log, "errors": errors} if errors else log)
             count_error(error.code, server_side=False)

@@ -1,0 +1,208 @@
+"""The stack watches itself: every function's alarms, and custom-metric alarms on metrics the code really emits."""
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import responses
+from offline.template import load_template
+
+from terra_connect.api.observability import REJECTION_KINDS
+from terra_connect.domain import errors
+from tests.support import ROOT, WIDGET_URL, ApiAnswer, api_event, webhook_event
+
+NOTIFY = {"Fn::If": ["AlarmEmailSet", [{"Ref": "AlarmTopic"}], {"Ref": "AWS::NoValue"}]}
+SILENCE_IS_THE_FAILURE = {"ReconcileNotRunningAlarm"}
+
+
+def resources() -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = load_template()["Resources"]
+    return found
+
+
+def alarms() -> dict[str, dict[str, Any]]:
+    return {name: r["Properties"] for name, r in resources().items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+
+
+def watched(alarm: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    """(namespace, metric, dimensions) of every metric an alarm reads, alone or in metric math."""
+    if "MetricName" in alarm:
+        return [(alarm["Namespace"], alarm["MetricName"], {d["Name"]: d["Value"] for d in alarm["Dimensions"]})]
+    return [
+        (m["Namespace"], m["MetricName"], {d["Name"]: d["Value"] for d in m["Dimensions"]})
+        for query in alarm["Metrics"]
+        if "MetricStat" in query
+        for m in [query["MetricStat"]["Metric"]]
+    ]
+
+
+def test_every_function_has_an_errors_and_a_throttles_alarm() -> None:
+    functions = [name for name, r in resources().items() if r["Type"] == "AWS::Serverless::Function"]
+    assert functions == ["ApiFunction", "WebhookFunction", "ReconcileFunction"]
+    for function in functions:
+        lambda_metrics = {
+            metric
+            for alarm in alarms().values()
+            for namespace, metric, dimensions in watched(alarm)
+            if namespace == "AWS/Lambda" and dimensions == {"FunctionName": {"Ref": function}}
+        }
+        assert {"Errors", "Throttles"} <= lambda_metrics, function
+
+
+def test_the_required_alarms_exist() -> None:
+    metrics = {(ns, metric) for alarm in alarms().values() for ns, metric, _ in watched(alarm)}
+    assert {
+        ("AWS/ApiGateway", "5xx"),
+        ("TerraConnect", "TerraErrors"),
+        ("TerraConnect", "WebhookSignatureFailures"),
+        ("AWS/DynamoDB", "ReadThrottleEvents"),
+        ("AWS/DynamoDB", "WriteThrottleEvents"),
+        ("TerraConnect", "ReconciliationRunsCompleted"),
+        ("AWS/Lambda", "Invocations"),
+    } <= metrics
+
+
+def test_every_alarm_notifies_only_when_an_email_is_set_and_a_quiet_stack_does_not_alarm() -> None:
+    for name, alarm in alarms().items():
+        assert alarm["AlarmActions"] == NOTIFY, name
+        assert alarm["OKActions"] == NOTIFY, name
+        expected = "breaching" if name in SILENCE_IS_THE_FAILURE else "notBreaching"
+        assert alarm["TreatMissingData"] == expected, name
+        assert "docs/operations.md#" in json.dumps(alarm["AlarmDescription"]), name
+
+
+def test_every_runbook_anchor_an_alarm_names_exists() -> None:
+    runbook = (ROOT / "docs" / "operations.md").read_text()
+    headings = {line[4:].strip().lower().replace(" ", "-") for line in runbook.splitlines() if line.startswith("### ")}
+    for name, alarm in alarms().items():
+        anchor = json.dumps(alarm["AlarmDescription"]).split("docs/operations.md#", 1)[1].split('"', 1)[0]
+        assert anchor in headings, (name, anchor)
+
+
+def test_the_topic_is_encrypted_and_exists_only_with_an_email() -> None:
+    found = resources()
+    for name in ("AlarmTopic", "AlarmTopicKey", "AlarmTopicPolicy", "AlarmEmailSubscription"):
+        assert found[name]["Condition"] == "AlarmEmailSet", name
+    assert found["AlarmTopic"]["Properties"]["KmsMasterKeyId"] == {"Ref": "AlarmTopicKey"}
+    assert found["AlarmTopicKey"]["Properties"]["EnableKeyRotation"] is True
+
+
+def test_gradual_deployments_roll_back_on_the_functions_alarms_and_compose_with_snapstart() -> None:
+    found = resources()
+    for function in ("ApiFunction", "WebhookFunction"):
+        properties = found[function]["Properties"]
+        preference = properties["DeploymentPreference"]
+        assert preference["Type"] == {"Ref": "DeploymentStrategy"}
+        assert {"Ref": f"{function}ErrorsAlarm"} in preference["Alarms"]
+        assert {"Ref": f"{function}ThrottlesAlarm"} in preference["Alarms"]
+        assert {"Ref": "ApiServerErrorRateAlarm"} in preference["Alarms"]
+        assert properties["AutoPublishAlias"] == "live"  # the alias both CodeDeploy and SnapStart act through
+        assert "SnapStart" in properties
+    parameter = load_template()["Parameters"]["DeploymentStrategy"]
+    assert parameter["Default"] == "AllAtOnce"
+    assert {"Canary10Percent5Minutes", "Linear10PercentEvery1Minute"} <= set(parameter["AllowedValues"])
+
+
+def test_thresholds_are_parameters_with_defaults() -> None:
+    parameters = load_template()["Parameters"]
+    for name in (
+        "ApiServerErrorRatePercent",
+        "ApiServerErrorMinRequests",
+        "FunctionErrorsThreshold",
+        "TerraFailuresThreshold",
+        "WebhookSignatureFailuresThreshold",
+        "RegistryThrottleThreshold",
+    ):
+        assert "Default" in parameters[name], name
+        assert parameters[name]["Description"], name
+
+
+def test_the_dashboard_body_is_json_with_the_promised_widgets() -> None:
+    body = resources()["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    titles = {w["properties"].get("title") for w in json.loads(body)["widgets"]}
+    for title in (
+        "API requests and errors",
+        "API latency (ms)",
+        "Error answers by code (last 3 hours)",
+        "Terra latency by operation (ms)",
+        "Terra errors by kind",
+        "Webhook outcomes",
+        "Registry repairs",
+        "Cold starts by function",
+    ):
+        assert title in titles
+
+
+def emitted(stdout: str) -> set[tuple[str, str, frozenset[tuple[str, str]]]]:
+    """(namespace, metric, dimensions) of every metric in the EMF documents a handler printed."""
+    series = set()
+    for line in stdout.splitlines():
+        try:
+            document = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(document, dict) or "_aws" not in document:
+            continue
+        for directive in document["_aws"]["CloudWatchMetrics"]:
+            for dimension_set in directive["Dimensions"]:
+                dimensions = frozenset((name, str(document[name])) for name in dimension_set)
+                for metric in directive["Metrics"]:
+                    series.add((directive["Namespace"], metric["Name"], dimensions))
+    return series
+
+
+def alarmed_custom_metrics() -> set[tuple[str, frozenset[tuple[str, str]]]]:
+    """Custom metrics the alarms read, with `service` (the stack's name in AWS) as the tests' service name."""
+    return {
+        (metric, frozenset((k, "terra-connect" if k == "service" else v) for k, v in dimensions.items()))
+        for alarm in alarms().values()
+        for namespace, metric, dimensions in watched(alarm)
+        if namespace == "TerraConnect"
+    }
+
+
+@pytest.mark.parametrize(
+    ("status", "kind"), [(401, "terra_unauthorized"), (403, "terra_unauthorized"), (410, "terra_gone")]
+)
+def test_terras_key_and_endpoint_rejections_are_counted_under_the_kinds_their_alarms_watch(
+    status: int,
+    kind: str,
+    invoke: Callable[..., ApiAnswer],
+    terra: responses.RequestsMock,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "terra-connect")
+    terra.post(WIDGET_URL, status=status, json={"status": "error", "message": "no"})
+
+    assert invoke(api_event()).status == 502
+
+    series = {(metric, dims) for namespace, metric, dims in emitted(capsys.readouterr().out)}
+    expected = ("TerraErrors", frozenset({("kind", kind), ("service", "terra-connect")}))
+    assert expected in series
+    assert expected in alarmed_custom_metrics()
+
+
+def test_a_bad_signature_is_counted_where_its_alarm_looks(
+    deliver: Callable[[dict[str, Any]], ApiAnswer], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "terra-connect")
+
+    assert deliver(webhook_event({"type": "auth"}, secret="not-the-signing-secret")).status == 401
+
+    expected = ("WebhookSignatureFailures", frozenset({("service", "terra-connect")}))
+    assert expected in {(metric, dims) for _, metric, dims in emitted(capsys.readouterr().out)}
+    assert expected in alarmed_custom_metrics()
+
+
+def test_every_terra_errors_kind_an_alarm_watches_is_one_the_code_can_emit() -> None:
+    codes = {
+        cls.code
+        for cls in vars(errors).values()
+        if isinstance(cls, type) and issubclass(cls, errors.ServiceError) and cls.code.startswith("terra_")
+    }
+    kinds = codes | set(REJECTION_KINDS.values())
+    watched_kinds = {dict(dims)["kind"] for metric, dims in alarmed_custom_metrics() if metric == "TerraErrors"}
+    assert watched_kinds <= kinds
+    assert watched_kinds == kinds  # every kind is watched by some alarm

@@ -3,7 +3,6 @@
 import json
 import os
 import secrets
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 import pytest
 import requests
 from offline.signing import terra_signature
+from offline.terra_simulator import SimulatedUser, auth_event
 
 from e2e.targets import Target, aws_target, local_target
 
@@ -67,16 +67,7 @@ class Api:
     def connect(self, provider: str = "GARMIN") -> str:
         """Complete a connection the way Terra reports one: a signed `auth` for a new Terra user of this user."""
         terra_user_id = f"e2e-{secrets.token_hex(8)}"
-        user = {
-            "user_id": terra_user_id,
-            "provider": provider,
-            "reference_id": self.reference_id,
-            "scopes": "activity,sleep",
-            "active": True,
-            "created_at": time.strftime("%Y-%m-%dT%H:%M:%S.000000+00:00", time.gmtime()),
-            "last_webhook_update": None,
-        }
-        answer = self.deliver({"type": "auth", "status": "success", "user": user, "message": "e2e"})
+        answer = self.deliver(auth_event(SimulatedUser(terra_user_id, provider, self.reference_id)))
         assert answer.status_code == 200, answer.text
         return terra_user_id
 

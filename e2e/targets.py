@@ -9,7 +9,6 @@ import base64
 import json
 import os
 import secrets
-import signal
 import socket
 import subprocess
 import sys
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from offline.processes import stop_process_group
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL_SIGNING_SECRET = "local-signing-secret"
@@ -70,13 +70,7 @@ def local_target(log: Path) -> Target:
     api_url = f"http://127.0.0.1:{port}"
 
     def close() -> None:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        stop_process_group(process, grace_seconds=10)
         log_file.close()
 
     def new_user() -> tuple[str, str]:

@@ -14,8 +14,6 @@ before-snapshot hook logged before it and the after-restore hook after it.
 
 import argparse
 import json
-import os
-import signal
 import socket
 import subprocess
 import sys
@@ -30,6 +28,7 @@ import requests
 
 from offline.aws import FAKE_CREDENTIALS, REGION, create_connections_table, emulated_aws, seed_terra_secret
 from offline.expectations import EVENTS, event_files, load_expectations, report
+from offline.processes import stop_process_group
 from offline.template import load_template, undeclared_variables
 from offline.terra_simulator import TerraSimulator
 
@@ -95,13 +94,7 @@ def runtime_interface(
             wait_for_port(port, process, STARTUP_SECONDS)
             yield f"http://127.0.0.1:{port}/2015-03-31/functions/function/invocations"
         finally:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-                try:
-                    process.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
-                    process.wait()
+            stop_process_group(process, grace_seconds=5)
 
 
 def stand_in_settings(variables: dict[str, str], overrides: dict[str, str]) -> dict[str, str]:
@@ -194,14 +187,14 @@ def run(build_dir: Path, runtime_python: Path, rie: Path, log_dir: Path) -> int:
             "CONNECTIONS_TABLE": TABLE,
             "LOCAL_AWS_ENDPOINT_URL": aws.endpoint,
         }
-        secret_reads_at_snapshot: list[int] = []
-        with checkpoint_server(lambda: secret_reads_at_snapshot.append(aws.calls[GET_SECRET] - reads_before)) as url:
+        secret_reads_at_checkpoints: list[int] = []  # GetSecretValue calls so far, each time a snapshot is taken
+        with checkpoint_server(lambda: secret_reads_at_checkpoints.append(aws.calls[GET_SECRET])) as url:
             for function in sorted({e.function for e in load_expectations()}):
                 properties = resources[function]["Properties"]
                 passes = [False, True] if "SnapStart" in properties else [False]
                 for snapstart in passes:
                     reads_before = aws.calls[GET_SECRET]
-                    secret_reads_at_snapshot.clear()
+                    secret_reads_at_checkpoints.clear()
                     log = log_dir / f"{function}{'-snapstart' if snapstart else ''}.log"
                     with runtime_interface(
                         rie=rie,
@@ -218,7 +211,8 @@ def run(build_dir: Path, runtime_python: Path, rie: Path, log_dir: Path) -> int:
                             name = f"{expectation.event}{' (snap-start)' if snapstart else ''}"
                             results.append((name, expectation.check(answer, terra.base_url)))
                     if snapstart:
-                        results += snapshot_checks(function, log.read_text(), secret_reads_at_snapshot)
+                        reads = [count - reads_before for count in secret_reads_at_checkpoints]
+                        results += snapshot_checks(function, log.read_text(), reads)
                     if any(failure for _, failure in results):
                         print(f"--- {log} ---\n{log.read_text()[-4000:]}")  # noqa: T201
     return 1 if report(results) else 0

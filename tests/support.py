@@ -5,6 +5,7 @@ import copy
 import json
 import socket
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -144,16 +145,21 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def emitted_metrics(stdout: str) -> dict[str, float]:
-    """Metric totals from the CloudWatch EMF documents a handler printed (Powertools writes them to stdout)."""
-    totals: dict[str, float] = {}
+def emf_documents(stdout: str) -> Iterator[dict[str, Any]]:
+    """The CloudWatch EMF documents among the lines a handler printed (Powertools writes them to stdout)."""
     for line in stdout.splitlines():
         try:
             document = json.loads(line)
         except ValueError:
             continue
-        if not isinstance(document, dict) or "_aws" not in document:
-            continue
+        if isinstance(document, dict) and "_aws" in document:
+            yield document
+
+
+def emitted_metrics(stdout: str) -> dict[str, float]:
+    """Metric totals from the CloudWatch EMF documents a handler printed."""
+    totals: dict[str, float] = {}
+    for document in emf_documents(stdout):
         for directive in document["_aws"]["CloudWatchMetrics"]:
             for metric in directive["Metrics"]:
                 value = document[metric["Name"]]

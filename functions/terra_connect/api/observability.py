@@ -3,6 +3,8 @@
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
+from terra_connect.domain.errors import InvalidSignature, TerraRejected
+
 logger = Logger()
 metrics = Metrics()
 
@@ -26,7 +28,7 @@ REJECTION_KINDS = {401: "terra_unauthorized", 403: "terra_unauthorized", 410: "t
 
 def terra_error_kind(code: str, terra_status: object) -> str:
     """The TerraErrors `kind` of an error answer: its problem code, with Terra's rejections split by status."""
-    if code == "terra_rejected" and isinstance(terra_status, int):
+    if code == TerraRejected.code and isinstance(terra_status, int):
         return REJECTION_KINDS.get(terra_status, code)
     return code
 
@@ -34,7 +36,7 @@ def terra_error_kind(code: str, terra_status: object) -> str:
 def count_error(code: str, *, server_side: bool, terra_status: object = None) -> None:
     """Count every error answer; Terra failures also by kind (terra_timeout, terra_gone, ...); bad signatures apart."""
     metrics.add_metric(name="ServerErrors" if server_side else "ClientErrors", unit=MetricUnit.Count, value=1)
-    if code == "invalid_signature":
+    if code == InvalidSignature.code:
         metrics.add_metric(name="WebhookSignatureFailures", unit=MetricUnit.Count, value=1)
     if code.startswith("terra_"):
         with single_metric(name="TerraErrors", unit=MetricUnit.Count, value=1, namespace=metrics.namespace) as metric:

@@ -532,13 +532,14 @@ def render(
         ),
         f"| total | {sum(cold['stages_s'].values()) * 1000:,.1f} | |",
         "",
-        "botocore alone is about what the boto3-only handler's whole init costs, so the 2.3x target leaves about 1.3x "
-        "that for everything else. pydantic (validation and the OpenAPI document) and Powertools' event handler "
-        "(its package imports every resolver, AppSync's asyncio included, and every event data class) are most "
-        "of the rest; neither can be imported in part, and both carry the product's validation and routing, so the "
-        "2.3x target is not met. What was removed: boto3 and s3transfer, a second botocore session, botocore's scan "
-        "of every service it ships, the webhook function's imports of requests and of the API's models, and "
-        "pydantic's plugin lookup.",
+        "botocore alone is about what the boto3-only handler's whole init costs. Removed from the cold start: boto3 "
+        "and s3transfer, a second botocore session, botocore's scan of every service it ships, pydantic (request "
+        "bodies are checked against the API's JSON Schemas by terra_connect/domain/contract.py and answers are "
+        "dataclasses serialised as JSON; docs/openapi.json publishes the same schemas), and the webhook function's "
+        "imports of requests and of the API's models. What remains: botocore (the runtime's SDK); Powertools' event "
+        "handler, whose package imports every resolver (AppSync's asyncio included) and every event data class and "
+        "cannot be imported in part; requests; the product's own modules; and the two clients, most of whose time "
+        "is botocore parsing its endpoint data (once, for both).",
         "",
         "## Artifact",
         "",
@@ -555,11 +556,11 @@ def render(
         "",
         "- Clients are built at init, not on first use: Lambda bills the init phase the same, and with SnapStart",
         "  what init builds is in the snapshot.",
-        "- What remains of the warm overhead: Powertools' validation middleware (request model, response",
-        "  serialisation), its logger's per-invocation context and correlation id, the EMF metrics flush (one JSON",
-        "  document printed per invocation), the Terra client's request building and answer parsing. The routes read",
-        "  the caller, deadline and services directly: Powertools' `Depends()` re-read every dependency's type hints",
-        "  on every request (about 55 µs).",
+        "- What remains of the warm overhead: the request body's JSON Schema check and the answer's",
+        "  serialisation, Powertools' routing, its logger's per-invocation context and correlation id, the EMF",
+        "  metrics flush (one JSON document printed per invocation), the Terra client's request building and answer",
+        "  parsing. The routes read the caller, deadline and services directly: Powertools' `Depends()` re-read",
+        "  every dependency's type hints on every request (about 55 µs).",
         "- Wrapping Terra's Python SDK was not measured: it is not a dependency of this project.",
         "",
     ]

@@ -13,7 +13,6 @@ import time
 STAGES: list[tuple[str, list[str]]] = [
     ("botocore (session, client, config)", ["botocore.session", "botocore.client", "botocore.config"]),
     ("Powertools logging and metrics", ["aws_lambda_powertools.logging", "aws_lambda_powertools.metrics"]),
-    ("pydantic", ["pydantic", "pydantic.main", "pydantic.fields", "pydantic.types"]),
     ("requests (and urllib3)", ["requests"]),
     ("Powertools event handler (every resolver, data classes, OpenAPI)", ["aws_lambda_powertools.event_handler"]),
     (

@@ -83,8 +83,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
-    # importlib.import_module (pydantic's lazy attributes use it) raises no audit event: what is loaded at the end
-    # counts as well.
+    # importlib.import_module (lazy attributes use it) raises no audit event: what is loaded at the end counts as well.
     _modules.update(name for name in sys.modules if name.split(".", 1)[0] in ARTIFACT_PACKAGES)
     output = config.getoption("--import-audit") or str(Path(config.rootpath, "build", "import-audit.json"))
     worker = getattr(config, "workerinput", None)  # under pytest-xdist each worker records its own share
@@ -114,8 +113,7 @@ def run_audit(output: Path, *, task_root: Path | None = None) -> int:
     command += [f"--import-audit={output}", *AUDIT_TESTS]
     if task_root is not None:
         command += ["--import-audit-forbid", "-o", f"pythonpath={task_root} ."]
-    # As deployed (template.yaml): pydantic looks for no plugins, so no package metadata is read.
-    env = {**os.environ, "PYDANTIC_DISABLE_PLUGINS": "__all__", "PYTHONDONTWRITEBYTECODE": "1"}
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     return subprocess.run(command, cwd=ROOT, env=env, check=False).returncode  # noqa: S603 - fixed argv
 
 

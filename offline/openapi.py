@@ -1,4 +1,4 @@
-"""docs/openapi.json, generated from the routes and models themselves (Powertools' OpenAPI support).
+"""docs/openapi.json, generated from the routes (Powertools' OpenAPI support) and the JSON Schemas they validate with.
 
 python -m offline.openapi          # print
 python -m offline.openapi --write  # update docs/openapi.json (make docs)
@@ -11,9 +11,12 @@ import sys
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer, Server, ServerVariable
 
 from offline.template import ROOT
+from terra_connect.api import problems
 from terra_connect.api.resolver import create_resolver
 from terra_connect.api.routes import webhooks
 from terra_connect.api.routes.api_routes import API_ROUTERS
+from terra_connect.api.routes.connections import PATH_PARAMETERS
+from terra_connect.domain import models
 
 OPENAPI_FILE = ROOT / "docs" / "openapi.json"
 
@@ -41,8 +44,14 @@ def render() -> str:
         security=[{"jwt": []}],
     )
     parsed = json.loads(document)
+    # The request and answer schemas the routes validate with and serialise to, referenced by name.
+    parsed.setdefault("components", {})["schemas"] = {**models.SCHEMAS, **problems.SCHEMAS}
     for operations in parsed["paths"].values():
         for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                if parameter["in"] == "path":  # the schema the route validates the parameter with
+                    parameter["schema"] = PATH_PARAMETERS[parameter["name"]]
+                    parameter["description"] = parameter["schema"]["description"]
             for response in operation["responses"].values():
                 if response.get("content") == {}:  # an answer without a body (204)
                     del response["content"]

@@ -17,25 +17,21 @@ from pathlib import Path
 # The packages the artifact ships (functions/requirements.txt and the function's own code): the audit's scope.
 ARTIFACT_PACKAGES = frozenset(
     {
-        "annotated_types",
         "aws_lambda_powertools",
         "certifi",
         "charset_normalizer",
         "idna",
         "jmespath",
-        "pydantic",
-        "pydantic_core",
         "requests",
         "terra_connect",
         "typing_extensions",
-        "typing_inspection",
         "urllib3",
     }
 )
 
 # In these packages, every module the audit never saw loaded goes: offline/loaded-modules.txt lists those it saw
 # (`make audit-manifest` rewrites it; the build fails when it is out of date).
-AUDITED_PACKAGES = frozenset({"aws_lambda_powertools", "pydantic", "annotated_types", "typing_inspection", "idna"})
+AUDITED_PACKAGES = frozenset({"aws_lambda_powertools", "idna"})
 MANIFEST = Path(__file__).with_name("loaded-modules.txt")
 
 # Elsewhere, only these: the rest of the HTTP stack's lazy imports (SOCKS proxies, say) stay, even though no test
@@ -55,7 +51,7 @@ PRUNED_MODULES: dict[str, str] = {
 PRUNED_FILES: dict[str, str] = {
     "*.dist-info/RECORD": "pip's list of installed files, for `pip uninstall` (licences stay)",
     "*.dist-info/METADATA": "package descriptions, read only through importlib.metadata, which nothing calls at run "
-    "time (pydantic's plugin search is off: PYDANTIC_DISABLE_PLUGINS)",
+    "time",
     "*.pyi": "type stubs, read by type checkers only",
     "*.dist-info/sboms/*": "software bills of materials, for auditors",
     "bin/*": "console scripts of the dependencies",

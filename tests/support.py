@@ -7,10 +7,14 @@ import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
+from jsonschema import Draft202012Validator
 from offline.signing import terra_signature
+from referencing import Registry
+from referencing.jsonschema import DRAFT202012
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
@@ -167,3 +171,16 @@ def emitted_metrics(stdout: str) -> dict[str, float]:
                     value if isinstance(value, list) else [value]
                 )
     return totals
+
+
+@cache
+def _openapi_registry() -> Registry[Any]:
+    openapi = json.loads((ROOT / "docs" / "openapi.json").read_text())
+    registry: Registry[Any] = Registry().with_resource("urn:openapi", DRAFT202012.create_resource(openapi))
+    return registry
+
+
+def assert_matches_schema(document: Any, name: str) -> None:
+    """`document` is valid against docs/openapi.json's components/schemas/<name> (its $refs resolved)."""
+    schema = {"$ref": f"urn:openapi#/components/schemas/{name}"}
+    Draft202012Validator(schema, registry=_openapi_registry()).validate(document)

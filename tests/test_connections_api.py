@@ -15,6 +15,7 @@ from tests.support import (
     WIDGET_URL,
     ApiAnswer,
     api_event,
+    assert_matches_schema,
     terra_user,
     webhook_event,
 )
@@ -47,6 +48,7 @@ def test_the_list_shows_live_connections_and_the_last_attempt(
     listed = [(c["terra_user_id"], c["provider"], c["status"]) for c in answer.json["connections"]]
     assert listed == [("tu-1", "GARMIN", "connected"), ("tu-2", "OURA", "needs_reauth")]
     assert answer.json["last_attempt"]["status"] == "success"
+    assert_matches_schema(answer.json, "ConnectionsResponse")
 
 
 def test_a_user_without_connections_gets_an_empty_list(invoke: Callable[..., ApiAnswer]) -> None:
@@ -152,6 +154,7 @@ def test_the_custom_ui_gets_a_provider_auth_url_bound_to_the_caller_in_terras_up
         "provider": "GARMIN",
         "terra_user_id": "tu-new",
     }
+    assert_matches_schema(answer.json, "AuthUrlResponse")
     (request,) = [call.request for call in terra.calls if AUTHENTICATE_URL in (call.request.url or "")]
     assert request.url == f"{AUTHENTICATE_URL}?resource=GARMIN"
     assert json.loads(request.body or b"{}") == {

@@ -13,10 +13,8 @@ from offline.openapi import OPENAPI_FILE, render
 from schemathesis import Case, GenerationMode
 from schemathesis.core import NOT_SET
 
-from terra_connect.api.problems import ProblemDetails
-from terra_connect.domain.models import WidgetSessionResponse
 from tests.conftest import terra_session_answer
-from tests.support import WIDGET_URL, ApiAnswer, api_event
+from tests.support import WIDGET_URL, ApiAnswer, api_event, assert_matches_schema
 
 SCHEMA = schemathesis.openapi.from_path(OPENAPI_FILE)
 # (path, method, generated requests per mode): valid and invalid, 2,400 in all.
@@ -126,11 +124,12 @@ def test_generated_requests_never_get_an_unexpected_500(
         statuses.append(answer.status)
         assert answer.status < 500, answer.body
         if answer.status >= 400:
-            problem = ProblemDetails.model_validate_json(answer.body)
-            assert problem.code == DOCUMENTED_4XX.get(answer.status, problem.code)
+            problem = json.loads(answer.body)
+            assert_matches_schema(problem, "ProblemDetails")
+            assert problem["code"] == DOCUMENTED_4XX.get(answer.status, problem["code"])
             assert answer.status in {400, 404, 413, 415, 422}
         elif path == "/v1/widget-sessions":
-            WidgetSessionResponse.model_validate_json(answer.body)
+            assert_matches_schema(json.loads(answer.body), "WidgetSessionResponse")
 
     exercise()
 

@@ -9,7 +9,7 @@ from offline.prune import ARTIFACT_PACKAGES, AUDITED_PACKAGES, PRUNED_MODULES, i
 
 from tests.support import ROOT
 
-LOADED = frozenset({"pydantic", "pydantic.main", "aws_lambda_powertools", "aws_lambda_powertools.logging"})
+LOADED = frozenset({"aws_lambda_powertools", "aws_lambda_powertools.logging", "idna", "idna.core"})
 
 
 def make_artifact(root: Path, files: list[str]) -> Path:
@@ -26,27 +26,28 @@ def remaining(root: Path) -> set[str]:
 
 def test_prune_removes_what_was_never_loaded_and_keeps_the_rest(tmp_path: Path) -> None:
     kept = [
-        "pydantic/__init__.py",
-        "pydantic/__pycache__/__init__.cpython-313.pyc",
-        "pydantic/main.py",
-        "pydantic/__pycache__/main.cpython-313.pyc",
+        "idna/__init__.py",
+        "idna/__pycache__/__init__.cpython-313.pyc",
+        "idna/core.py",
+        "idna/__pycache__/core.cpython-313.pyc",
         "aws_lambda_powertools/logging/__init__.py",
         "terra_connect/api/handler.py",  # the function's own code is never pruned
         "requests/sessions.py",  # outside the audited packages only the listed modules go
         "charset_normalizer/api.py",
-        "pydantic-2.14.3.dist-info/licenses/LICENSE",
+        "idna-3.20.dist-info/licenses/LICENSE.md",
     ]
     removed = [
-        "pydantic/v1/__init__.py",
-        "pydantic/v1/__pycache__/main.cpython-313.pyc",
-        "pydantic/mypy.py",
+        "idna/idnadata.py",
+        "idna/__pycache__/uts46data.cpython-313.pyc",
+        "aws_lambda_powertools/utilities/batch/__init__.py",
+        "aws_lambda_powertools/utilities/batch/__pycache__/base.cpython-313.pyc",
         "aws_lambda_powertools/event_handler/openapi/swagger_ui/__init__.py",
         "aws_lambda_powertools/event_handler/openapi/swagger_ui/swagger-ui-bundle.min.js",  # data of a pruned package
         "urllib3/contrib/emscripten/fetch.py",
         "charset_normalizer/md.py",  # shadowed by the compiled extension below
-        "pydantic-2.14.3.dist-info/RECORD",
-        "pydantic-2.14.3.dist-info/METADATA",
-        "pydantic_core/core_schema.pyi",
+        "idna-3.20.dist-info/RECORD",
+        "idna-3.20.dist-info/METADATA",
+        "typing_extensions.pyi",
     ]
     root = make_artifact(tmp_path, [*kept, *removed, "charset_normalizer/md.cpython-313-x86_64-linux-gnu.so"])
 
@@ -54,12 +55,12 @@ def test_prune_removes_what_was_never_loaded_and_keeps_the_rest(tmp_path: Path) 
 
     assert remaining(root) == {*kept, "charset_normalizer/md.cpython-313-x86_64-linux-gnu.so"}
     assert sum(freed.values()) == 4 * len(removed)  # every removed file held "# x\n"
-    assert not (root / "pydantic" / "v1").exists()  # emptied folders go too
+    assert not (root / "aws_lambda_powertools" / "utilities" / "batch").exists()  # emptied folders go too
 
 
 def test_the_rule_by_package() -> None:
-    assert is_pruned_module("pydantic.networks", LOADED)
-    assert not is_pruned_module("pydantic.main", LOADED)
+    assert is_pruned_module("aws_lambda_powertools.utilities.batch", LOADED)
+    assert not is_pruned_module("aws_lambda_powertools.logging", LOADED)
     assert not is_pruned_module("requests.adapters", LOADED)  # not audited: kept unless listed
     assert is_pruned_module("requests.help", LOADED)
     assert not is_pruned_module("terra_connect.api.handler", LOADED)
@@ -70,15 +71,15 @@ def test_the_rule_by_package() -> None:
 def test_the_manifest_keeps_what_every_function_imports_at_init() -> None:
     loaded = loaded_modules()
 
-    for needed in ("aws_lambda_powertools.event_handler.api_gateway", "pydantic.main", "pydantic._internal._fields"):
+    for needed in ("aws_lambda_powertools.event_handler.api_gateway", "aws_lambda_powertools.metrics", "idna.core"):
         assert needed in loaded
-    pruned = ("pydantic.v1", "aws_lambda_powertools.utilities.parameters")
+    pruned = ("aws_lambda_powertools.event_handler.openapi.swagger_ui", "aws_lambda_powertools.utilities.parameters")
     assert not any(module.startswith(pruned) for module in loaded)
 
 
 def test_the_audit_plugin_fails_a_session_that_loads_something_pruned(tmp_path: Path) -> None:
     test = tmp_path / "test_loads_pruned.py"
-    test.write_text("def test_it():\n    import pydantic.v1  # noqa: F401\n")
+    test.write_text("def test_it():\n    import aws_lambda_powertools.utilities.batch  # noqa: F401\n")
     output = tmp_path / "audit.json"
 
     audit = ["-p", "offline.import_audit", f"--import-audit={output}", "--import-audit-forbid"]
@@ -91,5 +92,40 @@ def test_the_audit_plugin_fails_a_session_that_loads_something_pruned(tmp_path: 
     )
 
     assert completed.returncode != 0
-    assert "Pruned from the artifact but loaded: pydantic.v1" in completed.stderr
-    assert "pydantic.v1" in json.loads(output.read_text())["modules"]
+    assert "Pruned from the artifact but loaded: aws_lambda_powertools.utilities.batch" in completed.stderr
+    assert "aws_lambda_powertools.utilities.batch" in json.loads(output.read_text())["modules"]
+
+
+# Imported by the functions but not shipped: the python3.13 runtime provides the AWS SDK (botocore and its
+# dependencies); requests looks for PySocks and goes without it.
+RUNTIME_PROVIDED = frozenset({"botocore", "dateutil", "six", "socks"})
+
+
+def test_the_functions_import_only_what_the_artifact_ships_or_the_runtime_provides() -> None:
+    """pydantic in particular: the dev environment has it (for the OpenAPI document), the functions must not."""
+    env_vars = json.loads((ROOT / "events" / "env.json").read_text())
+    handlers = {
+        "ApiFunction": "terra_connect.api.handler",
+        "WebhookFunction": "terra_connect.api.webhook_handler",
+        "ReconcileFunction": "terra_connect.api.reconcile_handler",
+    }
+    for function, module in handlers.items():
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "PYTHONPATH": str(ROOT / "functions"),
+            "AWS_REGION": "us-east-1",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            **env_vars[function],
+        }
+        script = f"import sys, {module}; print(' '.join(sorted({{m.split('.')[0] for m in sys.modules}})))"
+        completed = subprocess.run(  # noqa: S603 - fixed argv
+            [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+        )
+        imported = set(completed.stdout.split())
+        # Cython-compiled extensions (charset_normalizer's) register these module names when loaded.
+        cython = {name for name in imported if name == "cython_runtime" or name.startswith("_cython_")}
+        foreign = imported - ARTIFACT_PACKAGES - RUNTIME_PROVIDED - sys.stdlib_module_names - {"__main__", *cython}
+        assert foreign == set(), function
+        assert "pydantic" not in imported

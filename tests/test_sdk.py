@@ -12,7 +12,16 @@ from botocore.exceptions import ClientError
 
 from terra_connect.domain.deadline import Deadline
 from tests.conftest import AwsCalls
-from tests.support import SDK_TOKEN, SUBJECT, ApiAnswer, api_event, emitted_metrics, terra_user, webhook_event
+from tests.support import (
+    SDK_TOKEN,
+    SUBJECT,
+    ApiAnswer,
+    api_event,
+    assert_matches_schema,
+    emitted_metrics,
+    terra_user,
+    webhook_event,
+)
 
 Deliver = Callable[[dict[str, Any]], ApiAnswer]
 GENERATE = "https://api.tryterra.co/v2/auth/generateAuthToken"
@@ -52,6 +61,8 @@ def test_a_token_is_issued_for_the_caller_with_the_reference_id_the_sdk_must_use
     assert (answer.json["token"], answer.json["expires_in"], answer.json["reference_id"]) == (SDK_TOKEN, 180, SUBJECT)
     expires_at = datetime.fromisoformat(answer.json["expires_at"]).timestamp()
     assert before + 179 <= expires_at <= time.time() + 181
+    assert answer.json["expires_at"].endswith("Z")
+    assert_matches_schema(answer.json, "SdkTokenResponse")
     assert [call.request.url for call in terra.calls] == [f"{GENERATE}?reference_id={SUBJECT}"]
     assert SDK_TOKEN not in capsys.readouterr().out  # nor in any log record: the autouse sweep checks that
 

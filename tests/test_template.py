@@ -266,7 +266,3 @@ def test_snapstart_is_opt_in_on_the_two_http_functions_which_the_api_reaches_thr
         assert properties["AutoPublishAlias"] == "live", name
         assert properties["SnapStart"] == {"ApplyOn": {"Fn::If": ["SnapStartOn", "PublishedVersions", "None"]}}
     assert "SnapStart" not in resources["ReconcileFunction"]["Properties"]  # scheduled: its cold start is nobody's wait
-
-
-def test_pydantic_plugins_are_not_looked_for() -> None:
-    assert load_template()["Globals"]["Function"]["Environment"]["Variables"]["PYDANTIC_DISABLE_PLUGINS"] == "__all__"

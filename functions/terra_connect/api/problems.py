@@ -11,32 +11,51 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
-from pydantic import Field
 
-from terra_connect.domain.contract import Contract
+from terra_connect.domain.contract import Schema
 
 PROBLEM_JSON = "application/problem+json"
 NO_STORE = {"Cache-Control": "no-store"}
 
-
-class ProblemDetails(Contract):
-    """RFC 9457 problem details, as every error answer carries them."""
-
-    type: str = Field(default="about:blank", examples=["about:blank"])
-    title: str = Field(examples=["Unprocessable Content"])
-    status: int = Field(examples=[422])
-    detail: str = Field(examples=["The redirect URL is not one of the configured destinations."])
-    code: str = Field(
-        description="Stable, machine-readable error code (see README).", examples=["redirect_not_allowed"]
-    )
-    request_id: str | None = Field(description="API Gateway request id, also in the logs.")
-    errors: list[dict[str, Any]] | None = Field(default=None, description="Validation errors: location and type.")
-
-
-class GatewayMessage(Contract):
-    """API Gateway's own answer, before any function runs (`{"message": "Unauthorized"}`)."""
-
-    message: str = Field(examples=["Unauthorized"])
+PROBLEM_DETAILS: Schema = {
+    "type": "object",
+    "description": "RFC 9457 problem details, as every error answer carries them.",
+    "required": ["type", "title", "status", "detail", "code", "request_id"],
+    "properties": {
+        "type": {"type": "string", "examples": ["about:blank"]},
+        "title": {"type": "string", "examples": ["Unprocessable Content"]},
+        "status": {"type": "integer", "examples": [422]},
+        "detail": {"type": "string", "examples": ["The redirect URL is not one of the configured destinations."]},
+        "code": {
+            "type": "string",
+            "description": "Stable, machine-readable error code (see README).",
+            "examples": ["redirect_not_allowed"],
+        },
+        "request_id": {
+            "anyOf": [{"type": "string"}, {"type": "null"}],
+            "description": "API Gateway request id, also in the logs.",
+        },
+        "errors": {
+            "type": "array",
+            "description": "Validation errors: location and type (never the value).",
+            "items": {
+                "type": "object",
+                "required": ["loc", "type"],
+                "properties": {
+                    "loc": {"type": "array", "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]}},
+                    "type": {"type": "string", "examples": ["string_pattern_mismatch"]},
+                },
+            },
+        },
+    },
+}
+GATEWAY_MESSAGE: Schema = {
+    "type": "object",
+    "description": 'API Gateway\'s own answer, before any function runs (`{"message": "Unauthorized"}`).',
+    "required": ["message"],
+    "properties": {"message": {"type": "string", "examples": ["Unauthorized"]}},
+}
+SCHEMAS: dict[str, Schema] = {"ProblemDetails": PROBLEM_DETAILS, "GatewayMessage": GATEWAY_MESSAGE}
 
 
 # Answered by API Gateway itself as well: its JWT authorizer refusing the token, a body over its 10 MB quota.
@@ -62,12 +81,17 @@ def problem_responses(*statuses: int, gateway: frozenset[int] = frozenset({401, 
     responses: dict[int, OpenAPIResponse] = {}
     for status in statuses:
         description = f"{HTTPStatus(status).phrase}: {_DESCRIPTIONS[status]}"
-        content: dict[str, Any] = {PROBLEM_JSON: {"model": ProblemDetails}}
+        content: dict[str, Any] = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/ProblemDetails"}}}
         if status in gateway and status in _GATEWAY_ANSWERS:
             description += f"; or `application/json` from {_GATEWAY_ANSWERS[status]}"
-            content["application/json"] = {"model": GatewayMessage}
+            content["application/json"] = {"schema": {"$ref": "#/components/schemas/GatewayMessage"}}
         responses[status] = {"description": description, "content": content}
     return responses
+
+
+def optional_json_body(schema: Schema) -> dict[str, Any]:
+    """The OpenAPI requestBody of a route whose JSON body is optional (no body, or `null`, asks for the defaults)."""
+    return {"required": False, "content": {"application/json": {"schema": {"anyOf": [dict(schema), {"type": "null"}]}}}}
 
 
 def problem_response(

@@ -1,4 +1,9 @@
-"""The API resolver: strict body parsing and the one mapping from errors to problem+json."""
+"""The API resolver: strict body parsing and the one mapping from errors to problem+json.
+
+Request bodies and path parameters are validated by the routes against the JSON Schemas of
+terra_connect.domain.models (see dependencies.signed_in_caller), not by Powertools' pydantic-based validation:
+pydantic's import and schema building were a fifth of every cold start.
+"""
 
 import binascii
 import json
@@ -7,12 +12,7 @@ from typing import Any, NoReturn
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.event_handler.openapi.exceptions import (
-    RequestUnsupportedContentType,
-    RequestValidationError,
-)
 
-from terra_connect.api.media_types import declares_non_json, has_non_json_body
 from terra_connect.api.observability import count_error, logger
 from terra_connect.api.problems import problem_response
 from terra_connect.domain.errors import (
@@ -20,9 +20,7 @@ from terra_connect.domain.errors import (
     MalformedBody,
     NotFound,
     PayloadTooLarge,
-    ReferenceIdNotAllowed,
     ServiceError,
-    UnsupportedMediaType,
 )
 
 MAX_BODY_BYTES = 16 * 1024
@@ -54,16 +52,17 @@ def parse_json_body(text: str) -> Any:
 
 
 def create_resolver(*routers: Router) -> APIGatewayHttpResolver:
-    """A resolver with strict JSON parsing, request validation and problem+json for every error."""
-    app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=parse_json_body)
+    """A resolver with strict JSON parsing and problem+json for every error."""
+    app = APIGatewayHttpResolver(json_body_deserializer=parse_json_body)
     for router in routers:
         app.include_router(router)
 
     def _request_id() -> str | None:
         return app.current_event.request_context.request_id
 
-    def _problem_for(error: ServiceError, errors: list[dict[str, Any]] | None = None) -> Response[str]:
+    def _problem_for(error: ServiceError) -> Response[str]:
         log = {"code": error.code, "status": error.status, **error.log_context}
+        errors = error.errors if isinstance(error, InvalidRequest) else None
         if error.status >= 500:
             logger.error("Request failed", extra=log)
             count_error(error.code, server_side=True, terra_status=error.log_context.get("terra_status"))
@@ -78,24 +77,6 @@ def create_resolver(*routers: Router) -> APIGatewayHttpResolver:
     def _service_error(error: ServiceError) -> Response[str]:
         return _problem_for(error)
 
-    @app.exception_handler(RequestValidationError)
-    def _validation_error(error: RequestValidationError) -> Response[str]:
-        # Only the location and type of each error: Pydantic's messages can echo the input back.
-        if has_non_json_body(app.current_event):
-            return _problem_for(UnsupportedMediaType())
-        errors = [{"loc": list(e["loc"]), "type": e["type"]} for e in error.errors()]
-        if any(e["loc"][:1] == ["response"] for e in errors):
-            # Powertools reports a route's answer breaking its own annotation this way: this service's bug.
-            logger.error("Response failed its own schema", extra={"errors": errors})
-            return _problem_for(ServiceError())
-        if any(e["type"] == "extra_forbidden" and e["loc"][-1:] == ["reference_id"] for e in errors):
-            return _problem_for(ReferenceIdNotAllowed())
-        return _problem_for(InvalidRequest(), errors)
-
-    @app.exception_handler(RequestUnsupportedContentType)
-    def _unsupported_content_type(_: RequestUnsupportedContentType) -> Response[str]:
-        return _problem_for(UnsupportedMediaType())
-
     @app.exception_handler([UnicodeDecodeError, binascii.Error])
     def _undecodable_body(_: Exception) -> Response[str]:
         # Raised while Powertools decodes a base64 or non-UTF-8 body, before any model sees it.
@@ -109,14 +90,5 @@ def create_resolver(*routers: Router) -> APIGatewayHttpResolver:
     def _unexpected(error: Exception) -> Response[str]:
         logger.exception("Unexpected error", extra={"error_type": type(error).__name__})
         return _problem_for(ServiceError())
-
-    @app.exception_handler(ValueError)
-    def _unparseable_body(error: ValueError) -> Response[str]:
-        # Powertools parses form and multipart bodies before any route sees them, and raises ValueError on a
-        # broken one (a multipart content type without a boundary). Such a body is refused as any non-JSON is.
-        if declares_non_json(app.current_event):
-            return _problem_for(UnsupportedMediaType())
-        answer: Response[str] = _unexpected(error)
-        return answer
 
     return app

@@ -4,7 +4,7 @@
 `log_context` is for the operator's log line and never leaves the function.
 """
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 
@@ -71,6 +71,17 @@ class InvalidRequest(ServiceError):
     status = 422
     code = "validation_error"
     default_detail = "The request is not valid."
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        errors: Sequence[Mapping[str, Any]] = (),
+        log_context: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(detail, log_context=log_context)
+        # Where and how the request breaks its schema ({"loc": [...], "type": ...}), never the values.
+        self.errors = [dict(error) for error in errors]
 
 
 class ReferenceIdNotAllowed(InvalidRequest):

@@ -538,8 +538,9 @@ def render(
         "dataclasses serialised as JSON; docs/openapi.json publishes the same schemas), and the webhook function's "
         "imports of requests and of the API's models. What remains: botocore (the runtime's SDK); Powertools' event "
         "handler, whose package imports every resolver (AppSync's asyncio included) and every event data class and "
-        "cannot be imported in part; requests; the product's own modules; and the two clients, most of whose time "
-        "is botocore parsing its endpoint data (once, for both).",
+        "cannot be imported in part; requests; the product's own modules, most of whose time is `@dataclass` "
+        "building their classes (about 0.8 ms per class on this machine, for 48 classes); and the two clients, "
+        "most of whose time is botocore parsing its endpoint data (once, for both).",
         "",
         "## Artifact",
         "",

@@ -43,6 +43,7 @@ AUDIT_TESTS = (
     "tests/test_sync.py",
     "tests/test_reconciliation.py",
     "tests/test_snapstart.py",
+    "tests/test_lifecycle_events.py",
 )
 
 _modules: set[str] = set()

@@ -30,6 +30,9 @@ class InMemoryRegistryStore:
     sdk_tokens: dict[str, list[int]] = field(default_factory=dict)
     unverified: list[tuple[str, str, str, int]] = field(default_factory=list)
     saves: int = 0
+    # Every record write, as (before, after): what the table's stream would carry (a write that changes nothing
+    # never reaches save_user, as DynamoDB writes no stream record for it).
+    writes: list[tuple[StoredUser | None, StoredUser]] = field(default_factory=list)
 
     def user(self, terra_user_id: str) -> StoredUser | None:
         return self.records.get(terra_user_id)
@@ -50,6 +53,7 @@ class InMemoryRegistryStore:
             return False
         self.records[user.record.terra_user_id] = user
         self.saves += 1
+        self.writes.append((current, user))
         return True
 
     def rules(self, reference_id: str) -> StoredRules:

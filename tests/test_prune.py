@@ -108,6 +108,7 @@ def test_the_functions_import_only_what_the_artifact_ships_or_the_runtime_provid
         "ApiFunction": "terra_connect.api.handler",
         "WebhookFunction": "terra_connect.api.webhook_handler",
         "ReconcileFunction": "terra_connect.api.reconcile_handler",
+        "EventsFunction": "terra_connect.api.events_handler",
     }
     for function, module in handlers.items():
         env = {

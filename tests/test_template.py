@@ -266,3 +266,22 @@ def test_snapstart_is_opt_in_on_the_two_http_functions_which_the_api_reaches_thr
         assert properties["AutoPublishAlias"] == "live", name
         assert properties["SnapStart"] == {"ApplyOn": {"Fn::If": ["SnapStartOn", "PublishedVersions", "None"]}}
     assert "SnapStart" not in resources["ReconcileFunction"]["Properties"]  # scheduled: its cold start is nobody's wait
+
+
+def test_lifecycle_events_may_go_to_one_bus_only_and_come_from_the_tables_stream() -> None:
+    template = load_template()
+    resources = template["Resources"]
+    statements = resources["EventsFunction"]["Properties"]["Policies"][0]["Statement"]
+    put = next(s for s in statements if s["Action"] == "events:PutEvents")
+    mapping = resources["EventsFunctionStream"]["Properties"]
+
+    assert template["Resources"]["ConnectionsTable"]["Properties"]["StreamSpecification"] == {
+        "StreamViewType": "NEW_AND_OLD_IMAGES"
+    }
+    assert put["Resource"]["Fn::If"][0] == "CreateEventBus"
+    assert put["Resource"]["Fn::If"][1] == {"Fn::GetAtt": ["EventBus", "Arn"]}
+    assert "*" not in json.dumps(put["Resource"])
+    assert mapping["EventSourceArn"] == {"Fn::GetAtt": ["ConnectionsTable", "StreamArn"]}
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": ["EventsDeadLetterQueue", "Arn"]}
+    assert "Events" not in resources["EventsFunction"]["Properties"]  # no SAM event: it would attach a managed policy

@@ -134,6 +134,24 @@ class WebhookSettings(CommonSettings):
 
 
 @dataclass(frozen=True, slots=True)
+class EventsSettings:
+    """The events function: the table's stream in, the event bus out. It never reads the Terra secret."""
+
+    event_bus_name: str  # a bus name or ARN
+    local_aws_endpoint_url: str | None
+
+    @classmethod
+    def from_env(cls, variables: Mapping[str, str]) -> "EventsSettings":
+        env = _Environment(variables)
+        settings = cls(
+            event_bus_name=env.text("EVENT_BUS_NAME", required=True),
+            local_aws_endpoint_url=env.local_url("LOCAL_AWS_ENDPOINT_URL"),
+        )
+        env.check()
+        return settings
+
+
+@dataclass(frozen=True, slots=True)
 class ReconcilerSettings(CommonSettings):
     """The scheduled reconciliation: it reads Terra's user lists."""
 

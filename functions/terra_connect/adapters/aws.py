@@ -19,7 +19,7 @@ from botocore.loaders import Loader
 
 # The only services this product calls. botocore's loader would otherwise list every service it ships (about 400
 # folders, two directory listings each) on the first client of a cold start, to check the name is one it knows.
-SERVICES = ("dynamodb", "secretsmanager")
+SERVICES = ("dynamodb", "events", "secretsmanager")
 
 # botocore logs whole API responses at DEBUG, GetSecretValue's SecretString included. Keep the SDK's
 # loggers quiet even when the runtime's application log level is turned up to DEBUG.

@@ -14,6 +14,9 @@
 A record and the owners' views of it are written in one transaction, conditional on the record's version (and on
 the owner's rules), so the views always match the records and concurrent writers never lose each other's facts.
 Listing is one Query on `live#` items: history and everything else lie outside it, however much of it there is.
+
+The table's stream (NEW_AND_OLD_IMAGES) feeds the lifecycle events (domain/lifecycle.py): `stream_change` reads
+what a record's write changed for its owners, and a failed attempt.
 """
 
 import hashlib
@@ -37,6 +40,7 @@ from terra_connect.domain.connections import (
 )
 from terra_connect.domain.deadline import Deadline
 from terra_connect.domain.errors import ConfigurationError, RegistryRejected, RegistryUnavailable
+from terra_connect.domain.lifecycle import attempt_events, user_events
 from terra_connect.domain.ports import ReconciliationCursor, ScanPage, SyncClaim
 from terra_connect.domain.records import (
     Change,
@@ -345,14 +349,7 @@ class DynamoDBRegistryStore:
 
     def last_attempt(self, reference_id: str) -> AuthAttempt | None:
         item = self._call("get_item", Key=_key(_owner_pk(reference_id), "attempt"), ConsistentRead=True).get("Item")
-        if not item:
-            return None
-        return AuthAttempt(
-            status=item["status"]["S"],
-            provider=item.get("provider", {}).get("S"),
-            reason=item.get("reason", {}).get("S"),
-            at=_from_seconds(item["at"]["N"]) if "at" in item else None,
-        )
+        return _attempt(item) if item else None
 
     def already_processed(self, delivery_id: str) -> bool:
         return "Item" in self._call("get_item", Key=_delivery_key(delivery_id), ProjectionExpression="pk")
@@ -520,6 +517,7 @@ def _connection(reference_id: str, item: Item) -> Connection:
 
 
 def _stored_user(item: Item) -> StoredUser:
+    """A Terra user's record item (as the client or the table's stream reads it)."""
     record = _decode_record(item["pk"]["S"].removeprefix("terra-user#"), item["record"]["S"])
     standing = Standing(
         status=ConnectionStatus(item["status"]["S"]) if "status" in item else None,
@@ -527,6 +525,31 @@ def _stored_user(item: Item) -> StoredUser:
         at=int(item["standing_at"]["N"]) if "standing_at" in item else None,
     )
     return StoredUser(record, standing, int(item["version"]["N"]))
+
+
+def _attempt(item: Item) -> AuthAttempt:
+    return AuthAttempt(
+        status=item["status"]["S"],
+        provider=item.get("provider", {}).get("S"),
+        reason=item.get("reason", {}).get("S"),
+        at=_from_seconds(item["at"]["N"]) if "at" in item else None,
+    )
+
+
+def stream_change(record: dict[str, Any]) -> tuple[tuple[str, dict[str, Any]], ...]:
+    """The lifecycle events (detail-type, detail) one stream record (NEW_AND_OLD_IMAGES) carries, in order; none
+    for the items subscribers never see (views, deliveries, tokens, markers)."""
+    change = record.get("dynamodb", {})
+    pk, sk = change["Keys"]["pk"]["S"], change["Keys"]["sk"]["S"]
+    old, new = change.get("OldImage"), change.get("NewImage")
+    if sk == _RECORD and pk.startswith("terra-user#"):
+        events = user_events(_stored_user(old) if old else None, _stored_user(new) if new else None)
+    elif sk == "attempt" and pk.startswith("owner#"):
+        before, after = (_attempt(image) if image else None for image in (old, new))
+        events = attempt_events(pk.removeprefix("owner#"), before, after)
+    else:
+        return ()
+    return tuple(event.entry() for event in events)
 
 
 def _encode_record(record: UserRecord) -> str:

@@ -174,3 +174,12 @@ class RegistryRejected(ServiceError):
 
     code = "registry_rejected"
     default_detail = "The connection registry refused the request."
+
+
+class EventsUnavailable(Exception):
+    """EventBridge refused or could not take lifecycle events (the stream retries the record). Never an HTTP
+    answer: only the events function, which no caller waits on, publishes them."""
+
+    def __init__(self, *, log_context: Mapping[str, Any] | None = None) -> None:
+        self.log_context: Mapping[str, Any] = log_context or {}
+        super().__init__("The lifecycle events could not be published.")

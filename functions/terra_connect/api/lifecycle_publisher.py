@@ -1,0 +1,61 @@
+"""The events function's work: each stream record's lifecycle events onto the bus, in order (see events_handler)."""
+
+import os
+from dataclasses import dataclass
+from functools import cache
+from typing import Any, Protocol
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from terra_connect.adapters.dynamodb_registry import stream_change
+from terra_connect.adapters.eventbridge import EventBridgePublisher
+from terra_connect.api.observability import logger, metrics
+from terra_connect.domain.errors import EventsUnavailable
+from terra_connect.settings import EventsSettings
+
+
+class Publisher(Protocol):
+    def publish(self, entries: tuple[tuple[str, dict[str, Any]], ...]) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class EventsContainer:
+    settings: EventsSettings
+    publisher: Publisher
+
+
+@cache
+def get_events_container() -> EventsContainer:
+    settings = EventsSettings.from_env(os.environ)
+    publisher = EventBridgePublisher(settings.event_bus_name, endpoint_url=settings.local_aws_endpoint_url)
+    return EventsContainer(settings, publisher)
+
+
+def publish_records(records: list[dict[str, Any]], container: EventsContainer) -> dict[str, Any]:
+    """Publish each record's events in order; stop at the first that fails and report it for a retry."""
+    published = 0
+    for record in records:
+        sequence = record.get("dynamodb", {}).get("SequenceNumber", "")
+        try:
+            entries = stream_change(record)
+        except (KeyError, TypeError, ValueError):
+            # Not an item this service wrote: retrying cannot help, and blocking the shard would stop every event.
+            logger.error("Stream record not understood; skipped", extra={"sequence": sequence})
+            metrics.add_metric(name="StreamRecordsSkipped", unit=MetricUnit.Count, value=1)
+            continue
+        try:
+            if entries:
+                container.publisher.publish(entries)
+        except EventsUnavailable as error:
+            logger.warning(
+                "Lifecycle events not published; the record is retried",
+                extra={"sequence": sequence, **error.log_context},
+            )
+            metrics.add_metric(name="LifecycleEventFailures", unit=MetricUnit.Count, value=1)
+            metrics.add_metric(name="LifecycleEventsPublished", unit=MetricUnit.Count, value=published)
+            return {"batchItemFailures": [{"itemIdentifier": sequence}]}
+        for detail_type, detail in entries:
+            logger.info("Lifecycle event published", extra={"detail_type": detail_type, "event_id": detail["id"]})
+        published += len(entries)
+    metrics.add_metric(name="LifecycleEventsPublished", unit=MetricUnit.Count, value=published)
+    return {"batchItemFailures": []}

@@ -5,10 +5,15 @@ Hypothesis draws a list of `Step`s; `World.play` interprets each against the cur
 by index among the users that exist), so every drawn list is a valid history and shrinks to a small one.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from hypothesis import strategies as st
+
+from terra_connect.domain.registry import ConnectionRegistry
+from terra_connect.domain.webhooks import WebhookProcessor
+from tests.memory_store import InMemoryRegistryStore
 
 OWNERS = ("alice", "bob", "carol")
 PROVIDERS = ("GARMIN", "OURA")
@@ -200,3 +205,12 @@ def auth_event(user: WorldUser, *, named: bool, legacy: bool) -> dict[str, Any]:
 
 def user_event(kind: str, user: WorldUser, *, named: bool, status: str) -> dict[str, Any]:
     return {"type": kind, "user": terra_user(user, named=named), "status": status, "message": f"{kind} event"}
+
+
+def replay(deliveries: Sequence["Delivery"], *, dedupe: bool = True) -> InMemoryRegistryStore:
+    """The deliveries, in this order, to a fresh in-memory registry (`dedupe`: honour their trace ids)."""
+    store = InMemoryRegistryStore()
+    processor = WebhookProcessor(ConnectionRegistry(store))
+    for delivery in deliveries:
+        processor.process(delivery.payload, delivery.trace_id if dedupe else None, delivery.sent_at)
+    return store

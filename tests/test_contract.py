@@ -135,6 +135,16 @@ def test_answers_serialise_to_their_published_schemas_with_utc_as_z() -> None:
     assert models.AttemptView("success", at=offset).as_dict()["at"] == "2026-11-24T12:30:00+02:00"
 
 
+@pytest.mark.parametrize(
+    ("cls", "schema"),
+    [(models.WidgetSessionRequest, models.WIDGET_SESSION_REQUEST), (models.AuthUrlRequest, models.AUTH_URL_REQUEST)],
+    ids=["WidgetSessionRequest", "AuthUrlRequest"],
+)
+def test_every_request_field_the_schema_accepts_is_read(cls: type, schema: dict[str, Any]) -> None:
+    """from_document passes every accepted property on: one the dataclass lacked would fail the request."""
+    assert [field.name for field in dataclasses.fields(cls)] == list(schema["properties"])
+
+
 def test_the_published_document_holds_every_schema_the_code_declares() -> None:
     openapi = json.loads((ROOT / "docs" / "openapi.json").read_text())
 

@@ -23,7 +23,7 @@ from terra_connect.domain.registry import ConnectionRegistry
 from terra_connect.domain.webhooks import WebhookProcessor
 from terra_connect.settings import EventsSettings
 from tests.memory_store import InMemoryRegistryStore
-from tests.terra_world import Delivery, Step, World, steps
+from tests.terra_world import Step, World, replay, steps
 
 histories = st.lists(steps, min_size=6, max_size=30)
 T0 = 1_795_000_000_000
@@ -32,14 +32,6 @@ GARMIN = TerraUser("tu-1", "GARMIN", "alice", ("activity:read",))
 
 def published(store: InMemoryRegistryStore, since: int = 0) -> list[LifecycleEvent]:
     return [event for before, after in store.writes[since:] for event in user_events(before, after)]
-
-
-def replay(deliveries: Sequence[Delivery]) -> InMemoryRegistryStore:
-    store = InMemoryRegistryStore()
-    processor = WebhookProcessor(ConnectionRegistry(store))
-    for delivery in deliveries:
-        processor.process(delivery.payload, delivery.trace_id, delivery.sent_at)
-    return store
 
 
 def subscriber_view(events: Sequence[LifecycleEvent]) -> dict[tuple[str, str], tuple[str, tuple[str, ...]]]:

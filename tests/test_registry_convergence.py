@@ -4,20 +4,9 @@ state as the in-order sequence - and, where the events hold every fact it needs,
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from terra_connect.domain.registry import ConnectionRegistry
-from terra_connect.domain.webhooks import WebhookProcessor
-from tests.memory_store import InMemoryRegistryStore
-from tests.terra_world import Delivery, Step, World, steps
+from tests.terra_world import Delivery, Step, World, replay, steps
 
 histories = st.lists(steps, min_size=6, max_size=30)
-
-
-def replay(deliveries: list[Delivery], *, dedupe: bool = True) -> InMemoryRegistryStore:
-    store = InMemoryRegistryStore()
-    processor = WebhookProcessor(ConnectionRegistry(store))
-    for delivery in deliveries:
-        processor.process(delivery.payload, delivery.trace_id if dedupe else None, delivery.sent_at)
-    return store
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])

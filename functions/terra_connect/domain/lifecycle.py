@@ -37,7 +37,7 @@ DISCONNECT_REASONS = {
     EndReason.REPLACED_UNNAMED: "replaced_by_reauth",
     EndReason.GONE_AT_TERRA: "gone_at_terra",
 }
-MOVED = "claimed_by_another_user"  # an authentic event named another app user for the Terra user
+MOVED = MOVED_REASON  # an authentic event named another app user for the Terra user
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +131,7 @@ def user_events(before: StoredUser | None, after: StoredUser | None) -> list[Lif
 
 def _end_reason(after: StoredUser) -> str:
     reason = after.standing.reason
-    return DISCONNECT_REASONS[reason] if reason is not None else MOVED_REASON
+    return DISCONNECT_REASONS[reason] if reason is not None else MOVED
 
 
 def attempt_events(reference_id: str, before: AuthAttempt | None, after: AuthAttempt | None) -> list[LifecycleEvent]:

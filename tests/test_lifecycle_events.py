@@ -21,7 +21,6 @@ from terra_connect.domain.lifecycle import SOURCE, DetailType, LifecycleEvent, a
 from terra_connect.domain.records import Change, ended_by_id, scopes_changed, seen_alive
 from terra_connect.domain.registry import ConnectionRegistry
 from terra_connect.domain.webhooks import WebhookProcessor
-from terra_connect.settings import EventsSettings
 from tests.memory_store import InMemoryRegistryStore
 from tests.terra_world import Step, World, replay, steps
 
@@ -226,7 +225,7 @@ def test_a_failed_record_is_retried_from_itself_and_the_records_before_it_are_no
     images = [codec._record_put(after, before)["Item"] for before, after in store.writes]
     records = [stream_record(str(100 + index), None, image) for index, image in enumerate(images)]
     publisher = FlakyPublisher(fail_on=2)
-    container = EventsContainer(EventsSettings("bus", None), publisher)
+    container = EventsContainer(publisher)
 
     answer = publish_records(records, container)
 
@@ -238,7 +237,7 @@ def test_a_failed_record_is_retried_from_itself_and_the_records_before_it_are_no
 
 
 def test_a_record_not_written_by_this_service_is_skipped_not_retried_forever() -> None:
-    container: Any = EventsContainer(EventsSettings("bus", None), FlakyPublisher(fail_on=1))
+    container: Any = EventsContainer(FlakyPublisher(fail_on=1))
 
     answer = publish_records([{"dynamodb": {"SequenceNumber": "7", "Keys": {}}}], container)
 

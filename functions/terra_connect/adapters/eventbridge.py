@@ -34,6 +34,3 @@ class EventBridgePublisher:
             if answer.get("FailedEntryCount"):
                 codes = sorted({entry.get("ErrorCode", "?") for entry in answer["Entries"] if "ErrorCode" in entry})
                 raise EventsUnavailable(log_context={"events_error": codes})
-
-    def close(self) -> None:
-        self._client.close()

@@ -20,15 +20,13 @@ class Publisher(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class EventsContainer:
-    settings: EventsSettings
     publisher: Publisher
 
 
 @cache
 def get_events_container() -> EventsContainer:
     settings = EventsSettings.from_env(os.environ)
-    publisher = EventBridgePublisher(settings.event_bus_name, endpoint_url=settings.local_aws_endpoint_url)
-    return EventsContainer(settings, publisher)
+    return EventsContainer(EventBridgePublisher(settings.event_bus_name, endpoint_url=settings.local_aws_endpoint_url))
 
 
 def publish_records(records: list[dict[str, Any]], container: EventsContainer) -> dict[str, Any]:

@@ -113,8 +113,8 @@ def user_events(before: StoredUser | None, after: StoredUser | None) -> list[Lif
     events: list[LifecycleEvent] = []
     if old is not None and (new is None or new.reference_id != old.reference_id):
         reason = MOVED if new is not None else _end_reason(after)
-        status = ConnectionStatus.MOVED.value if new is not None else (after.standing.status or "disconnected")
-        events.append(event(DetailType.DISCONNECTED, old, str(status), reason))
+        status = ConnectionStatus.MOVED if new is not None else after.standing.status or ConnectionStatus.DISCONNECTED
+        events.append(event(DetailType.DISCONNECTED, old, status.value, reason))
         old = None
     if new is None:
         return events

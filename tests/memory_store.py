@@ -7,11 +7,19 @@ DynamoDB store's view items must always equal; tests/test_registry_dynamodb.py c
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from terra_connect.domain.connections import AuthAttempt, Connection, EndReason, HistoryEntry
 from terra_connect.domain.deadline import Deadline
 from terra_connect.domain.errors import RegistryRejected
-from terra_connect.domain.ports import ReconciliationCursor, RegistryStore, ScanPage, SyncClaim
+from terra_connect.domain.ports import (
+    Erasure,
+    ErasureScope,
+    ReconciliationCursor,
+    RegistryStore,
+    ScanPage,
+    SyncClaim,
+)
 from terra_connect.domain.records import Change, StoredRules, StoredUser
 
 
@@ -33,6 +41,9 @@ class InMemoryRegistryStore:
     # Every record write, as (before, after): what the table's stream would carry (a write that changes nothing
     # never reaches save_user, as DynamoDB writes no stream record for it).
     writes: list[tuple[StoredUser | None, StoredUser]] = field(default_factory=list)
+    erasing: dict[str, Erasure] = field(default_factory=dict)
+    erased: dict[str, int] = field(default_factory=dict)  # reference_id -> when its latest erasure started
+    outbox: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # events stored for publishing
 
     def user(self, terra_user_id: str) -> StoredUser | None:
         return self.records.get(terra_user_id)
@@ -84,6 +95,8 @@ class InMemoryRegistryStore:
 
     def record_attempt(self, reference_id: str, attempt: AuthAttempt) -> None:
         current = self.attempts.get(reference_id)
+        if attempt.order()[0] * 1000 < self.erased.get(reference_id, 0):
+            return
         if current is None or current.order() < attempt.order():
             self.attempts[reference_id] = attempt
 
@@ -132,6 +145,45 @@ class InMemoryRegistryStore:
 
     def save_reconciliation_cursor(self, cursor: ReconciliationCursor) -> None:
         self.cursor = cursor
+
+    def erasure_scope(self, reference_id: str) -> ErasureScope:
+        views = [
+            *(stored.live_view() for stored in self.records.values()),
+            *(entry for stored in self.records.values() for entry in stored.history_views()),
+        ]
+        ids = {view.terra_user_id for view in views if view is not None and view.reference_id == reference_id}
+        ids |= {uid for ref, uid, _, _ in self.unverified if ref == reference_id}
+        holds = bool(ids) or any(
+            reference_id in kept for kept in (self.attempts, self.rule_sets, self.syncs, self.sdk_tokens)
+        )
+        return ErasureScope(frozenset(ids), holds, self.erasing.get(reference_id))
+
+    def begin_erasure(self, erasure: Erasure) -> Erasure:
+        pending = self.erasing.setdefault(erasure.reference_id, erasure)
+        self.erased[erasure.reference_id] = pending.started_at
+        return pending
+
+    def mark_erased(self, reference_id: str, at: int) -> None:
+        self.erased[reference_id] = at
+
+    def erased_at(self, reference_id: str) -> int | None:
+        return self.erased.get(reference_id)
+
+    def delete_owner_data(self, reference_id: str, terra_user_ids: frozenset[str]) -> int:
+        deleted = 0
+        for kept in (self.attempts, self.rule_sets, self.syncs, self.sdk_tokens):
+            deleted += kept.pop(reference_id, None) is not None
+        unverified = [entry for entry in self.unverified if entry[0] != reference_id]
+        deleted += len(self.unverified) - len(unverified)
+        self.unverified = unverified
+        return deleted
+
+    def finish_erasure(self, erasure: Erasure, event: tuple[str, dict[str, Any]]) -> bool:
+        if self.erasing.get(erasure.reference_id) != erasure:
+            return False
+        del self.erasing[erasure.reference_id]
+        self.outbox.append(event)
+        return True
 
     def snapshot(self) -> dict[str, object]:
         named = {ref for stored in self.records.values() for ref, _, _ in stored.record.owners}

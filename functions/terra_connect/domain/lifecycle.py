@@ -11,10 +11,13 @@ import hashlib
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from terra_connect.domain.connections import AuthAttempt, Connection, ConnectionStatus, EndReason
 from terra_connect.domain.records import MOVED_REASON, StoredUser
+
+if TYPE_CHECKING:
+    from terra_connect.domain.ports import Erasure
 
 SOURCE = "terra-connect"
 SCHEMA_VERSION = "1"
@@ -26,6 +29,7 @@ class DetailType(StrEnum):
     NEEDS_REAUTH = "Wearable Needs Reauth"
     SCOPES_CHANGED = "Wearable Scopes Changed"
     ATTEMPT_FAILED = "Connection Attempt Failed"
+    ERASED = "User Erased"
 
 
 # Why a connection ended, as subscribers see it.
@@ -89,8 +93,10 @@ def _time(milliseconds: int | None) -> datetime:
 
 def user_events(before: StoredUser | None, after: StoredUser | None) -> list[LifecycleEvent]:
     """What one write of a Terra user's record changed for the app users who see it."""
-    if after is None:
-        return []  # an ended record expiring: its owners were told when it ended
+    if after is None or after.erased:
+        # An ended record expiring (its owners were told when it ended), or an erased app user's Terra user
+        # becoming a tombstone (told once, by the erasure's own event).
+        return []
     old = before.live_view() if before is not None else None
     new = after.live_view()
     record = after.record
@@ -150,3 +156,18 @@ def attempt_events(reference_id: str, before: AuthAttempt | None, after: AuthAtt
             reason=after.reason,
         )
     ]
+
+
+ERASURE_REASONS = {"user": "requested_by_user", "operator": "requested_by_operator"}
+
+
+def erased_event(erasure: "Erasure") -> LifecycleEvent:
+    """The one event an erasure publishes, once it has finished: the app user is forgotten."""
+    return LifecycleEvent(
+        DetailType.ERASED,
+        event_id(erasure.reference_id, "erased", erasure.id),
+        erasure.reference_id,
+        datetime.fromtimestamp(erasure.started_at / 1000, UTC),
+        "erased",
+        reason=ERASURE_REASONS.get(erasure.requested_by, erasure.requested_by),
+    )

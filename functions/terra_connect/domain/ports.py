@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from terra_connect.domain.connections import AuthAttempt, Connection, HistoryEntry, TerraUser
 from terra_connect.domain.deadline import Deadline
@@ -113,6 +113,25 @@ class ReconciliationCursor:
     finished_at: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Erasure:
+    """An app user's erasure, from its start until every step is done (then it is published once)."""
+
+    id: str
+    reference_id: str
+    started_at: int  # stamp: facts naming the app user from before it are refused
+    requested_by: str  # "user" (the API) or "operator"
+
+
+@dataclass(frozen=True, slots=True)
+class ErasureScope:
+    """What the registry holds for an app user, as an erasure needs to know it."""
+
+    terra_user_ids: frozenset[str]  # every Terra user it lists, had, or was claimed for
+    holds_data: bool  # anything at all is stored for the app user
+    pending: Erasure | None  # an erasure that started and did not finish
+
+
 class RegistryStore(Protocol):
     """Storage for the registry. Every write is conditional on what was read, so concurrent writers never lose
     each other's facts: a False answer means "read again and retry"."""
@@ -172,5 +191,30 @@ class RegistryStore(Protocol):
     def drop_legacy(self, token: str) -> None: ...
 
     def reconciliation_cursor(self) -> ReconciliationCursor | None: ...
+
+    def erasure_scope(self, reference_id: str) -> ErasureScope: ...
+
+    def begin_erasure(self, erasure: Erasure) -> Erasure:
+        """Record that the erasure started (and since when facts naming the app user are refused); an erasure
+        already under way for the app user is returned instead, so a retry finishes it."""
+        ...
+
+    def mark_erased(self, reference_id: str, at: int) -> None:
+        """Refuse facts naming the app user from before `at` (an erasure that found nothing to erase)."""
+        ...
+
+    def erased_at(self, reference_id: str) -> int | None:
+        """When the app user's latest erasure started, while that is remembered (the history retention)."""
+        ...
+
+    def delete_owner_data(self, reference_id: str, terra_user_ids: frozenset[str]) -> int:
+        """Delete everything stored for the app user but the erasure under way, and the views of Terra users
+        other than `terra_user_ids` (connections made while the erasure ran; their records own those views).
+        Returns how many items went."""
+        ...
+
+    def finish_erasure(self, erasure: Erasure, event: tuple[str, dict[str, Any]]) -> bool:
+        """End the erasure and store its event for publishing, in one write. False if it had already ended."""
+        ...
 
     def save_reconciliation_cursor(self, cursor: ReconciliationCursor) -> None: ...

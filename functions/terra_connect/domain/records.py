@@ -35,6 +35,10 @@ from terra_connect.domain.connections import (
 )
 
 UNKNOWN_PROVIDER = "UNKNOWN"
+# Stands in for an erased app user among a record's owners, so that what their facts did to ownership (who owned a
+# Terra user last) still holds while nothing of them is kept. No reference_id can take this value: it is not
+# printable, and identities and Terra's reference_ids are refused unless they are.
+ERASED_OWNER = "\x00erased"
 MOVED_REASON = "claimed_by_another_user"
 MAX_OWNERS = 8
 MAX_SUCCESSORS = 8
@@ -118,7 +122,11 @@ class UserRecord:
     def former_owners(self) -> tuple[str, ...]:
         """The app users facts about this Terra user named before its current owner."""
         current = self.owner
-        return tuple(reference_id for reference_id, links, _ in self.owners if links == 0 and reference_id != current)
+        return tuple(
+            reference_id
+            for reference_id, links, _ in self.owners
+            if links == 0 and reference_id not in (current, ERASED_OWNER)
+        )
 
     @property
     def owned_since(self) -> int | None:
@@ -330,11 +338,18 @@ class StoredUser:
     record: UserRecord
     standing: Standing
     version: int
+    # When the Terra user's app user was erased: the record is then a tombstone holding only the Terra user id,
+    # which refuses every later fact about it until it expires (see erasure.py).
+    erased_at: int | None = None
+
+    @property
+    def erased(self) -> bool:
+        return self.erased_at is not None
 
     def live_view(self) -> Connection | None:
         """The connection the owner lists, while the Terra user is live."""
         record, owner = self.record, self.record.owner
-        if owner is None or not self.standing.is_live or self.standing.status is None:
+        if owner in (None, ERASED_OWNER) or self.erased or not self.standing.is_live or self.standing.status is None:
             return None
         return Connection(
             reference_id=owner,
@@ -352,8 +367,10 @@ class StoredUser:
         record, owner = self.record, self.record.owner
         provider = record.provider or UNKNOWN_PROVIDER
         entries: list[HistoryEntry] = []
+        if self.erased:
+            return ()
         standing = self.standing
-        if owner is not None and standing.status is not None and standing.reason is not None:
+        if owner not in (None, ERASED_OWNER) and standing.status is not None and standing.reason is not None:
             ended_at = at_time(standing.at or 0)
             entries.append(
                 HistoryEntry(owner, record.terra_user_id, provider, standing.status, standing.reason.value, ended_at)
@@ -364,3 +381,16 @@ class StoredUser:
             for former in record.former_owners
         ]
         return tuple(entries)
+
+
+def tombstone(terra_user_id: str, previous: StoredUser | None, at: int) -> StoredUser:
+    """What is kept of an erased app user's Terra user: its id, and when it was erased."""
+    return StoredUser(UserRecord(terra_user_id), PENDING, (previous.version if previous else 0) + 1, erased_at=at)
+
+
+def without_owner(record: UserRecord, reference_id: str) -> UserRecord:
+    """The record with no trace of an erased app user among its owners: ERASED_OWNER stands in for them."""
+    if all(entry[0] != reference_id for entry in record.owners):
+        return record
+    erased = ((ERASED_OWNER if ref == reference_id else ref, links, at) for ref, links, at in record.owners)
+    return replace(record, owners=_merge_owners((), erased))

@@ -6,15 +6,26 @@ is a function of the merged record and of the owner's unnamed reauths, and both 
 in the same state whatever order the facts arrive in, however often they are repeated.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
+from enum import StrEnum
 
 from terra_connect.domain.connections import AuthAttempt, Connection, EndReason, HistoryEntry, TerraUser
 from terra_connect.domain.deadline import Deadline
 from terra_connect.domain.errors import RegistryUnavailable
 from terra_connect.domain.ports import RegistryStore, SyncClaim
-from terra_connect.domain.records import Change, StoredRules, StoredUser, UnnamedReauth, UserRecord, seen_alive
+from terra_connect.domain.records import (
+    ERASED_OWNER,
+    Change,
+    StoredRules,
+    StoredUser,
+    UnnamedReauth,
+    UserRecord,
+    seen_alive,
+    tombstone,
+    without_owner,
+)
 from terra_connect.domain.sdk import SDK_PROVIDERS, SdkBinding
 
 # Concurrent deliveries about one Terra user are rare and short: a few rereads settle them.
@@ -23,11 +34,27 @@ MAX_CONFLICT_RETRIES = 8
 MAX_CHAIN_DEPTH = 16
 
 
+class Erased(StrEnum):
+    """What erasing an app user did to one Terra user's record."""
+
+    TOMBSTONED = "tombstoned"  # it was the app user's (or nobody's): only its id is kept, refusing late facts
+    FORGOTTEN = "forgotten"  # another app user owns it now: the erased one is struck from its former owners
+    ALREADY = "already"  # an earlier erasure left its tombstone
+
+
 class ConnectionRegistry:
-    def __init__(self, store: RegistryStore, binding: SdkBinding | None = None) -> None:
-        """`binding` decides who may own an SDK provider's Terra user (sdk.py); without it, any named owner may."""
+    def __init__(
+        self,
+        store: RegistryStore,
+        binding: SdkBinding | None = None,
+        *,
+        on_erased_fact: Callable[[str], None] | None = None,
+    ) -> None:
+        """`binding` decides who may own an SDK provider's Terra user (sdk.py); without it, any named owner may.
+        `on_erased_fact` hears of each fact refused because its Terra user was erased (given the Terra user id)."""
         self._store = store
         self._binding = binding
+        self._on_erased_fact = on_erased_fact
 
     def apply(self, change: Change) -> int:
         """Merge every fact; returns how many Terra users' records or standings changed."""
@@ -84,13 +111,70 @@ class ConnectionRegistry:
     def mark_processed(self, delivery_id: str, at: datetime) -> None:
         self._store.mark_processed(delivery_id, at)
 
+    def erased(self, terra_user_id: str) -> bool:
+        stored = self._store.user(terra_user_id)
+        return stored is not None and stored.erased
+
+    def owner(self, terra_user_id: str) -> str | None:
+        """The app user the registry has the Terra user under (None: nobody, or an unknown Terra user)."""
+        stored = self._store.user(terra_user_id)
+        owner = stored.record.owner if stored is not None and not stored.erased else None
+        return None if owner == ERASED_OWNER else owner
+
+    def erase(self, reference_id: str, terra_user_id: str, at: int, *, forget_only: bool = False) -> Erased:
+        """Replace the Terra user's record with a tombstone; or, if another app user owns it now (`forget_only`:
+        Terra says so), strike the erased one from its owners. The views go in the same write, and the Terra users
+        that replaced it (which inherited the erased one as an owner) are struck too."""
+        for _ in range(MAX_CONFLICT_RETRIES):
+            current = self._store.user(terra_user_id)
+            if current is not None and current.erased:
+                return Erased.ALREADY
+            if forget_only:
+                if self._forget(reference_id, terra_user_id, current):
+                    return Erased.FORGOTTEN
+                continue
+            if self._store.save_user(tombstone(terra_user_id, current, at), current, None):
+                self._forget_successors(reference_id, current)
+                return Erased.TOMBSTONED
+        raise RegistryUnavailable(log_context={"reason": "conflicting writes", "terra_user_id": terra_user_id})
+
+    def _forget(self, reference_id: str, terra_user_id: str, current: StoredUser | None, depth: int = 0) -> bool:
+        """Strike the app user from the record's owners; False on a conflicting write (read again)."""
+        if current is None or current.erased:
+            return True
+        record = without_owner(current.record, reference_id)
+        if record != current.record:
+            owner = record.owner
+            rules = self._store.rules(owner) if owner else None
+            standing = record.standing(rules.rules.replaced_at(record.provider, terra_user_id) if rules else None)
+            guard = (owner, rules.version) if owner and rules else None
+            if not self._store.save_user(StoredUser(record, standing, current.version + 1), current, guard):
+                return False
+        self._forget_successors(reference_id, current, depth)
+        return True
+
+    def _forget_successors(self, reference_id: str, stored: StoredUser | None, depth: int = 0) -> None:
+        if stored is None or depth >= MAX_CHAIN_DEPTH:
+            return
+        for successor in stored.record.successors:
+            for _ in range(MAX_CONFLICT_RETRIES):
+                if self._forget(reference_id, successor, self._store.user(successor), depth + 1):
+                    break
+            else:
+                raise RegistryUnavailable(log_context={"reason": "conflicting writes", "terra_user_id": successor})
+
     def _merge(self, fragment: UserRecord, depth: int = 0) -> bool:
         terra_user_id = fragment.terra_user_id
         bound = False
         for _ in range(MAX_CONFLICT_RETRIES):
             current = self._store.user(terra_user_id)
+            if current is not None and current.erased:
+                # Its app user was erased: a late or replayed fact must not bring any of it back.
+                if self._on_erased_fact is not None:
+                    self._on_erased_fact(terra_user_id)
+                return False
             if not bound:
-                fragment, bound = self._bound(fragment, current), True
+                fragment, bound = self._bound(self._unerased(fragment), current), True
             if current is None and fragment.is_empty:
                 return False
             record = current.record.merge(fragment) if current else fragment
@@ -114,6 +198,14 @@ class ConnectionRegistry:
                 self._merge(UserRecord(successor, owners=record.owners_for_successors()), depth + 1)
         return True
 
+    def _unerased(self, fragment: UserRecord) -> UserRecord:
+        """The fragment with ERASED_OWNER for each app user it names from before their erasure started."""
+        for reference_id in {entry[0] for entry in fragment.owners}:
+            erased_at = self._store.erased_at(reference_id)
+            if erased_at is not None and any(ref == reference_id and at < erased_at for ref, _, at in fragment.owners):
+                fragment = without_owner(fragment, reference_id)
+        return fragment
+
     def _bound(self, fragment: UserRecord, current: StoredUser | None) -> UserRecord:
         """The fragment without the owners an SDK provider's Terra user may not have (see sdk.py)."""
         provider = fragment.provider or (current.record.provider if current else None)
@@ -127,6 +219,8 @@ class ConnectionRegistry:
         return replace(fragment, owners=tuple(kept))
 
     def _add_unnamed_reauth(self, reauth: UnnamedReauth) -> int:
+        if reauth.at < (self._store.erased_at(reauth.owner) or 0):
+            return 0  # it names an app user erased since: nothing of them is kept
         for _ in range(MAX_CONFLICT_RETRIES):
             stored = self._store.rules(reauth.owner)
             rules = stored.rules.with_reauth(reauth.provider, reauth.at, reauth.new_user)

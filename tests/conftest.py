@@ -210,7 +210,7 @@ def deliver(settings_env: dict[str, str]) -> Iterator[Callable[[dict[str, Any]],
 @pytest.fixture
 def reconcile(
     settings_env: dict[str, str], terra: responses.RequestsMock, sleeps: list[float], monkeypatch: pytest.MonkeyPatch
-) -> Callable[[], dict[str, Any]]:
+) -> Callable[..., dict[str, Any]]:
     """The scheduled function's real handler; only the Retry-After sleep is replaced."""
     from terra_connect.api import reconciler_container  # noqa: PLC0415 - after the environment is set
 
@@ -218,11 +218,29 @@ def reconcile(
     wired = reconciler_container.build_reconciler_container(os.environ, sleep=sleeps.append)
     monkeypatch.setattr(handler, "get_reconciler_container", lambda: wired)
 
-    def _run() -> dict[str, Any]:
-        result: dict[str, Any] = handler.lambda_handler({}, FakeLambdaContext(remaining_ms=900_000))
+    def _run(event: dict[str, Any] | None = None) -> dict[str, Any]:
+        result: dict[str, Any] = handler.lambda_handler(event or {}, FakeLambdaContext(remaining_ms=900_000))
         return result
 
     return _run
+
+
+@pytest.fixture
+def publish(settings_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., dict[str, Any]]]:
+    """The events function's real handler, publishing to a bus in the emulated AWS."""
+    from terra_connect.api import lifecycle_publisher  # noqa: PLC0415 - after the environment is set
+
+    boto3.client("events").create_event_bus(Name="terra-connect-events")
+    monkeypatch.setenv("EVENT_BUS_NAME", "terra-connect-events")
+    lifecycle_publisher.get_events_container.cache_clear()
+    handler = importlib.import_module("terra_connect.api.events_handler")
+
+    def _publish(event: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = handler.lambda_handler(event, FakeLambdaContext())
+        return result
+
+    yield _publish
+    lifecycle_publisher.get_events_container.cache_clear()
 
 
 @pytest.fixture

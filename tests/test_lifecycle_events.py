@@ -205,6 +205,14 @@ def test_a_bus_that_refuses_is_reported(aws: None) -> None:
         EventBridgePublisher("no-such-bus").publish([("Wearable Connected", {"id": "x"})])
 
 
+class RecordingOutbox:
+    def __init__(self) -> None:
+        self.deleted: list[dict[str, Any]] = []
+
+    def delete(self, key: dict[str, Any]) -> None:
+        self.deleted.append(key)
+
+
 class FlakyPublisher:
     def __init__(self, fail_on: int) -> None:
         self.calls: list[Sequence[tuple[str, dict[str, Any]]]] = []
@@ -225,7 +233,7 @@ def test_a_failed_record_is_retried_from_itself_and_the_records_before_it_are_no
     images = [codec._record_put(after, before)["Item"] for before, after in store.writes]
     records = [stream_record(str(100 + index), None, image) for index, image in enumerate(images)]
     publisher = FlakyPublisher(fail_on=2)
-    container = EventsContainer(publisher)
+    container = EventsContainer(publisher, RecordingOutbox())
 
     answer = publish_records(records, container)
 
@@ -237,7 +245,7 @@ def test_a_failed_record_is_retried_from_itself_and_the_records_before_it_are_no
 
 
 def test_a_record_not_written_by_this_service_is_skipped_not_retried_forever() -> None:
-    container: Any = EventsContainer(FlakyPublisher(fail_on=1))
+    container: Any = EventsContainer(FlakyPublisher(fail_on=1), RecordingOutbox())
 
     answer = publish_records([{"dynamodb": {"SequenceNumber": "7", "Keys": {}}}], container)
 

@@ -138,6 +138,7 @@ class EventsSettings:
     """The events function: the table's stream in, the event bus out. It never reads the Terra secret."""
 
     event_bus_name: str  # a bus name or ARN
+    connections_table: str  # only to delete the outbox items it published
     local_aws_endpoint_url: str | None
 
     @classmethod
@@ -145,6 +146,7 @@ class EventsSettings:
         env = _Environment(variables)
         settings = cls(
             event_bus_name=env.text("EVENT_BUS_NAME", required=True),
+            connections_table=env.text("CONNECTIONS_TABLE", required=True),
             local_aws_endpoint_url=env.local_url("LOCAL_AWS_ENDPOINT_URL"),
         )
         env.check()

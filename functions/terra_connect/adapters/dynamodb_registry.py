@@ -8,6 +8,9 @@
     pk = "owner#<ref>"         sk = "sync"         when the owner last synced with Terra
     pk = "owner#<ref>"         sk = "sdk-token#<t>" a mobile SDK token issued to the owner at t (expires)
     pk = "owner#<ref>"         sk = "unverified#<id>" an SDK connection claimed for the owner, no token behind it
+    pk = "owner#<ref>"         sk = "erasing"      an erasure of the owner under way (see domain/erasure.py)
+    pk = "erased#<sha256(ref)>" sk = "erased"      when the owner's latest erasure started (expires)
+    pk = "outbox#<event id>"   sk = "event"        an event to publish once (an erasure's), deleted once published
     pk = "delivery#<sha256>"   sk = "delivery"     a processed webhook delivery (expires after 7 days)
     pk = "reconciliation"      sk = "cursor"       where the background reconciliation stands
 
@@ -15,8 +18,11 @@ A record and the owners' views of it are written in one transaction, conditional
 the owner's rules), so the views always match the records and concurrent writers never lose each other's facts.
 Listing is one Query on `live#` items: history and everything else lie outside it, however much of it there is.
 
+An erased owner's Terra users keep their record item as a tombstone: the Terra user id, `erased_at`, a version
+and an expiry, nothing else. The erasure marker is keyed by a hash of the reference_id, not the id itself.
+
 The table's stream (NEW_AND_OLD_IMAGES) feeds the lifecycle events (domain/lifecycle.py): `stream_change` reads
-what a record's write changed for its owners, and a failed attempt.
+what a record's write changed for its owners, a failed attempt, and an outbox item.
 """
 
 import hashlib
@@ -41,8 +47,9 @@ from terra_connect.domain.connections import (
 from terra_connect.domain.deadline import Deadline
 from terra_connect.domain.errors import ConfigurationError, RegistryRejected, RegistryUnavailable
 from terra_connect.domain.lifecycle import attempt_events, user_events
-from terra_connect.domain.ports import ReconciliationCursor, ScanPage, SyncClaim
+from terra_connect.domain.ports import Erasure, ErasureScope, ReconciliationCursor, ScanPage, SyncClaim
 from terra_connect.domain.records import (
+    ERASED_OWNER,
     Change,
     Ending,
     ReauthRules,
@@ -60,7 +67,10 @@ CLIENT_CONFIG = Config(connect_timeout=1, read_timeout=2, retries={"mode": "stan
 DELIVERY_RETENTION = timedelta(days=7)
 MAX_BATCH_GET = 100
 _RECORD = "record"
-_LIVE, _HISTORY, _SDK_TOKEN = "live#", "hist#", "sdk-token#"
+_LIVE, _HISTORY, _SDK_TOKEN, _UNVERIFIED = "live#", "hist#", "sdk-token#", "unverified#"
+_ERASING, _OUTBOX = "erasing", "outbox#"
+OUTBOX_RETENTION = timedelta(days=1)  # a backstop: the events function deletes each outbox item it published
+MAX_TRANSACT = 100
 _LEGACY_CONNECTION = "user#"  # the first layout: pk = reference_id, sk = "user#<id>"
 _CONFLICTS = frozenset({"ConditionalCheckFailed", "TransactionConflict"})
 _OUTAGES = frozenset(
@@ -98,6 +108,11 @@ def _user_key(terra_user_id: str) -> dict[str, dict[str, str]]:
 
 def _key(pk: str, sk: str) -> dict[str, dict[str, str]]:
     return {"pk": _s(pk), "sk": _s(sk)}
+
+
+def _erased_key(reference_id: str) -> dict[str, dict[str, str]]:
+    digest = hashlib.sha256(reference_id.encode("utf-8", "surrogatepass")).hexdigest()
+    return _key(f"erased#{digest}", "erased")
 
 
 class DynamoDBRegistryStore:
@@ -173,17 +188,27 @@ class DynamoDBRegistryStore:
             "version": _n(user.version),
             "record": _s(_encode_record(record)),
         }
+        if user.erased_at is not None:
+            # A tombstone: nothing but the id, kept as long as late deliveries about it may come, then gone.
+            item["erased_at"] = _n(user.erased_at)
+            item["expires_at"] = _n(user.erased_at // 1000 + self._retention)
+            return {
+                "TableName": self._table,
+                "Item": item,
+                **self._version_condition(None, previous.version if previous else 0),
+            }
         if standing.status is not None:
             item["status"] = _s(standing.status.value)
         if standing.reason is not None:
             item["reason"] = _s(standing.reason.value)
         if standing.at is not None:
             item["standing_at"] = _n(standing.at)
-        if record.owner is not None:
+        unowned = record.owner is None or record.owner == ERASED_OWNER
+        if record.owner is not None and not unowned:
             item["owner"] = _s(record.owner)
         # Ended and ownerless records are kept for the retention: long enough to refuse late deliveries about
         # them (Terra retries for about 9 hours), then they go.
-        if (standing.is_final or record.owner is None) and record.updated_at is not None:
+        if (standing.is_final or unowned) and record.updated_at is not None:
             item["expires_at"] = _n(record.updated_at // 1000 + self._retention)
         return {
             "TableName": self._table,
@@ -299,11 +324,15 @@ class DynamoDBRegistryStore:
         filter_expression: str | None = None,
         values: dict[str, Any] | None = None,
     ) -> Iterator[Item]:
+        # An empty prefix: every item of the owner (DynamoDB refuses begins_with on an empty string).
+        condition = "pk = :pk AND begins_with(sk, :prefix)" if prefix else "pk = :pk"
         request: Item = {
-            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
-            "ExpressionAttributeValues": {":pk": _s(_owner_pk(reference_id)), ":prefix": _s(prefix), **(values or {})},
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": {":pk": _s(_owner_pk(reference_id)), **(values or {})},
             "ConsistentRead": True,
         }
+        if prefix:
+            request["ExpressionAttributeValues"][":prefix"] = _s(prefix)
         if filter_expression:
             request["FilterExpression"] = filter_expression
         if self._page_limit:
@@ -332,7 +361,8 @@ class DynamoDBRegistryStore:
             item["reason"] = _s(attempt.reason)
         if attempt.at:
             item["at"] = _n(int(attempt.at.timestamp()))
-        # Only a later attempt replaces the stored one, so a late delivery cannot overwrite a newer outcome.
+        # Only a later attempt replaces the stored one, so a late delivery cannot overwrite a newer outcome, and
+        # only one from after the owner's latest erasure started, so a late delivery cannot recreate it.
         self._transact(
             [
                 {
@@ -343,7 +373,15 @@ class DynamoDBRegistryStore:
                         "ExpressionAttributeNames": {"#order": "order"},
                         "ExpressionAttributeValues": {":order": item["order"]},
                     }
-                }
+                },
+                {
+                    "ConditionCheck": {
+                        "TableName": self._table,
+                        "Key": _erased_key(reference_id),
+                        "ConditionExpression": "attribute_not_exists(pk) OR erased_at <= :at",
+                        "ExpressionAttributeValues": {":at": _n(int(attempt.order()[0] * 1000))},
+                    }
+                },
             ]
         )
 
@@ -443,6 +481,92 @@ class DynamoDBRegistryStore:
         state = {name: getattr(cursor, name) for name in ReconciliationCursor.__dataclass_fields__}
         self._call("put_item", Item={**_key("reconciliation", "cursor"), "cursor": _s(json.dumps(state))})
 
+    # --- erasure ---
+
+    def erasure_scope(self, reference_id: str) -> ErasureScope:
+        terra_user_ids: set[str] = set()
+        holds_data, pending = False, None
+        for item in self._query(reference_id, ""):
+            sk = item["sk"]["S"]
+            if sk == _ERASING:
+                pending = _erasure(reference_id, item)
+                continue
+            holds_data = True
+            if sk.startswith((_LIVE, _HISTORY, _UNVERIFIED)):
+                terra_user_ids.add(item["terra_user_id"]["S"])
+        return ErasureScope(frozenset(terra_user_ids), holds_data, pending)
+
+    def _erased_marker(self, reference_id: str, at: int) -> Item:
+        return {**_erased_key(reference_id), "erased_at": _n(at), "expires_at": _n(at // 1000 + self._retention)}
+
+    def mark_erased(self, reference_id: str, at: int) -> None:
+        self._call("put_item", Item=self._erased_marker(reference_id, at))
+
+    def begin_erasure(self, erasure: Erasure) -> Erasure:
+        marker = self._erased_marker(erasure.reference_id, erasure.started_at)
+        began = self._transact(
+            [
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": {
+                            **_key(_owner_pk(erasure.reference_id), _ERASING),
+                            "erasure_id": _s(erasure.id),
+                            "started_at": _n(erasure.started_at),
+                            "requested_by": _s(erasure.requested_by),
+                        },
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+                {"Put": {"TableName": self._table, "Item": marker}},
+            ]
+        )
+        if began:
+            return erasure
+        key = _key(_owner_pk(erasure.reference_id), _ERASING)
+        item = self._call("get_item", Key=key, ConsistentRead=True).get("Item")
+        return _erasure(erasure.reference_id, item) if item else self.begin_erasure(erasure)
+
+    def erased_at(self, reference_id: str) -> int | None:
+        item = self._call("get_item", Key=_erased_key(reference_id), ConsistentRead=True).get("Item")
+        return int(item["erased_at"]["N"]) if item else None
+
+    def delete_owner_data(self, reference_id: str, terra_user_ids: frozenset[str]) -> int:
+        keys = []
+        for item in self._query(reference_id, ""):
+            sk = item["sk"]["S"]
+            if sk == _ERASING:
+                continue
+            if sk.startswith((_LIVE, _HISTORY)) and item["terra_user_id"]["S"] not in terra_user_ids:
+                continue  # a connection made while the erasure ran: its record owns the view
+            keys.append(_key(item["pk"]["S"], sk))
+        for start in range(0, len(keys), MAX_TRANSACT):
+            chunk = keys[start : start + MAX_TRANSACT]
+            self._transact([{"Delete": {"TableName": self._table, "Key": key}} for key in chunk])
+        return len(keys)
+
+    def finish_erasure(self, erasure: Erasure, event: tuple[str, dict[str, Any]]) -> bool:
+        detail_type, detail = event
+        outbox = {
+            **_key(f"{_OUTBOX}{detail['id']}", "event"),
+            "detail_type": _s(detail_type),
+            "detail": _s(json.dumps(detail)),
+            "expires_at": _n(erasure.started_at // 1000 + int(OUTBOX_RETENTION.total_seconds())),
+        }
+        return self._transact(
+            [
+                {
+                    "Delete": {
+                        "TableName": self._table,
+                        "Key": _key(_owner_pk(erasure.reference_id), _ERASING),
+                        "ConditionExpression": "erasure_id = :id",
+                        "ExpressionAttributeValues": {":id": _s(erasure.id)},
+                    }
+                },
+                {"Put": {"TableName": self._table, "Item": outbox, "ConditionExpression": "attribute_not_exists(pk)"}},
+            ]
+        )
+
     # --- calls ---
 
     def _transact(self, operations: list[Item]) -> bool:
@@ -524,7 +648,12 @@ def _stored_user(item: Item) -> StoredUser:
         reason=EndReason(item["reason"]["S"]) if "reason" in item else None,
         at=int(item["standing_at"]["N"]) if "standing_at" in item else None,
     )
-    return StoredUser(record, standing, int(item["version"]["N"]))
+    erased_at = int(item["erased_at"]["N"]) if "erased_at" in item else None
+    return StoredUser(record, standing, int(item["version"]["N"]), erased_at)
+
+
+def _erasure(reference_id: str, item: Item) -> Erasure:
+    return Erasure(item["erasure_id"]["S"], reference_id, int(item["started_at"]["N"]), item["requested_by"]["S"])
 
 
 def _attempt(item: Item) -> AuthAttempt:
@@ -547,9 +676,41 @@ def stream_change(record: dict[str, Any]) -> tuple[tuple[str, dict[str, Any]], .
     elif sk == "attempt" and pk.startswith("owner#"):
         before, after = (_attempt(image) if image else None for image in (old, new))
         events = attempt_events(pk.removeprefix("owner#"), before, after)
+    elif outbox_key(record) is not None:
+        return ((new["detail_type"]["S"], json.loads(new["detail"]["S"])),)
     else:
         return ()
     return tuple(event.entry() for event in events)
+
+
+def outbox_key(record: dict[str, Any]) -> dict[str, Any] | None:
+    """The key of the outbox item a stream record put there (to delete once published); None for anything else."""
+    change = record.get("dynamodb", {})
+    keys = change["Keys"]
+    if (
+        keys["pk"]["S"].startswith(_OUTBOX)
+        and keys["sk"]["S"] == "event"
+        and change.get("NewImage")
+        and not change.get("OldImage")
+    ):
+        return {"pk": keys["pk"], "sk": keys["sk"]}
+    return None
+
+
+class Outbox:
+    """Deletes the outbox items the events function published (it may delete nothing else: see template.yaml)."""
+
+    def __init__(self, table_name: str, *, endpoint_url: str | None = None) -> None:
+        self._table = table_name
+        self._client = aws_client("dynamodb", config=CLIENT_CONFIG, endpoint_url=endpoint_url)
+
+    def delete(self, key: dict[str, Any]) -> None:
+        """Best effort: an item left behind expires anyway (OUTBOX_RETENTION), and is never published twice
+        because only its insertion is an event."""
+        try:
+            self._client.delete_item(TableName=self._table, Key=key)
+        except (BotoCoreError, ClientError) as error:
+            raise RegistryUnavailable(log_context={"dynamodb_error": type(error).__name__}) from None
 
 
 def _encode_record(record: UserRecord) -> str:

@@ -12,6 +12,7 @@ from terra_connect.adapters.terra import TerraClient
 from terra_connect.api import wiring
 from terra_connect.api.observability import observe_stale_prefill, observe_terra_attempt, observe_widget_url_found
 from terra_connect.domain.connections_service import ConnectionsService
+from terra_connect.domain.erasure import ErasureService
 from terra_connect.domain.providers import ProvidersService
 from terra_connect.domain.reconciliation import SyncService
 from terra_connect.domain.sdk_tokens import SdkTokenService
@@ -25,6 +26,7 @@ class Container:
     widget_sessions: WidgetSessionService
     connections: ConnectionsService
     sync: SyncService
+    erasure: ErasureService
     sdk_tokens: SdkTokenService
     providers: ProvidersService
     credentials: SecretsManagerCredentials
@@ -84,6 +86,7 @@ def build_container(env: Mapping[str, str], *, sleep: Callable[[float], None] = 
         widget_sessions=widget_sessions,
         connections=connections,
         sync=SyncService(registry, terra, connections),
+        erasure=ErasureService(registry, store, terra),
         sdk_tokens=SdkTokenService(terra, store),
         providers=providers,
         credentials=credentials,

@@ -7,10 +7,10 @@ from typing import Any, Protocol
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from terra_connect.adapters.dynamodb_registry import stream_change
+from terra_connect.adapters.dynamodb_registry import Outbox, outbox_key, stream_change
 from terra_connect.adapters.eventbridge import EventBridgePublisher
 from terra_connect.api.observability import logger, metrics
-from terra_connect.domain.errors import EventsUnavailable
+from terra_connect.domain.errors import EventsUnavailable, RegistryUnavailable
 from terra_connect.settings import EventsSettings
 
 
@@ -18,15 +18,24 @@ class Publisher(Protocol):
     def publish(self, entries: tuple[tuple[str, dict[str, Any]], ...]) -> None: ...
 
 
+class OutboxCleaner(Protocol):
+    def delete(self, key: dict[str, Any]) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class EventsContainer:
     publisher: Publisher
+    outbox: OutboxCleaner
 
 
 @cache
 def get_events_container() -> EventsContainer:
     settings = EventsSettings.from_env(os.environ)
-    return EventsContainer(EventBridgePublisher(settings.event_bus_name, endpoint_url=settings.local_aws_endpoint_url))
+    endpoint = settings.local_aws_endpoint_url
+    return EventsContainer(
+        EventBridgePublisher(settings.event_bus_name, endpoint_url=endpoint),
+        Outbox(settings.connections_table, endpoint_url=endpoint),
+    )
 
 
 def publish_records(records: list[dict[str, Any]], container: EventsContainer) -> dict[str, Any]:
@@ -55,5 +64,19 @@ def publish_records(records: list[dict[str, Any]], container: EventsContainer) -
         for detail_type, detail in entries:
             logger.info("Lifecycle event published", extra={"detail_type": detail_type, "event_id": detail["id"]})
         published += len(entries)
+        _clear_outbox(record, container)
     metrics.add_metric(name="LifecycleEventsPublished", unit=MetricUnit.Count, value=published)
     return {"batchItemFailures": []}
+
+
+def _clear_outbox(record: dict[str, Any], container: EventsContainer) -> None:
+    """An outbox item (an erasure's event) holds the app user's id: delete it once published. A failure is not
+    retried: only the item's insertion is an event, and it expires within a day anyway."""
+    key = outbox_key(record)
+    if key is None:
+        return
+    try:
+        container.outbox.delete(key)
+    except RegistryUnavailable as error:
+        logger.warning("Published outbox item not deleted; it expires", extra=dict(error.log_context))
+        metrics.add_metric(name="OutboxItemsLeft", unit=MetricUnit.Count, value=1)

@@ -52,6 +52,12 @@ def observe_unverified_sdk_connection(terra_user_id: str, provider: str) -> None
     metrics.add_metric(name="SdkConnectionsUnverified", unit=MetricUnit.Count, value=1)
 
 
+def observe_erased_fact(terra_user_id: str) -> None:
+    """A fact about a Terra user whose app user was erased (a late or replayed delivery): refused."""
+    logger.info("Fact about an erased app user's Terra user refused", extra={"terra_user_id": terra_user_id})
+    metrics.add_metric(name="ErasedUserFactsRefused", unit=MetricUnit.Count, value=1)
+
+
 def observe_widget_url_found(url: str) -> None:
     """The default widget endpoint answered 404 and another of Terra's published paths did: say which to set."""
     logger.warning(

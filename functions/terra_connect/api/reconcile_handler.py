@@ -1,4 +1,12 @@
-"""Lambda entry point of the scheduled reconciliation: repairs the whole registry from Terra's user list."""
+"""Lambda entry point of the scheduled reconciliation: repairs the whole registry from Terra's user list.
+
+It is also the operator's way to erase an app user whose account was deleted server-side, without a user token:
+
+    aws lambda invoke --function-name <ReconcileFunctionName> --cli-binary-format raw-in-base64-out \
+        --payload '{"erase": {"reference_id": "<the app user id>"}}' answer.json
+
+The answer says what was done (`{"erased": true, "deauthenticated": 2, ...}`), or why not (`{"error": ...}`).
+"""
 
 from dataclasses import asdict
 from typing import Any
@@ -9,6 +17,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from terra_connect.api.observability import logger, metrics
 from terra_connect.api.reconciler_container import get_reconciler_container
 from terra_connect.domain.deadline import Deadline
+from terra_connect.domain.errors import ServiceError, Unauthenticated
+from terra_connect.domain.identity import reference_id_from_claims
 
 # Kept back from the Lambda timeout: saving the cursor and flushing metrics must happen before it.
 SAFETY_MARGIN_SECONDS = 10.0
@@ -20,6 +30,8 @@ get_reconciler_container()  # cold start: a bad setting fails the init phase, no
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     deadline = Deadline.after(context.get_remaining_time_in_millis() / 1000 - SAFETY_MARGIN_SECONDS)
+    if isinstance(event, dict) and "erase" in event:
+        return erase(event["erase"], deadline)
     report = get_reconciler_container().reconciler.run(deadline)
     for name, value in (
         ("ReconciliationUsersChecked", report.checked),
@@ -33,4 +45,27 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         logger.error("Reconciliation stopped early; the next run resumes", extra=asdict(report))
     else:
         logger.info("Reconciliation", extra=asdict(report))
+    return asdict(report)
+
+
+def erase(request: Any, deadline: Deadline) -> dict[str, Any]:
+    """The operator's erasure of one app user (by its reference_id, the JWT subject the app signs in with)."""
+    try:
+        reference_id = reference_id_from_claims(request if isinstance(request, dict) else None, "reference_id")
+    except Unauthenticated:
+        logger.warning("Erasure refused: no valid reference_id")
+        metrics.add_metric(name="ErasuresRefused", unit=MetricUnit.Count, value=1)
+        return {"error": "invalid_request", "detail": 'Give {"erase": {"reference_id": "<app user id>"}}.'}
+    try:
+        report = get_reconciler_container().erasure.erase(reference_id, deadline, requested_by="operator")
+    except ServiceError as error:
+        logger.error(
+            "Erasure did not finish; invoke again to finish it", extra={"code": error.code, **error.log_context}
+        )
+        metrics.add_metric(name="ErasuresFailed", unit=MetricUnit.Count, value=1)
+        return {"error": error.code, "detail": "The erasure did not finish; invoke again to finish it."}
+    metrics.add_metric(
+        name="UsersErased" if report.erased else "ErasuresWithNothingToErase", unit=MetricUnit.Count, value=1
+    )
+    logger.info("Erasure requested by the operator", extra=asdict(report))
     return asdict(report)

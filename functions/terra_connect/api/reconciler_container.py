@@ -9,6 +9,7 @@ from functools import cache
 from terra_connect.adapters.terra import TerraClient
 from terra_connect.api import wiring
 from terra_connect.api.observability import observe_terra_attempt
+from terra_connect.domain.erasure import ErasureService
 from terra_connect.domain.reconciliation import Reconciler
 from terra_connect.settings import ReconcilerSettings
 
@@ -17,6 +18,7 @@ from terra_connect.settings import ReconcilerSettings
 class ReconcilerContainer:
     settings: ReconcilerSettings
     reconciler: Reconciler
+    erasure: ErasureService
 
 
 @cache
@@ -35,5 +37,6 @@ def build_reconciler_container(
         sleep=sleep,
     )
     store = wiring.store(settings)
-    reconciler = Reconciler(wiring.registry(store), store, terra, sleep=sleep)
-    return ReconcilerContainer(settings=settings, reconciler=reconciler)
+    registry = wiring.registry(store)
+    reconciler = Reconciler(registry, store, terra, sleep=sleep)
+    return ReconcilerContainer(settings=settings, reconciler=reconciler, erasure=ErasureService(registry, store, terra))

@@ -5,7 +5,7 @@ Nothing here imports the Terra HTTP client (requests): the webhook function neve
 
 from terra_connect.adapters.credentials import SecretsManagerCredentials
 from terra_connect.adapters.dynamodb_registry import DynamoDBRegistryStore
-from terra_connect.api.observability import observe_unverified_sdk_connection
+from terra_connect.api.observability import observe_erased_fact, observe_unverified_sdk_connection
 from terra_connect.domain.registry import ConnectionRegistry
 from terra_connect.domain.sdk import SdkBinding
 from terra_connect.settings import CommonSettings
@@ -29,4 +29,6 @@ def store(settings: CommonSettings) -> DynamoDBRegistryStore:
 
 def registry(table: DynamoDBRegistryStore) -> ConnectionRegistry:
     """Every registry binds SDK connections to the tokens issued: webhooks, syncs and reconciliation alike."""
-    return ConnectionRegistry(table, SdkBinding(table, observe_unverified_sdk_connection))
+    return ConnectionRegistry(
+        table, SdkBinding(table, observe_unverified_sdk_connection), on_erased_fact=observe_erased_fact
+    )

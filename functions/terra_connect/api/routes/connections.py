@@ -57,6 +57,31 @@ def list_connections() -> Response[str]:
     return Response(200, "application/json", answer.to_json(), headers=NO_STORE)
 
 
+@router.delete(
+    "/v1/connections",
+    summary="Erase the signed-in user: disconnect every wearable and forget them",
+    description="For account deletion. Asks Terra to deauthenticate every Terra user of the caller (Terra deletes "
+    "its data for each; one Terra no longer knows counts as gone), then deletes everything the service stores "
+    "for the caller: connections, history, attempts, SDK tokens issued, sync markers. Only each erased Terra user "
+    "id is kept, for the history retention, to refuse late deliveries about it. Publishes one `User Erased` "
+    "event. Safe to retry after any failure; answers 204 when there is nothing (left) to erase. The caller may "
+    "connect again afterwards, as a new user.",
+    operation_id="eraseUser",
+    tags=["Connections"],
+    responses={
+        204: {"description": "Erased, or nothing to erase.", "content": {}},
+        **problem_responses(401, 415, 422, 500, 502, 503, 504),
+    },
+)
+def erase_user() -> Response[None]:
+    caller = dependencies.signed_in_caller()
+    report = dependencies.services().erasure.erase(caller.reference_id, caller.deadline)
+    metrics.add_metric(
+        name="UsersErased" if report.erased else "ErasuresWithNothingToErase", unit=MetricUnit.Count, value=1
+    )
+    return Response(204, headers=NO_STORE)
+
+
 @router.post(
     "/v1/connections/sync",
     summary="Reconcile the signed-in user's connections with Terra, then list them",

@@ -77,11 +77,12 @@ def seed_terra_secret(endpoint: str, credentials: dict[str, Any], name: str = "t
 
 
 def create_connections_table(endpoint: str | None, name: str) -> None:
-    """Create the connection registry exactly as template.yaml defines it (billing mode and keys)."""
+    """Create the connection registry exactly as template.yaml defines it (billing mode, keys and stream)."""
     properties = load_template()["Resources"]["ConnectionsTable"]["Properties"]
     _client("dynamodb", endpoint).create_table(
         TableName=name,
         BillingMode=properties["BillingMode"],
         AttributeDefinitions=properties["AttributeDefinitions"],
         KeySchema=properties["KeySchema"],
+        StreamSpecification={"StreamEnabled": True, **properties["StreamSpecification"]},
     )

@@ -33,6 +33,7 @@ from werkzeug.wrappers import Request, Response
 
 from offline.aws import FAKE_CREDENTIALS, REGION, create_connections_table, emulated_aws, seed_terra_secret
 from offline.gateway import FunctionInstance, JwtAuthorizer, LocalGateway, jwks_from
+from offline.streams import EVENT_BUS, LocalStreamTrigger, create_event_sink
 from offline.terra_simulator import TerraSimulator
 from terra_connect.settings import CURRENT_WIDGET_SESSION_URL
 
@@ -122,6 +123,8 @@ class DevStack:
     identity: LocalIdentity
     functions: dict[str, FunctionInstance]
     gateway: LocalGateway
+    stream: LocalStreamTrigger
+    events_queue_url: str  # every lifecycle event published, delivered by a rule on the bus
 
     def token(self, username: str) -> str:
         return self.identity.token(username)
@@ -234,6 +237,7 @@ def dev_stack(
                 "TERRA_API_BASE_URL": terra.api_base_url,
             }
         create_connections_table(aws.endpoint, TABLE)
+        events_queue_url = create_event_sink(aws.endpoint)
         stack.enter_context(
             _environment(
                 {
@@ -248,6 +252,7 @@ def dev_stack(
                     "DEFAULT_FAILURE_REDIRECT_URL": f"{api_url}/dev/failed",
                     "POWERTOOLS_SERVICE_NAME": "terra-connect",
                     "POWERTOOLS_METRICS_NAMESPACE": "TerraConnect",
+                    "EVENT_BUS_NAME": EVENT_BUS,
                     **terra_settings,
                 }
             )
@@ -256,18 +261,28 @@ def dev_stack(
             import_module("terra_connect.api.container").get_container,
             import_module("terra_connect.api.webhook_container").get_webhook_container,
             import_module("terra_connect.api.reconciler_container").get_reconciler_container,
+            import_module("terra_connect.api.lifecycle_publisher").get_events_container,
         ):
             cached.cache_clear()
             stack.callback(cached.cache_clear)
-        one_process = threading.Lock()  # the three functions share this process: they take turns
+        one_process = threading.Lock()  # the four functions share this process: they take turns
         functions = {
             name: FunctionInstance.from_template(name, import_module(module).lambda_handler, one_process)
             for name, module in (
                 ("ApiFunction", "terra_connect.api.handler"),
                 ("WebhookFunction", "terra_connect.api.webhook_handler"),
                 ("ReconcileFunction", "terra_connect.api.reconcile_handler"),
+                ("EventsFunction", "terra_connect.api.events_handler"),
             )
         }
+        say = (lambda _: None) if quiet else _log
+        trigger = LocalStreamTrigger(
+            TABLE,
+            functions["EventsFunction"],
+            on_event=lambda detail_type, detail: say(f"event  {detail_type}  {json.dumps(detail)}"),
+            on_error=lambda error: say(f"events function failed ({type(error).__name__}); the batch is retried"),
+        ).start()
+        stack.callback(trigger.stop)
         authorizer = JwtAuthorizer(
             issuer=identity.issuer, audiences=frozenset({identity.client_id}), jwks=jwks_from(identity.jwks_url)
         )
@@ -290,6 +305,8 @@ def dev_stack(
             identity=identity,
             functions=functions,
             gateway=gateway,
+            stream=trigger,
+            events_queue_url=events_queue_url,
         )
 
 
@@ -322,6 +339,15 @@ the widget sends the user back:
   curl -s -X POST {stack.api_url}/v1/connections/sync -H 'Authorization: Bearer {token}'
 {drop}
 The scheduled reconciliation, on demand: curl -s -X POST {stack.api_url}/dev/reconcile
+
+Lifecycle events (Wearable Connected, ..., User Erased) are printed here as the events function publishes them,
+and a rule on the local bus delivers each to an SQS queue your backend can read:
+
+  aws --endpoint-url {stack.aws_endpoint} sqs receive-message --queue-url {stack.events_queue_url}
+
+Erase alice (account deletion): every wearable disconnected at Terra, everything stored about her deleted:
+
+  curl -s -X DELETE {stack.api_url}/v1/connections -H 'Authorization: Bearer {token}'
 
 Another user's token: make token USER=bob. The API checks every token as the stack's JWT authorizer does; your
 app can sign in itself (USER_PASSWORD_AUTH; the same ids on every run):

@@ -17,6 +17,7 @@ from pathlib import Path
 from offline.aws import FAKE_CREDENTIALS, REGION, create_connections_table, emulated_aws, seed_terra_secret
 from offline.expectations import EVENTS, load_expectations, report
 from offline.smoke import stand_in_settings
+from offline.streams import create_event_sink
 from offline.terra_simulator import TerraSimulator
 
 DEV_ID = "sam-local-dev-id"
@@ -49,6 +50,7 @@ def run(*, sam: Path, build_dir: Path, architecture: str, bind_host: str, image:
     ):
         secret = {"dev_id": DEV_ID, "api_key": API_KEY, "webhook_signing_secret": SIGNING_SECRET}
         create_connections_table(aws.endpoint, TABLE)
+        create_event_sink(aws.endpoint)  # the bus the events function publishes to
         port = aws.endpoint.rsplit(":", 1)[1]
         overrides = {
             "TERRA_SECRET_ARN": seed_terra_secret(aws.endpoint, secret),

@@ -29,6 +29,7 @@ import requests
 from offline.aws import FAKE_CREDENTIALS, REGION, create_connections_table, emulated_aws, seed_terra_secret
 from offline.expectations import EVENTS, event_files, load_expectations, report
 from offline.processes import stop_process_group
+from offline.streams import create_event_sink
 from offline.template import load_template, undeclared_variables
 from offline.terra_simulator import TerraSimulator
 
@@ -180,6 +181,7 @@ def run(build_dir: Path, runtime_python: Path, rie: Path, log_dir: Path) -> int:
     with TerraSimulator(dev_id=DEV_ID, api_key=API_KEY) as terra, emulated_aws() as aws:
         secret = {"dev_id": DEV_ID, "api_key": API_KEY, "webhook_signing_secret": SIGNING_SECRET}
         create_connections_table(aws.endpoint, TABLE)
+        create_event_sink(aws.endpoint)  # the bus the events function publishes to
         overrides = {
             "TERRA_SECRET_ARN": seed_terra_secret(aws.endpoint, secret),
             "TERRA_WIDGET_SESSION_URL": terra.widget_session_url,

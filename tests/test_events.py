@@ -24,7 +24,8 @@ def test_every_event_file_has_an_expectation() -> None:
 def test_event_gets_its_expected_answer(
     invoke: Callable[..., ApiAnswer],
     deliver: Callable[[dict[str, Any]], ApiAnswer],
-    reconcile: Callable[[], dict[str, Any]],
+    reconcile: Callable[..., dict[str, Any]],
+    publish: Callable[[dict[str, Any]], dict[str, Any]],
     terra: responses.RequestsMock,
     expectation: Expectation,
 ) -> None:
@@ -39,7 +40,9 @@ def test_event_gets_its_expected_answer(
     )
     terra.get("https://api.tryterra.co/v2/subscriptions", json={"data": {"next": None, "max_page": 0, "results": []}})
     if expectation.function == "ReconcileFunction":
-        result = reconcile()
+        result = reconcile(expectation.load(SIGNING_SECRET))
+    elif expectation.function == "EventsFunction":
+        result = publish(expectation.load(SIGNING_SECRET))
     else:
         run = deliver if expectation.function == "WebhookFunction" else invoke
         answer = run(expectation.load(SIGNING_SECRET))

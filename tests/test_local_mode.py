@@ -3,7 +3,9 @@
 import json
 import re
 from collections.abc import Iterator
+from typing import Any
 
+import boto3
 import pytest
 import requests
 from offline.dev import LOCAL_PASSWORD, DevStack, dev_stack, main, next_steps
@@ -208,3 +210,46 @@ def test_the_providers_list_comes_from_terras_integrations(stack: DevStack) -> N
 
     assert "GARMIN" in answer["providers"]
     assert answer["sdk_providers"] == ["APPLE", "SAMSUNG", "HEALTH_CONNECT"]
+
+
+def lifecycle_events(stack: DevStack) -> list[dict[str, Any]]:
+    """What the local queue behind the bus's rule holds: every event published, as EventBridge delivered it."""
+    sqs = boto3.client(
+        "sqs",
+        endpoint_url=stack.aws_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="offline",
+        aws_secret_access_key="offline",
+    )
+    received: list[dict[str, Any]] = []
+    while batch := sqs.receive_message(QueueUrl=stack.events_queue_url, MaxNumberOfMessages=10).get("Messages", []):
+        received += [json.loads(message["Body"]) for message in batch]
+        for message in batch:
+            sqs.delete_message(QueueUrl=stack.events_queue_url, ReceiptHandle=message["ReceiptHandle"])
+    return received
+
+
+def test_each_lifecycle_event_reaches_a_local_queue_and_an_erasure_is_told_once(stack: DevStack) -> None:
+    headers = stack.bearer("fay")
+    widget = requests.post(f"{stack.api_url}/v1/widget-sessions", headers=headers, timeout=10).json()["url"]
+    requests.get(widget + "/connect?provider=OURA", timeout=10)
+    stack.stream.drain()  # what the trigger's thread does every 0.1 s, without waiting for it
+
+    connected = lifecycle_events(stack)
+    erased = requests.delete(f"{stack.api_url}/v1/connections", headers=headers, timeout=10)
+    stack.stream.drain()
+    after = lifecycle_events(stack)
+
+    subject = stack.identity.subject("fay")
+    assert [(e["detail-type"], e["detail"]["reference_id"], e["detail"]["provider"]) for e in connected] == [
+        ("Wearable Connected", subject, "OURA")
+    ]
+    assert erased.status_code == 204
+    assert [(e["source"], e["detail-type"], e["detail"]["status"]) for e in after] == [
+        ("terra-connect", "User Erased", "erased")
+    ]
+    assert [kind for kind, _ in stack.stream.published] == ["Wearable Connected", "User Erased"]
+    assert requests.get(f"{stack.api_url}/v1/connections", headers=headers, timeout=10).json() == {
+        "connections": [],
+        "last_attempt": None,
+    }

@@ -1,0 +1,119 @@
+"""The connections table's stream and the events function's trigger, on this machine (make dev).
+
+moto records every write of a table with a stream in its own process, but its server does not answer the Streams
+API, so Lambda's event source mapping is played here, reading moto's records in-process: batches of up to 100 in
+order, handed to the events function one batch at a time; a batch item failure is retried from that record (never
+the records before it), as `ReportBatchItemFailures` does. What the function publishes reaches the stack's bus in
+the emulated AWS, where a rule sends every event of this service to a local SQS queue (`LOCAL_EVENTS_QUEUE`) that
+a test or the app's backend can read; each event is also printed.
+
+Where it differs from AWS: records are read every `interval` seconds rather than as they come, and a batch that
+keeps failing is retried every poll without the mapping's backoff, record age limit or dead-letter queue.
+"""
+
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+from moto.core.models import DEFAULT_ACCOUNT_ID
+from moto.dynamodb.models import dynamodb_backends
+
+from offline.aws import FAKE_CREDENTIALS, REGION
+from offline.gateway import FunctionInstance
+from terra_connect.adapters.dynamodb_registry import stream_change
+from terra_connect.domain.lifecycle import SOURCE
+
+BATCH_SIZE = 100
+EVENT_BUS = "terra-connect-events"
+LOCAL_EVENTS_QUEUE = "terra-connect-local-events"
+
+
+def create_event_sink(endpoint: str) -> str:
+    """The stack's bus, and a rule sending every lifecycle event to a local queue; returns the queue's URL."""
+    session = boto3.Session(
+        region_name=REGION,
+        aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    )
+    events, sqs = session.client("events", endpoint_url=endpoint), session.client("sqs", endpoint_url=endpoint)
+    events.create_event_bus(Name=EVENT_BUS)
+    queue = sqs.create_queue(QueueName=LOCAL_EVENTS_QUEUE)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="local-sink", EventBusName=EVENT_BUS, EventPattern=json.dumps({"source": [SOURCE]}))
+    events.put_targets(Rule="local-sink", EventBusName=EVENT_BUS, Targets=[{"Id": "queue", "Arn": arn}])
+    return str(queue)
+
+
+@dataclass
+class LocalStreamTrigger:
+    """The events function's event source mapping, over moto's record of the table's writes."""
+
+    table: str
+    function: FunctionInstance
+    on_event: Callable[[str, dict[str, Any]], None] = lambda detail_type, detail: None
+    on_error: Callable[[Exception], None] = lambda error: None
+    interval: float = 0.1
+    position: int = 0  # the next record to hand over
+    published: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    def records(self) -> list[dict[str, Any]]:
+        table = dynamodb_backends[DEFAULT_ACCOUNT_ID][REGION].get_table(self.table)
+        shard = table.stream_shard
+        return [_lambda_record(item.to_json()) for item in shard.items] if shard is not None else []
+
+    def drain(self) -> int:
+        """Hand every record written so far to the function, as the mapping would; returns how many it took
+        (fewer when one of them failed: that one is handed over again next time)."""
+        with self._lock:
+            taken = 0
+            while batch := self.records()[self.position : self.position + BATCH_SIZE]:
+                answer = self.function.invoke({"Records": batch}) or {}
+                failures = [item["itemIdentifier"] for item in answer.get("batchItemFailures", [])]
+                done = batch
+                if failures:
+                    sequence = [record["dynamodb"]["SequenceNumber"] for record in batch]
+                    done = batch[: sequence.index(failures[0])] if failures[0] in sequence else []
+                for record in done:
+                    for detail_type, detail in _events(record):
+                        self.published.append((detail_type, detail))
+                        self.on_event(detail_type, detail)
+                self.position += len(done)
+                taken += len(done)
+                if failures:
+                    break
+            return taken
+
+    def run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.drain()
+            except Exception as error:
+                self.on_error(error)
+
+    def start(self) -> "LocalStreamTrigger":
+        threading.Thread(target=self.run, name="local-stream-trigger", daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+def _lambda_record(record: dict[str, Any]) -> dict[str, Any]:
+    """moto's stream record as Lambda hands it over (the creation time in epoch seconds, as JSON allows)."""
+    change = dict(record["dynamodb"])
+    created = change.get("ApproximateCreationDateTime")
+    if created is not None and not isinstance(created, int | float):
+        change["ApproximateCreationDateTime"] = int(created.timestamp())
+    return {**record, "dynamodb": change}
+
+
+def _events(record: dict[str, Any]) -> tuple[tuple[str, dict[str, Any]], ...]:
+    try:
+        return stream_change(record)
+    except (KeyError, TypeError, ValueError):
+        return ()

@@ -20,6 +20,9 @@ from werkzeug.serving import make_server
 from offline.template import load_template
 
 REGION = "us-east-1"
+EVENT_BUS = "terra-connect-events"  # events/env.json's EVENT_BUS_NAME
+EVENT_SOURCE = "terra-connect"  # the events' source (functions/terra_connect/domain/lifecycle.py)
+LOCAL_EVENTS_QUEUE = "terra-connect-local-events"
 # moto accepts any credentials; these only keep the SDK from looking for real ones.
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "offline", "AWS_SECRET_ACCESS_KEY": "offline"}
 
@@ -86,3 +89,14 @@ def create_connections_table(endpoint: str | None, name: str) -> None:
         KeySchema=properties["KeySchema"],
         StreamSpecification={"StreamEnabled": True, **properties["StreamSpecification"]},
     )
+
+
+def create_event_sink(endpoint: str) -> str:
+    """The stack's bus, and a rule sending every lifecycle event to a local queue; returns the queue's URL."""
+    events, sqs = _client("events", endpoint), _client("sqs", endpoint)
+    events.create_event_bus(Name=EVENT_BUS)
+    queue = sqs.create_queue(QueueName=LOCAL_EVENTS_QUEUE)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="local-sink", EventBusName=EVENT_BUS, EventPattern=json.dumps({"source": [EVENT_SOURCE]}))
+    events.put_targets(Rule="local-sink", EventBusName=EVENT_BUS, Targets=[{"Id": "queue", "Arn": arn}])
+    return str(queue)

@@ -31,9 +31,17 @@ import requests
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
-from offline.aws import FAKE_CREDENTIALS, REGION, create_connections_table, emulated_aws, seed_terra_secret
+from offline.aws import (
+    EVENT_BUS,
+    FAKE_CREDENTIALS,
+    REGION,
+    create_connections_table,
+    create_event_sink,
+    emulated_aws,
+    seed_terra_secret,
+)
 from offline.gateway import FunctionInstance, JwtAuthorizer, LocalGateway, jwks_from
-from offline.streams import EVENT_BUS, LocalStreamTrigger, create_event_sink
+from offline.streams import LocalStreamTrigger
 from offline.terra_simulator import TerraSimulator
 from terra_connect.settings import CURRENT_WIDGET_SESSION_URL
 

@@ -14,10 +14,16 @@ import sys
 import tempfile
 from pathlib import Path
 
-from offline.aws import FAKE_CREDENTIALS, REGION, create_connections_table, emulated_aws, seed_terra_secret
+from offline.aws import (
+    FAKE_CREDENTIALS,
+    REGION,
+    create_connections_table,
+    create_event_sink,
+    emulated_aws,
+    seed_terra_secret,
+)
 from offline.expectations import EVENTS, load_expectations, report
 from offline.smoke import stand_in_settings
-from offline.streams import create_event_sink
 from offline.terra_simulator import TerraSimulator
 
 DEV_ID = "sam-local-dev-id"

@@ -26,10 +26,16 @@ from pathlib import Path
 
 import requests
 
-from offline.aws import FAKE_CREDENTIALS, REGION, create_connections_table, emulated_aws, seed_terra_secret
+from offline.aws import (
+    FAKE_CREDENTIALS,
+    REGION,
+    create_connections_table,
+    create_event_sink,
+    emulated_aws,
+    seed_terra_secret,
+)
 from offline.expectations import EVENTS, event_files, load_expectations, report
 from offline.processes import stop_process_group
-from offline.streams import create_event_sink
 from offline.template import load_template, undeclared_variables
 from offline.terra_simulator import TerraSimulator
 

@@ -11,40 +11,19 @@ Where it differs from AWS: records are read every `interval` seconds rather than
 keeps failing is retried every poll without the mapping's backoff, record age limit or dead-letter queue.
 """
 
-import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.dynamodb.models import dynamodb_backends
 
-from offline.aws import FAKE_CREDENTIALS, REGION
+from offline.aws import REGION
 from offline.gateway import FunctionInstance
 from terra_connect.adapters.dynamodb_registry import stream_change
-from terra_connect.domain.lifecycle import SOURCE
 
 BATCH_SIZE = 100
-EVENT_BUS = "terra-connect-events"
-LOCAL_EVENTS_QUEUE = "terra-connect-local-events"
-
-
-def create_event_sink(endpoint: str) -> str:
-    """The stack's bus, and a rule sending every lifecycle event to a local queue; returns the queue's URL."""
-    session = boto3.Session(
-        region_name=REGION,
-        aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-    )
-    events, sqs = session.client("events", endpoint_url=endpoint), session.client("sqs", endpoint_url=endpoint)
-    events.create_event_bus(Name=EVENT_BUS)
-    queue = sqs.create_queue(QueueName=LOCAL_EVENTS_QUEUE)["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    events.put_rule(Name="local-sink", EventBusName=EVENT_BUS, EventPattern=json.dumps({"source": [SOURCE]}))
-    events.put_targets(Rule="local-sink", EventBusName=EVENT_BUS, Targets=[{"Id": "queue", "Arn": arn}])
-    return str(queue)
 
 
 @dataclass

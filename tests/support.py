@@ -184,3 +184,13 @@ def assert_matches_schema(document: Any, name: str) -> None:
     """`document` is valid against docs/openapi.json's components/schemas/<name> (its $refs resolved)."""
     schema = {"$ref": f"urn:openapi#/components/schemas/{name}"}
     Draft202012Validator(schema, registry=_openapi_registry()).validate(document)
+
+
+class RecordingOutbox:
+    """The events function's outbox cleaner, remembering what it was asked to delete."""
+
+    def __init__(self) -> None:
+        self.deleted: list[dict[str, Any]] = []
+
+    def delete(self, key: dict[str, Any]) -> None:
+        self.deleted.append(key)

@@ -13,7 +13,7 @@ import responses
 
 from terra_connect.adapters.dynamodb_registry import stream_change
 from terra_connect.api.lifecycle_publisher import EventsContainer, publish_records
-from tests.support import SUBJECT, ApiAnswer, FakeLambdaContext, api_event, terra_user, webhook_event
+from tests.support import SUBJECT, ApiAnswer, FakeLambdaContext, RecordingOutbox, api_event, terra_user, webhook_event
 
 Deliver = Callable[[dict[str, Any]], ApiAnswer]
 USER_INFO = "https://api.tryterra.co/v2/userInfo"
@@ -163,14 +163,6 @@ def test_without_a_token_the_caller_is_refused_and_terra_is_not_asked(
 
     assert answer.status == 401
     assert [call.request.url for call in terra.calls] == []
-
-
-class RecordingOutbox:
-    def __init__(self) -> None:
-        self.deleted: list[dict[str, Any]] = []
-
-    def delete(self, key: dict[str, Any]) -> None:
-        self.deleted.append(key)
 
 
 class RecordingPublisher:

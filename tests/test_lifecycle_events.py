@@ -22,6 +22,7 @@ from terra_connect.domain.records import Change, ended_by_id, scopes_changed, se
 from terra_connect.domain.registry import ConnectionRegistry
 from terra_connect.domain.webhooks import WebhookProcessor
 from tests.memory_store import InMemoryRegistryStore
+from tests.support import RecordingOutbox
 from tests.terra_world import Step, World, replay, steps
 
 histories = st.lists(steps, min_size=6, max_size=30)
@@ -203,14 +204,6 @@ def test_events_reach_a_rule_on_the_bus_in_batches_of_ten(sink: tuple[str, str])
 def test_a_bus_that_refuses_is_reported(aws: None) -> None:
     with pytest.raises(EventsUnavailable):
         EventBridgePublisher("no-such-bus").publish([("Wearable Connected", {"id": "x"})])
-
-
-class RecordingOutbox:
-    def __init__(self) -> None:
-        self.deleted: list[dict[str, Any]] = []
-
-    def delete(self, key: dict[str, Any]) -> None:
-        self.deleted.append(key)
 
 
 class FlakyPublisher:

@@ -465,8 +465,13 @@ class _Handler(BaseHTTPRequestHandler):
         self._answer(Answer(fault.status, fault.body, fault.headers))
 
     def _answer(self, answer: Answer) -> None:
-        self._send(answer.status, answer.body, answer.headers)
-        # Terra sends webhooks asynchronously: never before it has answered the request that caused them.
+        headers = dict(answer.headers or {})
+        if self._after:
+            # Terra sends webhooks asynchronously: never before it has answered the request that caused them, and
+            # never holding up the caller's next request (the webhook may wait for the caller's own function to
+            # finish: local mode runs one function at a time), so this connection closes and the next one is new.
+            headers["Connection"] = "close"
+        self._send(answer.status, answer.body, headers)
         for action in self._after:
             action()
 

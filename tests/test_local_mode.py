@@ -230,9 +230,11 @@ def lifecycle_events(stack: DevStack) -> list[dict[str, Any]]:
 
 
 def test_each_lifecycle_event_reaches_a_local_queue_and_an_erasure_is_told_once(stack: DevStack) -> None:
+    """Erasing several wearables while Terra's deauth webhooks wait for the API function to finish its turn."""
     headers = stack.bearer("fay")
-    widget = requests.post(f"{stack.api_url}/v1/widget-sessions", headers=headers, timeout=10).json()["url"]
-    requests.get(widget + "/connect?provider=OURA", timeout=10)
+    for provider in ("OURA", "GARMIN", "WHOOP"):
+        widget = requests.post(f"{stack.api_url}/v1/widget-sessions", headers=headers, timeout=10).json()["url"]
+        requests.get(widget + f"/connect?provider={provider}", timeout=10)
     stack.stream.drain()  # what the trigger's thread does every 0.1 s, without waiting for it
 
     connected = lifecycle_events(stack)
@@ -241,14 +243,14 @@ def test_each_lifecycle_event_reaches_a_local_queue_and_an_erasure_is_told_once(
     after = lifecycle_events(stack)
 
     subject = stack.identity.subject("fay")
-    assert [(e["detail-type"], e["detail"]["reference_id"], e["detail"]["provider"]) for e in connected] == [
-        ("Wearable Connected", subject, "OURA")
+    assert sorted((e["detail-type"], e["detail"]["reference_id"], e["detail"]["provider"]) for e in connected) == [
+        ("Wearable Connected", subject, provider) for provider in ("GARMIN", "OURA", "WHOOP")
     ]
     assert erased.status_code == 204
     assert [(e["source"], e["detail-type"], e["detail"]["status"]) for e in after] == [
         ("terra-connect", "User Erased", "erased")
     ]
-    assert [kind for kind, _ in stack.stream.published] == ["Wearable Connected", "User Erased"]
+    assert [kind for kind, _ in stack.stream.published] == ["Wearable Connected"] * 3 + ["User Erased"]
     assert requests.get(f"{stack.api_url}/v1/connections", headers=headers, timeout=10).json() == {
         "connections": [],
         "last_attempt": None,

@@ -63,6 +63,9 @@ class ErasureService:
         self._now = now
 
     def erase(self, reference_id: str, deadline: Deadline, *, requested_by: str = "user") -> ErasureReport:
+        # Before Terra is asked: a Terra user created after Terra's answer is signed after the start, so its
+        # `auth` still names the app user (it is a new connection, not one the erasure missed).
+        started = stamp(self._now())
         scope = self._store.erasure_scope(reference_id)
         # Terra's answer now decides whose each Terra user is (the registry may lag behind a delivery in flight).
         at_terra = {user.terra_user_id: user for user in self._terra.users_of(reference_id, deadline)}
@@ -72,7 +75,6 @@ class ErasureService:
         terra_user_ids = scope.terra_user_ids | {
             uid for uid, user in at_terra.items() if user.reference_id == reference_id
         }
-        started = stamp(self._now())
         tombstoned_before = {uid for uid in terra_user_ids if self._registry.erased(uid)}
         if not (scope.holds_data or terra_user_ids - tombstoned_before or scope.pending):
             # Nothing (left) to erase, nothing to publish. Terra may still list what an earlier erasure

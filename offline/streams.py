@@ -40,17 +40,18 @@ class LocalStreamTrigger:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _stop: threading.Event = field(default_factory=threading.Event)
 
-    def records(self) -> list[dict[str, Any]]:
-        table = dynamodb_backends[DEFAULT_ACCOUNT_ID][REGION].get_table(self.table)
-        shard = table.stream_shard
-        return [_lambda_record(item.to_json()) for item in shard.items] if shard is not None else []
+    def records(self, start: int, count: int) -> list[dict[str, Any]]:
+        """The stream's records from `start`, at most `count` (only those are converted)."""
+        shard = dynamodb_backends[DEFAULT_ACCOUNT_ID][REGION].get_table(self.table).stream_shard
+        items = shard.items[start : start + count] if shard is not None else []
+        return [_lambda_record(item.to_json()) for item in items]
 
     def drain(self) -> int:
         """Hand every record written so far to the function, as the mapping would; returns how many it took
         (fewer when one of them failed: that one is handed over again next time)."""
         with self._lock:
             taken = 0
-            while batch := self.records()[self.position : self.position + BATCH_SIZE]:
+            while batch := self.records(self.position, BATCH_SIZE):
                 answer = self.function.invoke({"Records": batch}) or {}
                 failures = [item["itemIdentifier"] for item in answer.get("batchItemFailures", [])]
                 done = batch

@@ -49,7 +49,6 @@ from terra_connect.domain.errors import ConfigurationError, RegistryRejected, Re
 from terra_connect.domain.lifecycle import attempt_events, user_events
 from terra_connect.domain.ports import Erasure, ErasureScope, ReconciliationCursor, ScanPage, SyncClaim
 from terra_connect.domain.records import (
-    ERASED_OWNER,
     Change,
     Ending,
     ReauthRules,
@@ -192,24 +191,19 @@ class DynamoDBRegistryStore:
             # A tombstone: nothing but the id, kept as long as late deliveries about it may come, then gone.
             item["erased_at"] = _n(user.erased_at)
             item["expires_at"] = _n(user.erased_at // 1000 + self._retention)
-            return {
-                "TableName": self._table,
-                "Item": item,
-                **self._version_condition(None, previous.version if previous else 0),
-            }
-        if standing.status is not None:
-            item["status"] = _s(standing.status.value)
-        if standing.reason is not None:
-            item["reason"] = _s(standing.reason.value)
-        if standing.at is not None:
-            item["standing_at"] = _n(standing.at)
-        unowned = record.owner is None or record.owner == ERASED_OWNER
-        if record.owner is not None and not unowned:
-            item["owner"] = _s(record.owner)
-        # Ended and ownerless records are kept for the retention: long enough to refuse late deliveries about
-        # them (Terra retries for about 9 hours), then they go.
-        if (standing.is_final or unowned) and record.updated_at is not None:
-            item["expires_at"] = _n(record.updated_at // 1000 + self._retention)
+        else:
+            if standing.status is not None:
+                item["status"] = _s(standing.status.value)
+            if standing.reason is not None:
+                item["reason"] = _s(standing.reason.value)
+            if standing.at is not None:
+                item["standing_at"] = _n(standing.at)
+            if record.owner is not None:
+                item["owner"] = _s(record.owner)
+            # Ended and ownerless records are kept for the retention: long enough to refuse late deliveries about
+            # them (Terra retries for about 9 hours), then they go.
+            if (standing.is_final or record.owner is None) and record.updated_at is not None:
+                item["expires_at"] = _n(record.updated_at // 1000 + self._retention)
         return {
             "TableName": self._table,
             "Item": item,

@@ -75,7 +75,8 @@ class ErasureService:
         terra_user_ids = scope.terra_user_ids | {
             uid for uid, user in at_terra.items() if user.reference_id == reference_id
         }
-        tombstoned_before = {uid for uid in terra_user_ids if self._registry.erased(uid)}
+        stored = self._store.users(sorted(terra_user_ids))
+        tombstoned_before = {uid for uid, user in stored.items() if user.erased}
         if not (scope.holds_data or terra_user_ids - tombstoned_before or scope.pending):
             # Nothing (left) to erase, nothing to publish. Terra may still list what an earlier erasure
             # deauthenticated: ask again. Deliveries still in flight must not store anything about the app user.
@@ -92,7 +93,8 @@ class ErasureService:
             if terra_owner is not None:
                 theirs = terra_owner == reference_id
             else:  # Terra does not know it, or ties it to nobody: the registry says whose it is
-                theirs = self._registry.owner(terra_user_id) in (None, reference_id)
+                known = stored.get(terra_user_id)
+                theirs = known is None or known.record.owner in (None, reference_id)
             if theirs and terra_user is not None:
                 # Terra first: a failure here leaves the registry as it was, and the retry asks Terra again.
                 deauthenticated += self._terra.deauthenticate_user(terra_user_id, deadline)

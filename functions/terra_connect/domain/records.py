@@ -116,7 +116,9 @@ class UserRecord:
 
     @property
     def owner(self) -> str | None:
-        return max(self.owners, key=_closest_latest)[0] if self.owners else None
+        """None when no fact names one, or when the nearest and latest named is an erased app user."""
+        owner = max(self.owners, key=_closest_latest)[0] if self.owners else None
+        return None if owner == ERASED_OWNER else owner
 
     @property
     def former_owners(self) -> tuple[str, ...]:
@@ -349,7 +351,7 @@ class StoredUser:
     def live_view(self) -> Connection | None:
         """The connection the owner lists, while the Terra user is live."""
         record, owner = self.record, self.record.owner
-        if owner in (None, ERASED_OWNER) or self.erased or not self.standing.is_live or self.standing.status is None:
+        if owner is None or self.erased or not self.standing.is_live or self.standing.status is None:
             return None
         return Connection(
             reference_id=owner,
@@ -370,7 +372,7 @@ class StoredUser:
         if self.erased:
             return ()
         standing = self.standing
-        if owner not in (None, ERASED_OWNER) and standing.status is not None and standing.reason is not None:
+        if owner is not None and standing.status is not None and standing.reason is not None:
             ended_at = at_time(standing.at or 0)
             entries.append(
                 HistoryEntry(owner, record.terra_user_id, provider, standing.status, standing.reason.value, ended_at)

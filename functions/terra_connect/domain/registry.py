@@ -16,8 +16,8 @@ from terra_connect.domain.deadline import Deadline
 from terra_connect.domain.errors import RegistryUnavailable
 from terra_connect.domain.ports import RegistryStore, SyncClaim
 from terra_connect.domain.records import (
-    ERASED_OWNER,
     Change,
+    Standing,
     StoredRules,
     StoredUser,
     UnnamedReauth,
@@ -111,16 +111,6 @@ class ConnectionRegistry:
     def mark_processed(self, delivery_id: str, at: datetime) -> None:
         self._store.mark_processed(delivery_id, at)
 
-    def erased(self, terra_user_id: str) -> bool:
-        stored = self._store.user(terra_user_id)
-        return stored is not None and stored.erased
-
-    def owner(self, terra_user_id: str) -> str | None:
-        """The app user the registry has the Terra user under (None: nobody, or an unknown Terra user)."""
-        stored = self._store.user(terra_user_id)
-        owner = stored.record.owner if stored is not None and not stored.erased else None
-        return None if owner == ERASED_OWNER else owner
-
     def erase(self, reference_id: str, terra_user_id: str, at: int, *, forget_only: bool = False) -> Erased:
         """Replace the Terra user's record with a tombstone; or, if another app user owns it now (`forget_only`:
         Terra says so), strike the erased one from its owners. The views go in the same write, and the Terra users
@@ -144,10 +134,7 @@ class ConnectionRegistry:
             return True
         record = without_owner(current.record, reference_id)
         if record != current.record:
-            owner = record.owner
-            rules = self._store.rules(owner) if owner else None
-            standing = record.standing(rules.rules.replaced_at(record.provider, terra_user_id) if rules else None)
-            guard = (owner, rules.version) if owner and rules else None
+            standing, guard = self._weigh(record)
             if not self._store.save_user(StoredUser(record, standing, current.version + 1), current, guard):
                 return False
         self._forget_successors(reference_id, current, depth)
@@ -178,14 +165,11 @@ class ConnectionRegistry:
             if current is None and fragment.is_empty:
                 return False
             record = current.record.merge(fragment) if current else fragment
-            owner = record.owner
-            rules = self._store.rules(owner) if owner else None
-            unnamed_reauth_at = rules.rules.replaced_at(record.provider, terra_user_id) if rules else None
-            standing = record.standing(unnamed_reauth_at)
+            standing, guard = self._weigh(record)
             if current is not None and (current.record, current.standing) == (record, standing):
                 return False
             updated = StoredUser(record, standing, (current.version if current else 0) + 1)
-            if self._store.save_user(updated, current, (owner, rules.version) if owner and rules else None):
+            if self._store.save_user(updated, current, guard):
                 break
         else:
             raise RegistryUnavailable(log_context={"reason": "conflicting writes", "terra_user_id": terra_user_id})
@@ -197,6 +181,14 @@ class ConnectionRegistry:
             for successor in record.successors:
                 self._merge(UserRecord(successor, owners=record.owners_for_successors()), depth + 1)
         return True
+
+    def _weigh(self, record: UserRecord) -> tuple[Standing, tuple[str, int] | None]:
+        """The record's standing, and the owner's reauth rules (at the version read) it was weighed with."""
+        owner = record.owner
+        if owner is None:
+            return record.standing(), None
+        rules = self._store.rules(owner)
+        return record.standing(rules.rules.replaced_at(record.provider, record.terra_user_id)), (owner, rules.version)
 
     def _unerased(self, fragment: UserRecord) -> UserRecord:
         """The fragment with ERASED_OWNER for each app user it names from before their erasure started."""

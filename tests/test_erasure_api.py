@@ -1,6 +1,7 @@
 """DELETE /v1/connections and the operator's erasure, through the real handlers and the DynamoDB layout: what is
 left in the table afterwards, the one event it publishes, and late deliveries refused."""
 
+import io
 import json
 import time
 from collections.abc import Callable
@@ -81,7 +82,11 @@ def test_erasing_disconnects_every_wearable_and_leaves_only_expiring_tombstones(
 
 
 def test_late_deliveries_after_the_erasure_recreate_nothing(
-    invoke: Callable[..., ApiAnswer], deliver: Deliver, terra: responses.RequestsMock, table: str
+    invoke: Callable[..., ApiAnswer],
+    deliver: Deliver,
+    terra: responses.RequestsMock,
+    table: str,
+    function_logs: io.StringIO,
 ) -> None:
     sent = int(time.time()) - 300
     deliver(auth("tu-1", sent=sent))
@@ -101,6 +106,9 @@ def test_late_deliveries_after_the_erasure_recreate_nothing(
         json.dumps(item) for item in before if not item["pk"]["S"].startswith("delivery#")
     )
     assert invoke(api_event(method="GET", path="/v1/connections")).json == {"connections": [], "last_attempt": None}
+    # docs/security.md: the functions never log the reference_id, so an erasure leaves none in CloudWatch Logs.
+    assert "Fact about an erased app user's Terra user refused" in function_logs.getvalue()
+    assert SUBJECT not in function_logs.getvalue()
 
 
 def test_the_erased_user_connects_again_as_a_new_user(

@@ -285,3 +285,8 @@ def test_lifecycle_events_may_go_to_one_bus_only_and_come_from_the_tables_stream
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert mapping["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": ["EventsDeadLetterQueue", "Arn"]}
     assert "Events" not in resources["EventsFunction"]["Properties"]  # no SAM event: it would attach a managed policy
+    # Of the table's items it may delete only the outbox items it published, and write nothing else.
+    table_statements = [s for s in statements if s["Resource"] == {"Fn::GetAtt": ["ConnectionsTable", "Arn"]}]
+    assert [(s["Action"], s["Condition"]) for s in table_statements] == [
+        ("dynamodb:DeleteItem", {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["outbox#*"]}})
+    ]

@@ -15,7 +15,7 @@ from typing import Any
 import boto3
 import requests
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-from werkzeug.serving import make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from offline.template import load_template
 
@@ -44,13 +44,26 @@ class EmulatedAws:
         return counted
 
 
+class PortInUse(OSError):
+    """Another program listens on the port a local server was asked to take."""
+
+
+def bind_server(host: str, port: int, app: WsgiApp, request_handler: type[WSGIRequestHandler]) -> BaseWSGIServer:
+    """A threaded WSGI server bound to host:port (0: any free port), not serving yet. A port already taken raises
+    PortInUse (werkzeug itself would end the process)."""
+    try:
+        return make_server(host, port, app, threaded=True, request_handler=request_handler)
+    except SystemExit as exited:
+        raise PortInUse(f"{host}:{port} is in use by another program") from exited
+
+
 @contextmanager
 def emulated_aws(host: str = "127.0.0.1", port: int = 0) -> Iterator[EmulatedAws]:
     """Run moto's server on loopback until the block ends."""
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
     aws = EmulatedAws(endpoint="")
     app = aws.counting(DomainDispatcherApplication(create_backend_app))
-    server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
+    server = bind_server(host, port, app, MotoRequestHandler)
     aws.endpoint = f"http://{host}:{server.server_port}"
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()

@@ -28,13 +28,15 @@ from urllib.parse import parse_qsl
 
 import boto3
 import requests
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.serving import WSGIRequestHandler
 from werkzeug.wrappers import Request, Response
 
 from offline.aws import (
     EVENT_BUS,
     FAKE_CREDENTIALS,
     REGION,
+    PortInUse,
+    bind_server,
     create_connections_table,
     create_event_sink,
     emulated_aws,
@@ -197,6 +199,12 @@ class _RequestHandler(WSGIRequestHandler):
         self.close_connection = True
 
 
+def _starting(_environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    """What the bound socket's server would answer before the stack is ready (it does not serve until then)."""
+    start_response("503 Service Unavailable", [("Content-Type", "application/json")])
+    return [b'{"message": "Service Unavailable"}']
+
+
 @contextmanager
 def _environment(variables: dict[str, str]) -> Iterator[None]:
     saved = dict(os.environ)
@@ -216,9 +224,13 @@ def _log(line: str) -> None:
 def dev_stack(
     port: int = 3000, *, aws_port: int = 0, real_terra: dict[str, str] | None = None, quiet: bool = False
 ) -> Iterator[DevStack]:
-    """Everything `make dev` runs; the tests start the same stack on a free port. `aws_port` fixes where the
-    emulated AWS (and so the Cognito endpoint an app signs in at) listens; 0 picks a free port."""
+    """Everything `make dev` runs; the tests start the same stack with `port` 0 (any free port, bound before
+    anything else starts, so no other server can take it meanwhile). `aws_port` fixes where the emulated AWS (and
+    so the Cognito endpoint an app signs in at) listens; 0 picks a free port."""
     with ExitStack() as stack:
+        server = bind_server("127.0.0.1", port, _starting, _RequestHandler)
+        stack.callback(server.server_close)
+        port = server.server_port
         aws = stack.enter_context(emulated_aws(port=aws_port))
         requests.post(f"{aws.endpoint}/moto-api/seed?a={MOTO_SEED}", timeout=10).raise_for_status()
         identity = LocalIdentity.create(aws.endpoint)
@@ -301,10 +313,9 @@ def dev_stack(
             log=(lambda _: None) if quiet else _log,
         )
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        server: BaseWSGIServer = make_server("127.0.0.1", port, gateway, threaded=True, request_handler=_RequestHandler)
+        server.app = gateway
         thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         thread.start()
-        stack.callback(server.server_close)
         stack.callback(server.shutdown)
         yield DevStack(
             api_url=api_url,
@@ -390,10 +401,14 @@ def main(argv: list[str]) -> int:
     }
     aws_port = int(os.environ.get("AWS_PORT", str(port + 1)))
     real_terra = real if {"TERRA_DEV_ID", "TERRA_API_KEY"} <= set(real) else None
-    with dev_stack(port, aws_port=aws_port, real_terra=real_terra) as stack:
-        print(next_steps(stack), flush=True)  # noqa: T201
-        with suppress(KeyboardInterrupt):
-            threading.Event().wait()
+    try:
+        with dev_stack(port, aws_port=aws_port, real_terra=real_terra) as stack:
+            print(next_steps(stack), flush=True)  # noqa: T201
+            with suppress(KeyboardInterrupt):
+                threading.Event().wait()
+    except PortInUse as taken:
+        print(f"{taken}: choose other ports, e.g. PORT=3100 AWS_PORT=3101 make dev", file=sys.stderr)  # noqa: T201
+        return 1
     return 0
 
 

@@ -25,7 +25,6 @@ import requests
 
 from offline.dev import SIMULATOR_SIGNING_SECRET, DevStack, dev_stack
 from offline.fuzz_hooks import SECRET_VARIABLE
-from offline.smoke import free_port
 from offline.template import ROOT
 from offline.terra_simulator import PROVIDERS
 
@@ -83,7 +82,7 @@ def run(examples: int, seed: int) -> tuple[Counter[int], int, int]:
     with (
         (LOGS / "functions.log").open("w") as function_logs,
         contextlib.redirect_stdout(function_logs),
-        dev_stack(free_port(), quiet=True) as stack,
+        dev_stack(0, quiet=True) as stack,
     ):
         seed_connections(stack, "fuzz")
         token = stack.token("fuzz")

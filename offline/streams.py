@@ -39,6 +39,7 @@ class LocalStreamTrigger:
     published: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
 
     def records(self, start: int, count: int) -> list[dict[str, Any]]:
         """The stream's records from `start`, at most `count` (only those are converted)."""
@@ -76,11 +77,15 @@ class LocalStreamTrigger:
                 self.on_error(error)
 
     def start(self) -> "LocalStreamTrigger":
-        threading.Thread(target=self.run, name="local-stream-trigger", daemon=True).start()
+        self._thread = threading.Thread(target=self.run, name="local-stream-trigger", daemon=True)
+        self._thread.start()
         return self
 
     def stop(self) -> None:
+        """Stop polling, after the batch under way (if any): nothing is handed over once this returns."""
         self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
 
 
 def _lambda_record(record: dict[str, Any]) -> dict[str, Any]:

@@ -19,8 +19,6 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.support import free_port
-
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
 
@@ -32,7 +30,7 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture
 def stack() -> Iterator[DevStack]:
-    with dev_stack(free_port(), quiet=True) as running:
+    with dev_stack(0, quiet=True) as running:
         yield running
 
 

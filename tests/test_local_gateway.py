@@ -14,7 +14,7 @@ from joserfc.jwk import KeySet, RSAKey
 from offline.dev import DevStack, dev_stack
 from offline.gateway import JwtAuthorizer, LocalContext, Unauthorized
 
-from tests.support import free_port, terra_user
+from tests.support import terra_user
 
 ISSUER = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_local"
 CLIENT = "app-client"
@@ -108,7 +108,7 @@ def test_each_invocation_has_its_own_request_id_and_a_real_countdown() -> None:
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[DevStack]:
-    with dev_stack(free_port(), quiet=True) as running:
+    with dev_stack(0, quiet=True) as running:
         yield running
 
 

@@ -2,13 +2,17 @@
 
 import json
 import re
+import socket
+import threading
 from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
 import requests
+from offline.aws import PortInUse
 from offline.dev import LOCAL_PASSWORD, DevStack, dev_stack, main, next_steps
+from offline.streams import LocalStreamTrigger
 
 from tests.support import ROOT, free_port
 
@@ -22,7 +26,7 @@ def test_local_mode_is_not_part_of_the_lambda_artifact() -> None:
 
 @pytest.fixture
 def stack() -> Iterator[DevStack]:
-    with dev_stack(free_port(), quiet=True) as running:
+    with dev_stack(0, quiet=True) as running:
         yield running
 
 
@@ -117,8 +121,8 @@ def app_sign_in(
 
 
 def test_an_app_signs_in_itself_with_what_make_dev_prints_and_the_ids_survive_a_restart() -> None:
-    aws_port = free_port()
-    with dev_stack(free_port(), aws_port=aws_port, quiet=True) as first:
+    with dev_stack(0, quiet=True) as first:
+        aws_port = int(first.aws_endpoint.rsplit(":", 1)[1])
         printed = next_steps(first)
         first.token("gina")  # make token creates the user
         answer = app_sign_in(f"http://127.0.0.1:{aws_port}", first.identity.client_id, "gina")
@@ -131,7 +135,7 @@ def test_an_app_signs_in_itself_with_what_make_dev_prints_and_the_ids_survive_a_
         ids = (first.identity.pool_id, first.identity.client_id)
     for printed_value in (f"http://127.0.0.1:{aws_port}", *ids):
         assert printed_value in printed
-    with dev_stack(free_port(), aws_port=aws_port, quiet=True) as second:
+    with dev_stack(0, aws_port=aws_port, quiet=True) as second:
         assert (second.identity.pool_id, second.identity.client_id) == ids
 
 
@@ -264,3 +268,54 @@ def test_the_local_bus_and_rule_match_what_the_functions_publish() -> None:
 
     assert EVENT_SOURCE == SOURCE
     assert json.loads((ROOT / "events" / "env.json").read_text())["EventsFunction"]["EVENT_BUS_NAME"] == EVENT_BUS
+
+
+def test_a_taken_port_is_refused_with_a_message_and_nothing_else_starts(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        monkeypatch.setenv("PORT", str(port))
+
+        with pytest.raises(PortInUse, match=f"127.0.0.1:{port} is in use"), dev_stack(port, quiet=True):
+            pass
+        assert main([]) == 1
+
+    assert "PORT=3100 AWS_PORT=3101 make dev" in capsys.readouterr().err
+
+
+class _HeldFunction:
+    """An events function whose invocation waits until the test lets it finish."""
+
+    def __init__(self) -> None:
+        self.entered, self.release = threading.Event(), threading.Event()
+        self.invocations = 0
+
+    def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
+        self.invocations += 1
+        self.entered.set()
+        self.release.wait(timeout=10)
+        return {"batchItemFailures": []}
+
+
+def test_the_stream_trigger_stops_only_after_the_batch_under_way_and_hands_over_nothing_later() -> None:
+    function = _HeldFunction()
+
+    class OneRecord(LocalStreamTrigger):
+        def records(self, start: int, count: int) -> list[dict[str, Any]]:
+            return [{"eventName": "INSERT", "dynamodb": {"SequenceNumber": "1"}}] if start == 0 else []
+
+    trigger = OneRecord("table", function, interval=0.001).start()  # type: ignore[arg-type]
+    assert function.entered.wait(timeout=10)
+    stopping = threading.Thread(target=trigger.stop)
+    stopping.start()
+
+    stopping.join(timeout=0.05)
+    assert stopping.is_alive()  # the batch is still with the function
+    function.release.set()
+    stopping.join(timeout=10)
+
+    assert not stopping.is_alive()
+    assert (function.invocations, trigger.position) == (1, 1)

@@ -73,6 +73,11 @@ def test_erasing_disconnects_every_wearable_and_leaves_only_expiring_tombstones(
         assert set(item) == {"pk", "sk", "version", "record", "erased_at", "expires_at"}
         assert item["record"] == {"S": "{}"}
         assert int(item["expires_at"]["N"]) - int(item["erased_at"]["N"]) // 1000 == timedelta(days=30).total_seconds()
+    # What is not a tombstone expires too (the table's TTL attribute): the marker with the history, the outbox
+    # item within a day (a backstop: the events function deletes it once published).
+    expiry = {item["pk"]["S"].split("#")[0]: int(item["expires_at"]["N"]) - time.time() for item in items}
+    assert timedelta(days=29) < timedelta(seconds=expiry["erased"]) <= timedelta(days=30)
+    assert timedelta(0) < timedelta(seconds=expiry["outbox"]) <= timedelta(days=1)
     # The reference_id is nowhere but in the event waiting to be published (hashed in the erasure marker).
     holding = [item["pk"]["S"] for item in items if SUBJECT in json.dumps(item)]
     assert len(holding) == 1

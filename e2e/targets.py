@@ -46,15 +46,21 @@ class Target:
     cleanups: list[Callable[[], None]] = field(default_factory=list)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def _free_ports(count: int) -> list[int]:
+    """`count` different ports free right now (held open together while picked, so none is picked twice)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 def local_target(log: Path) -> Target:
     """Start `python -m offline.dev` (what make dev runs) on free ports; stop it on close."""
-    port, aws_port = _free_port(), _free_port()
+    port, aws_port = _free_ports(2)
     env = {**os.environ, "PORT": str(port), "AWS_PORT": str(aws_port), "PYTHONPATH": f"{ROOT / 'functions'}:{ROOT}"}
     for variable in ("TERRA_DEV_ID", "TERRA_API_KEY", "TERRA_WEBHOOK_SIGNING_SECRET"):
         env.pop(variable, None)  # always the simulator: the suite must not reach the real Terra from CI

@@ -30,12 +30,12 @@ from typing import Any
 
 import trustme
 from offline.aws import (
+    CONNECTIONS_TABLE,
     FAKE_CREDENTIALS,
     REGION,
     EmulatedAws,
-    create_connections_table,
+    create_stack_resources,
     emulated_aws,
-    seed_terra_secret,
 )
 from offline.expectations import load_expectations
 from offline.template import ROOT
@@ -49,7 +49,6 @@ BENCH = Path(__file__).resolve().parent
 EVENT = ROOT / "events" / "widget-session.json"
 LIST_EVENT = ROOT / "events" / "connections-list.json"
 SYNC_EVENT = ROOT / "events" / "connections-sync.json"
-TABLE = "terra-connect-connections"
 DEV_ID = "bench-dev-id"
 API_KEY = "bench-api-key"
 HANDLER = "terra_connect.api.handler.lambda_handler"
@@ -115,8 +114,7 @@ class Bench:
         shutil.copy(BENCH / "minimal_handler.py", self.yardstick)
         shutil.copy(BENCH / "naive_handler.py", self.compiled)  # a user's handler, shipped with the same libraries
         secret = {"dev_id": DEV_ID, "api_key": API_KEY, "webhook_signing_secret": SIGNING_SECRET}
-        secret_arn = seed_terra_secret(aws.endpoint, secret)
-        create_connections_table(aws.endpoint, TABLE)
+        secret_arn = create_stack_resources(aws.endpoint, secret).secret_arn
         self._seed_connection()
         # The webhook function's variables in events/env.json are a subset of these: one environment serves both.
         env_file: dict[str, str] = json.loads((ROOT / "events" / "env.json").read_text())["ApiFunction"]
@@ -130,7 +128,7 @@ class Bench:
             "TERRA_SECRET_ARN": secret_arn,
             "TERRA_WIDGET_SESSION_URL": terra.widget_session_url,
             "TERRA_API_BASE_URL": terra.api_base_url,
-            "CONNECTIONS_TABLE": TABLE,
+            "CONNECTIONS_TABLE": CONNECTIONS_TABLE,
             "LOCAL_AWS_ENDPOINT_URL": aws.endpoint,
             "REQUESTS_CA_BUNDLE": str(scratch / "ca.pem"),
             "PYTHONDONTWRITEBYTECODE": "1",  # /var/task is read-only in Lambda: nothing is cached between starts
@@ -149,7 +147,7 @@ class Bench:
         claims = json.loads(EVENT.read_text())["requestContext"]["authorizer"]["jwt"]["claims"]
         user = self.terra.add_user("GARMIN", claims["sub"])
         os.environ.update({**FAKE_CREDENTIALS, "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION})
-        store = DynamoDBRegistryStore(TABLE, retention=timedelta(days=30), endpoint_url=self.aws.endpoint)
+        store = DynamoDBRegistryStore(CONNECTIONS_TABLE, retention=timedelta(days=30), endpoint_url=self.aws.endpoint)
         auth = {"type": "auth", "status": "success", "user": user.as_terra()}
         WebhookProcessor(ConnectionRegistry(store)).process(auth, None, int(time.time()))
 

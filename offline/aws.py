@@ -23,6 +23,7 @@ REGION = "us-east-1"
 EVENT_BUS = "terra-connect-events"  # events/env.json's EVENT_BUS_NAME
 EVENT_SOURCE = "terra-connect"  # the events' source (functions/terra_connect/domain/lifecycle.py)
 LOCAL_EVENTS_QUEUE = "terra-connect-local-events"
+CONNECTIONS_TABLE = "terra-connect-connections"  # events/env.json's CONNECTIONS_TABLE
 # moto accepts any credentials; these only keep the SDK from looking for real ones.
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "offline", "AWS_SECRET_ACCESS_KEY": "offline"}
 
@@ -113,3 +114,17 @@ def create_event_sink(endpoint: str) -> str:
     events.put_rule(Name="local-sink", EventBusName=EVENT_BUS, EventPattern=json.dumps({"source": [EVENT_SOURCE]}))
     events.put_targets(Rule="local-sink", EventBusName=EVENT_BUS, Targets=[{"Id": "queue", "Arn": arn}])
     return str(queue)
+
+
+@dataclass(frozen=True)
+class StackResources:
+    secret_arn: str
+    events_queue_url: str  # where a rule on the bus delivers every lifecycle event
+
+
+def create_stack_resources(endpoint: str, terra_credentials: dict[str, Any]) -> StackResources:
+    """What the stack creates for its functions, in the emulated AWS: the Terra secret, the connections table
+    (CONNECTIONS_TABLE) and the event bus, with a local queue behind it."""
+    secret_arn = seed_terra_secret(endpoint, terra_credentials)
+    create_connections_table(endpoint, CONNECTIONS_TABLE)
+    return StackResources(secret_arn, create_event_sink(endpoint))

@@ -32,22 +32,20 @@ from werkzeug.serving import WSGIRequestHandler
 from werkzeug.wrappers import Request, Response
 
 from offline.aws import (
+    CONNECTIONS_TABLE,
     EVENT_BUS,
     FAKE_CREDENTIALS,
     REGION,
     PortInUse,
     bind_server,
-    create_connections_table,
-    create_event_sink,
+    create_stack_resources,
     emulated_aws,
-    seed_terra_secret,
 )
 from offline.gateway import FunctionInstance, JwtAuthorizer, LocalGateway, jwks_from
 from offline.streams import LocalStreamTrigger
 from offline.terra_simulator import TerraSimulator
 from terra_connect.settings import CURRENT_WIDGET_SESSION_URL
 
-TABLE = "terra-connect-connections"
 SIMULATOR_DEV_ID = "local-dev-id"
 SIMULATOR_API_KEY = "local-api-key"
 SIMULATOR_SIGNING_SECRET = "local-signing-secret"  # noqa: S105 - the simulator's own fake secret
@@ -256,16 +254,15 @@ def dev_stack(
                 "TERRA_WIDGET_SESSION_URL": terra.widget_session_url,
                 "TERRA_API_BASE_URL": terra.api_base_url,
             }
-        create_connections_table(aws.endpoint, TABLE)
-        events_queue_url = create_event_sink(aws.endpoint)
+        resources = create_stack_resources(aws.endpoint, secret)
         stack.enter_context(
             _environment(
                 {
                     **FAKE_CREDENTIALS,
                     "AWS_REGION": REGION,
                     "AWS_DEFAULT_REGION": REGION,
-                    "TERRA_SECRET_ARN": seed_terra_secret(aws.endpoint, secret),
-                    "CONNECTIONS_TABLE": TABLE,
+                    "TERRA_SECRET_ARN": resources.secret_arn,
+                    "CONNECTIONS_TABLE": CONNECTIONS_TABLE,
                     "LOCAL_AWS_ENDPOINT_URL": aws.endpoint,
                     "ALLOWED_REDIRECT_URLS": f"{api_url}/dev,http://localhost:{port}/dev,myapp://terra",
                     "DEFAULT_SUCCESS_REDIRECT_URL": f"{api_url}/dev/connected",
@@ -297,7 +294,7 @@ def dev_stack(
         }
         say = (lambda _: None) if quiet else _log
         trigger = LocalStreamTrigger(
-            TABLE,
+            CONNECTIONS_TABLE,
             functions["EventsFunction"],
             on_event=lambda detail_type, detail: say(f"event  {detail_type}  {json.dumps(detail)}"),
             on_error=lambda error: say(f"events function failed ({type(error).__name__}); the batch is retried"),
@@ -310,7 +307,7 @@ def dev_stack(
             functions,
             authorizer,
             local_pages=_LocalPages(identity, functions["ReconcileFunction"]),
-            log=(lambda _: None) if quiet else _log,
+            log=say,
         )
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         server.app = gateway
@@ -325,7 +322,7 @@ def dev_stack(
             functions=functions,
             gateway=gateway,
             stream=trigger,
-            events_queue_url=events_queue_url,
+            events_queue_url=resources.events_queue_url,
         )
 
 

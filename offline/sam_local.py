@@ -14,14 +14,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from offline.aws import (
-    FAKE_CREDENTIALS,
-    REGION,
-    create_connections_table,
-    create_event_sink,
-    emulated_aws,
-    seed_terra_secret,
-)
+from offline.aws import CONNECTIONS_TABLE, FAKE_CREDENTIALS, REGION, create_stack_resources, emulated_aws
 from offline.expectations import EVENTS, load_expectations, report
 from offline.smoke import stand_in_settings
 from offline.terra_simulator import TerraSimulator
@@ -29,7 +22,6 @@ from offline.terra_simulator import TerraSimulator
 DEV_ID = "sam-local-dev-id"
 API_KEY = "sam-local-api-key"
 SIGNING_SECRET = "sam-local-signing-secret"  # noqa: S105 - a fake secret for the Terra stand-in
-TABLE = "terra-connect-connections"
 CONTAINER_HOST = "host.docker.internal"
 INVOKE_SECONDS = 300  # the first invoke builds SAM's runtime image on top of the base image
 
@@ -55,14 +47,12 @@ def run(*, sam: Path, build_dir: Path, architecture: str, bind_host: str, image:
         tempfile.TemporaryDirectory() as scratch,
     ):
         secret = {"dev_id": DEV_ID, "api_key": API_KEY, "webhook_signing_secret": SIGNING_SECRET}
-        create_connections_table(aws.endpoint, TABLE)
-        create_event_sink(aws.endpoint)  # the bus the events function publishes to
         port = aws.endpoint.rsplit(":", 1)[1]
         overrides = {
-            "TERRA_SECRET_ARN": seed_terra_secret(aws.endpoint, secret),
+            "TERRA_SECRET_ARN": create_stack_resources(aws.endpoint, secret).secret_arn,
             "TERRA_WIDGET_SESSION_URL": terra.widget_session_url,
             "TERRA_API_BASE_URL": terra.api_base_url,
-            "CONNECTIONS_TABLE": TABLE,
+            "CONNECTIONS_TABLE": CONNECTIONS_TABLE,
             "LOCAL_AWS_ENDPOINT_URL": f"http://{CONTAINER_HOST}:{port}",
         }
         env_vars: dict[str, dict[str, str]] = json.loads((EVENTS / "env.json").read_text())

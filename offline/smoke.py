@@ -26,14 +26,7 @@ from pathlib import Path
 
 import requests
 
-from offline.aws import (
-    FAKE_CREDENTIALS,
-    REGION,
-    create_connections_table,
-    create_event_sink,
-    emulated_aws,
-    seed_terra_secret,
-)
+from offline.aws import CONNECTIONS_TABLE, FAKE_CREDENTIALS, REGION, create_stack_resources, emulated_aws
 from offline.expectations import EVENTS, event_files, load_expectations, report
 from offline.processes import stop_process_group
 from offline.template import load_template, undeclared_variables
@@ -42,7 +35,6 @@ from offline.terra_simulator import TerraSimulator
 DEV_ID = "smoke-dev-id"
 API_KEY = "smoke-api-key"
 SIGNING_SECRET = "smoke-signing-secret"  # noqa: S105 - a fake secret for the Terra stand-in
-TABLE = "terra-connect-connections"
 STARTUP_SECONDS = 20.0
 GET_SECRET = "secretsmanager.GetSecretValue"  # noqa: S105 - an API operation name
 SNAPSTART_RUNTIME = Path(__file__).resolve().parent / "snapstart_runtime.py"
@@ -186,13 +178,11 @@ def run(build_dir: Path, runtime_python: Path, rie: Path, log_dir: Path) -> int:
     log_dir.mkdir(parents=True, exist_ok=True)
     with TerraSimulator(dev_id=DEV_ID, api_key=API_KEY) as terra, emulated_aws() as aws:
         secret = {"dev_id": DEV_ID, "api_key": API_KEY, "webhook_signing_secret": SIGNING_SECRET}
-        create_connections_table(aws.endpoint, TABLE)
-        create_event_sink(aws.endpoint)  # the bus the events function publishes to
         overrides = {
-            "TERRA_SECRET_ARN": seed_terra_secret(aws.endpoint, secret),
+            "TERRA_SECRET_ARN": create_stack_resources(aws.endpoint, secret).secret_arn,
             "TERRA_WIDGET_SESSION_URL": terra.widget_session_url,
             "TERRA_API_BASE_URL": terra.api_base_url,
-            "CONNECTIONS_TABLE": TABLE,
+            "CONNECTIONS_TABLE": CONNECTIONS_TABLE,
             "LOCAL_AWS_ENDPOINT_URL": aws.endpoint,
         }
         secret_reads_at_checkpoints: list[int] = []  # GetSecretValue calls so far, each time a snapshot is taken

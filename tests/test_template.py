@@ -284,6 +284,9 @@ def test_lifecycle_events_may_go_to_one_bus_only_and_come_from_the_tables_stream
     assert mapping["EventSourceArn"] == {"Fn::GetAtt": ["ConnectionsTable", "StreamArn"]}
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert mapping["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": ["EventsDeadLetterQueue", "Arn"]}
+    # docs/events.md: a failing record is retried up to a day; docs/security.md: the queue keeps its location 14 days.
+    assert mapping["MaximumRecordAgeInSeconds"] == 24 * 3600
+    assert resources["EventsDeadLetterQueue"]["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
     assert "Events" not in resources["EventsFunction"]["Properties"]  # no SAM event: it would attach a managed policy
     # Of the table's items it may delete only the outbox items it published, and write nothing else.
     table_statements = [s for s in statements if s["Resource"] == {"Fn::GetAtt": ["ConnectionsTable", "Arn"]}]

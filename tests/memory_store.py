@@ -29,7 +29,7 @@ class InMemoryRegistryStore:
     rule_sets: dict[str, StoredRules] = field(default_factory=dict)
     attempts: dict[str, AuthAttempt] = field(default_factory=dict)
     deliveries: set[str] = field(default_factory=set)
-    syncs: dict[str, tuple[int, int | None]] = field(default_factory=dict)  # reference_id -> (claimed, synced)
+    syncs: dict[str, tuple[int | None, int | None]] = field(default_factory=dict)  # reference_id -> (claimed, synced)
     cursor: ReconciliationCursor | None = None
     legacy: dict[str, Change] = field(default_factory=dict)
     # Called before each save, so a test can play a concurrent writer; it sees the store as it is.
@@ -121,13 +121,18 @@ class InMemoryRegistryStore:
     def claim_sync(self, reference_id: str, now: int, min_interval: int) -> SyncClaim:
         claimed, synced = self.syncs.get(reference_id, (None, None))
         if claimed is not None and claimed > now - min_interval:
-            return SyncClaim(False, synced)
+            return SyncClaim(False, synced, claimed)
         self.syncs[reference_id] = (now, synced)
         return SyncClaim(True, synced)
 
     def finish_sync(self, reference_id: str, now: int) -> None:
         claimed, _ = self.syncs.get(reference_id, (now, None))
         self.syncs[reference_id] = (claimed if claimed is not None else now, now)
+
+    def release_sync(self, reference_id: str, claimed_at: int) -> None:
+        claimed, synced = self.syncs.get(reference_id, (None, None))
+        if claimed == claimed_at:
+            self.syncs[reference_id] = (None, synced)
 
     def scan(self, cursor: str | None, limit: int) -> ScanPage:
         ids = sorted(self.records)

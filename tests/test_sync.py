@@ -12,6 +12,7 @@ import responses
 from terra_connect.domain.connections import TerraUser
 from terra_connect.domain.connections_service import ConnectionsService
 from terra_connect.domain.deadline import Deadline
+from terra_connect.domain.errors import TerraUnavailable
 from terra_connect.domain.reconciliation import MAX_CONFIRMATIONS_PER_SYNC, SyncService
 from terra_connect.domain.redirects import RedirectPolicy
 from terra_connect.domain.registry import ConnectionRegistry
@@ -121,6 +122,20 @@ def test_terra_being_unavailable_is_a_503(invoke: Callable[..., ApiAnswer], terr
     assert (answer.status, answer.code) == (503, "terra_unavailable")
 
 
+def test_a_failed_sync_releases_its_claim_so_the_retry_after_it_answers_works(
+    invoke: Callable[..., ApiAnswer], terra: responses.RequestsMock
+) -> None:
+    terra.get(USER_INFO, status=503, json={"status": "error", "message": "down"})
+    failed = invoke(api_event(**SYNC))
+    terra.replace(responses.GET, USER_INFO, json=[terra_user("tu-1")])
+
+    retried = invoke(api_event(**SYNC))  # at once: within the 1 s the failure asked for, well within 30 s
+
+    assert (failed.status, failed.headers["Retry-After"]) == (503, "1")
+    assert retried.headers["Sync-Status"] == "performed"
+    assert [c["terra_user_id"] for c in retried.json["connections"]] == ["tu-1"]
+
+
 def test_the_sync_reads_only_the_callers_own_terra_users(
     invoke: Callable[..., ApiAnswer], terra: responses.RequestsMock
 ) -> None:
@@ -145,9 +160,12 @@ class FakeTerra:
     def __init__(self, *users: TerraUser) -> None:
         self.users = {user.terra_user_id: user for user in users}
         self.calls: list[str] = []
+        self.failing = False
 
     def users_of(self, reference_id: str, deadline: Deadline) -> list[TerraUser]:
         self.calls.append(f"users_of {reference_id}")
+        if self.failing:
+            raise TerraUnavailable
         return [u for u in self.users.values() if u.reference_id == reference_id]
 
     def user(self, terra_user_id: str, deadline: Deadline) -> TerraUser | None:
@@ -193,6 +211,43 @@ def test_a_real_sync_is_allowed_again_after_the_interval(clock: Clock) -> None:
     assert [r.performed for r in results] == [True, False, True]
     assert results[1].retry_after == 1
     assert terra.calls.count("users_of alice") == 2
+
+
+def test_the_retry_after_a_recent_sync_answers_is_when_its_claim_ends(clock: Clock) -> None:
+    """A sync still under way (claimed, not finished) holds the interval from its claim, not from the last sync that
+    finished: the Retry-After answered is the moment a real sync is allowed again."""
+    terra = FakeTerra(TerraUser("tu-1", "GARMIN", "alice"))
+    store = InMemoryRegistryStore()
+    service = sync_service(store, terra, clock)
+    service.sync("alice", Deadline.after(5))
+    clock.now += timedelta(seconds=100)
+    started = int(clock.now.timestamp())
+    assert store.claim_sync("alice", started, 30).claimed  # another sync, still asking Terra
+
+    clock.now += timedelta(seconds=10)
+    waiting = service.sync("alice", Deadline.after(5))
+    clock.now += timedelta(seconds=waiting.retry_after - 1)
+    early = service.sync("alice", Deadline.after(5))
+    clock.now += timedelta(seconds=1)
+    on_time = service.sync("alice", Deadline.after(5))
+
+    assert (waiting.performed, waiting.retry_after) == (False, 20)
+    assert (early.performed, on_time.performed) == (False, True)
+
+
+def test_a_sync_that_fails_part_way_releases_its_claim(clock: Clock) -> None:
+    terra = FakeTerra(TerraUser("tu-1", "GARMIN", "alice"))
+    store = InMemoryRegistryStore()
+    service = sync_service(store, terra, clock)
+    terra.failing = True
+
+    with pytest.raises(TerraUnavailable):
+        service.sync("alice", Deadline.after(5))
+    terra.failing = False
+    retried = service.sync("alice", Deadline.after(5))
+
+    assert retried.performed
+    assert [c.terra_user_id for c in retried.connections.connections] == ["tu-1"]
 
 
 def test_the_terra_calls_a_sync_makes_are_bounded(clock: Clock) -> None:

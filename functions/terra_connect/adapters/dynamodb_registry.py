@@ -426,9 +426,21 @@ class DynamoDBRegistryStore:
             if _code(error) != "ConditionalCheckFailedException":
                 raise self._translate(error) from None
             item = self._call("get_item", Key=key, ConsistentRead=True).get("Item", {})
-            return SyncClaim(False, int(item["synced_at"]["N"]) if "synced_at" in item else None)
-        attributes = answer.get("Attributes", {})
-        return SyncClaim(True, int(attributes["synced_at"]["N"]) if "synced_at" in attributes else None)
+            return SyncClaim(False, _optional_int(item, "synced_at"), _optional_int(item, "claimed_at"))
+        return SyncClaim(True, _optional_int(answer.get("Attributes", {}), "synced_at"))
+
+    def release_sync(self, reference_id: str, claimed_at: int) -> None:
+        try:
+            self._raw(
+                "update_item",
+                Key=_key(_owner_pk(reference_id), "sync"),
+                UpdateExpression="REMOVE claimed_at",
+                ConditionExpression="claimed_at = :claimed",
+                ExpressionAttributeValues={":claimed": _n(claimed_at)},
+            )
+        except ClientError as error:
+            if _code(error) != "ConditionalCheckFailedException":  # another sync claimed since: its claim stands
+                raise self._translate(error) from None
 
     def finish_sync(self, reference_id: str, now: int) -> None:
         self._call(
@@ -780,6 +792,10 @@ def _legacy_change(item: Item) -> Change:
 def _legacy_time(value: dict[str, str] | None) -> int | None:
     text = (value or {}).get("S")
     return stamp(datetime.fromisoformat(text)) if text else None
+
+
+def _optional_int(item: Item, name: str) -> int | None:
+    return int(item[name]["N"]) if name in item else None
 
 
 def _from_seconds(value: str) -> datetime:

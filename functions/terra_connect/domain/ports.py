@@ -90,6 +90,7 @@ class TerraUsersGateway(Protocol):
 class SyncClaim:
     claimed: bool  # False: another sync ran within the minimum interval
     synced_at: int | None  # the last sync that completed, in seconds since the epoch
+    claimed_at: int | None = None  # when the claim in force was taken (seconds): the interval runs from it
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +186,10 @@ class RegistryStore(Protocol):
     def claim_sync(self, reference_id: str, now: int, min_interval: int) -> SyncClaim: ...
 
     def finish_sync(self, reference_id: str, now: int) -> None: ...
+
+    def release_sync(self, reference_id: str, claimed_at: int) -> None:
+        """Give up the claim taken at `claimed_at` (the sync failed), unless another sync has claimed since."""
+        ...
 
     def scan(self, cursor: str | None, limit: int) -> ScanPage: ...
 

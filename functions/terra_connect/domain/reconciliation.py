@@ -69,8 +69,22 @@ class SyncService:
         if not claim.claimed:
             last = claim.synced_at
             synced_at = datetime.fromtimestamp(last, UTC) if last is not None else None
-            wait = self._min_interval - (seconds - last) if last is not None else self._min_interval
+            # The interval runs from the claim in force (a sync may still be under way), so this is when the next
+            # real sync is allowed.
+            since = claim.claimed_at if claim.claimed_at is not None else last
+            wait = self._min_interval - (seconds - since) if since is not None else self._min_interval
             return SyncResult(self._connections.list(reference_id, deadline), False, synced_at, max(1, wait))
+        try:
+            self._repair(reference_id, now, deadline)
+        except Exception:
+            # A failed sync does not hold the interval: the caller's retry (after the failure's own Retry-After)
+            # asks Terra again instead of being answered from the registry it could not repair.
+            self._registry.release_sync(reference_id, seconds)
+            raise
+        self._registry.finish_sync(reference_id, seconds)
+        return SyncResult(self._connections.list(reference_id, deadline), True, moment.replace(microsecond=0))
+
+    def _repair(self, reference_id: str, now: int, deadline: Deadline) -> None:
         listed = [
             user if user.reference_id else replace(user, reference_id=reference_id)
             for user in self._terra.users_of(reference_id, deadline)
@@ -82,8 +96,6 @@ class SyncService:
         ]
         for terra_user_id in vanished[:MAX_CONFIRMATIONS_PER_SYNC]:
             confirm(self._registry, self._terra, terra_user_id, now, deadline)
-        self._registry.finish_sync(reference_id, seconds)
-        return SyncResult(self._connections.list(reference_id, deadline), True, moment.replace(microsecond=0))
 
 
 def confirm(

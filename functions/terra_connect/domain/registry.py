@@ -105,6 +105,9 @@ class ConnectionRegistry:
     def finish_sync(self, reference_id: str, now: int) -> None:
         self._store.finish_sync(reference_id, now)
 
+    def release_sync(self, reference_id: str, claimed_at: int) -> None:
+        self._store.release_sync(reference_id, claimed_at)
+
     def already_processed(self, delivery_id: str) -> bool:
         return self._store.already_processed(delivery_id)
 

@@ -118,6 +118,9 @@ class InMemoryRegistryStore:
     def record_unverified(self, reference_id: str, terra_user_id: str, provider: str, at: int) -> None:
         self.unverified.append((reference_id, terra_user_id, provider, at))
 
+    def was_unverified(self, reference_id: str, terra_user_id: str) -> bool:
+        return any(entry[:2] == (reference_id, terra_user_id) for entry in self.unverified)
+
     def claim_sync(self, reference_id: str, now: int, min_interval: int) -> SyncClaim:
         claimed, synced = self.syncs.get(reference_id, (None, None))
         if claimed is not None and claimed > now - min_interval:

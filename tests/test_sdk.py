@@ -10,7 +10,9 @@ import pytest
 import responses
 from botocore.exceptions import ClientError
 
+from terra_connect.domain.connections import ConnectionStatus, TerraUser
 from terra_connect.domain.deadline import Deadline
+from terra_connect.domain.records import StoredUser, seen_alive
 from tests.conftest import AwsCalls
 from tests.support import (
     SDK_TOKEN,
@@ -25,6 +27,7 @@ from tests.support import (
 
 Deliver = Callable[[dict[str, Any]], ApiAnswer]
 GENERATE = "https://api.tryterra.co/v2/auth/generateAuthToken"
+USER_INFO = "https://api.tryterra.co/v2/userInfo"
 TOKEN_REQUEST: dict[str, Any] = {"method": "POST", "path": "/v1/sdk-tokens"}
 
 
@@ -112,6 +115,7 @@ def test_an_sdk_connection_under_the_reference_id_a_token_was_issued_to_is_liste
     assert deliver(webhook_event(apple_auth("tu-apple", SUBJECT, created_at=time.time() + 30))).status == 200
 
     assert listed(registry) == [("tu-apple", "APPLE")]
+    assert (registry.last_attempt(SUBJECT).status, registry.last_attempt(SUBJECT).provider) == ("success", "APPLE")
 
 
 def test_an_sdk_connection_naming_a_user_who_was_issued_no_token_is_kept_out_and_counted(
@@ -158,6 +162,103 @@ def test_a_later_event_naming_the_user_cannot_claim_an_unverified_sdk_connection
     deliver(webhook_event({**permission, "status": "warning", "message": "m", "version": "1", "scopes_added": "x"}))
 
     assert listed(registry) == []
+
+
+def permission_change(user_id: str, reference_id: str, created_at: float | None = None) -> dict[str, Any]:
+    user = apple_auth(user_id, reference_id, created_at)["user"]
+    return {"type": "permission_change", "user": user, "status": "warning", "message": "m", "scopes_added": "x"}
+
+
+def sync_answer(invoke: Callable[..., ApiAnswer], terra: responses.RequestsMock, *users: dict[str, Any]) -> ApiAnswer:
+    """POST /v1/connections/sync, with Terra listing these users under the caller."""
+    terra.get(USER_INFO, match=[responses.matchers.query_param_matcher({"reference_id": SUBJECT})], json=list(users))
+    return invoke(api_event(method="POST", path="/v1/connections/sync"))
+
+
+def test_a_connection_terra_gives_no_creation_time_is_judged_by_its_first_signed_time_once(
+    issue_token: Callable[..., ApiAnswer],
+    invoke: Callable[..., ApiAnswer],
+    deliver: Deliver,
+    terra: responses.RequestsMock,
+    registry: Any,
+) -> None:
+    """Terra's schema allows `created_at: null`. Bob's device names alice while she holds no token: kept out. Her
+    token afterwards, a later event about that Terra user, her own sync: none of them makes it hers."""
+    deliver(webhook_event(apple_auth("tu-apple", SUBJECT)))  # created_at: null
+    issue_token()
+
+    deliver(webhook_event(permission_change("tu-apple", SUBJECT), timestamp=int(time.time()) + 5))
+    synced = sync_answer(invoke, terra, {**terra_user("tu-apple", "APPLE", SUBJECT), "created_at": None})
+
+    assert synced.json["connections"] == []
+    assert listed(registry) == []
+
+
+def test_a_connection_kept_out_is_not_judged_again_when_a_token_appears_later(
+    issue_token: Callable[..., ApiAnswer],
+    invoke: Callable[..., ApiAnswer],
+    deliver: Deliver,
+    terra: responses.RequestsMock,
+    registry: Any,
+) -> None:
+    """Created 3 s before alice's first token and reported before she had it: kept out, and it stays out."""
+    created = time.time() - 3
+    deliver(webhook_event(apple_auth("tu-apple", SUBJECT, created_at=created)))
+    issue_token()
+
+    event = apple_auth("tu-apple", SUBJECT, created_at=created)
+    deliver(webhook_event(event, timestamp=int(time.time()) + 1, trace_id="redelivered"))
+    user = apple_auth("tu-apple", SUBJECT, created_at=created)["user"]
+    synced = sync_answer(invoke, terra, user)
+
+    assert synced.json["connections"] == []
+    assert listed(registry) == []
+
+
+def test_a_kept_out_connection_is_never_the_victims_last_attempt(
+    invoke: Callable[..., ApiAnswer], deliver: Deliver, registry: Any
+) -> None:
+    deliver(webhook_event(apple_auth("tu-apple", SUBJECT, created_at=time.time())))  # no token for alice
+
+    answer = invoke(api_event(method="GET", path="/v1/connections"))
+
+    assert answer.json == {"connections": [], "last_attempt": None}
+    assert registry.last_attempt(SUBJECT) is None
+
+
+def earlier_layout_record(registry: Any, owner: str | None, created_at: float) -> None:
+    """The Terra user's record as the previous version of the registry wrote it: no binding kept with it."""
+    stamp = int(created_at * 1000)
+    user = TerraUser("tu-apple", "APPLE", owner, ("activity",), True, stamp)
+    record = seen_alive(user, stamp, ConnectionStatus.CONNECTED)
+    assert record.binding is None
+    store = registry._store  # the table the functions use
+    assert store.save_user(StoredUser(record, record.standing(), 1), None, None)
+    if owner is None:  # kept out then: an unverified claim for the app user it named
+        store.record_unverified(SUBJECT, "tu-apple", "APPLE", stamp)
+
+
+def test_a_connection_an_earlier_version_kept_out_stays_out(
+    issue_token: Callable[..., ApiAnswer], deliver: Deliver, registry: Any
+) -> None:
+    created = time.time() - 3
+    earlier_layout_record(registry, None, created)
+    issue_token()  # a token Terra's created_at falls next to: it came too late, as the unverified claim says
+
+    deliver(webhook_event(permission_change("tu-apple", SUBJECT, created_at=created)))
+
+    assert listed(registry) == []
+
+
+def test_an_owner_an_earlier_version_verified_stays_after_its_token_records_expired(
+    deliver: Deliver, registry: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    earlier_layout_record(registry, SUBJECT, time.time() - 3 * 86_400)  # no token record is kept that long
+
+    deliver(webhook_event(permission_change("tu-apple", SUBJECT)))
+
+    assert listed(registry) == [("tu-apple", "APPLE")]
+    assert "SdkConnectionsUnverified" not in emitted_metrics(capsys.readouterr().out)
 
 
 def test_cloud_providers_need_no_token(deliver: Deliver, registry: Any) -> None:

@@ -49,6 +49,7 @@ from terra_connect.domain.errors import ConfigurationError, RegistryRejected, Re
 from terra_connect.domain.lifecycle import attempt_events, user_events
 from terra_connect.domain.ports import Erasure, ErasureScope, ReconciliationCursor, ScanPage, SyncClaim
 from terra_connect.domain.records import (
+    Binding,
     Change,
     Ending,
     ReauthRules,
@@ -403,13 +404,17 @@ class DynamoDBRegistryStore:
 
     def record_unverified(self, reference_id: str, terra_user_id: str, provider: str, at: int) -> None:
         item = {
-            **_key(_owner_pk(reference_id), f"unverified#{terra_user_id}"),
+            **_key(_owner_pk(reference_id), f"{_UNVERIFIED}{terra_user_id}"),
             "terra_user_id": _s(terra_user_id),
             "provider": _s(provider),
             "at": _n(at // 1000),
             "expires_at": _n(at // 1000 + self._retention),
         }
         self._call("put_item", Item=item)
+
+    def was_unverified(self, reference_id: str, terra_user_id: str) -> bool:
+        key = _key(_owner_pk(reference_id), f"{_UNVERIFIED}{terra_user_id}")
+        return "Item" in self._call("get_item", Key=key, ConsistentRead=True, ProjectionExpression="pk")
 
     def claim_sync(self, reference_id: str, now: int, min_interval: int) -> SyncClaim:
         key = _key(_owner_pk(reference_id), "sync")
@@ -732,6 +737,7 @@ def _encode_record(record: UserRecord) -> str:
         "active": record.active,
         "successors": record.successors,
         "created_at": record.created_at,
+        "binding": [record.binding.judged_by, record.binding.verdicts] if record.binding else None,
     }
     return json.dumps({name: value for name, value in document.items() if value not in (None, ())})
 
@@ -745,6 +751,7 @@ def _decode_record(terra_user_id: str, text: str) -> UserRecord:
 
     ending = document.get("ending")
     base = document.get("scopes_base")
+    binding = document.get("binding")  # absent from records written before bindings were kept
     return UserRecord(
         terra_user_id=terra_user_id,
         provider=document.get("provider"),
@@ -760,6 +767,9 @@ def _decode_record(terra_user_id: str, text: str) -> UserRecord:
         active=pair("active"),
         successors=tuple(document.get("successors", [])),
         created_at=document.get("created_at"),
+        binding=Binding(int(binding[0]), tuple((ref, bool(allowed)) for ref, allowed in binding[1]))
+        if binding
+        else None,
     )
 
 

@@ -14,6 +14,8 @@ associative and idempotent - so the merged record does not depend on the order t
 - successors: the Terra users that replaced this one (`user_reauth`); they inherit its owners one link further
   away, so an event chain (A -> B -> C) that names the app user only once still reaches every link, while a
   link's own facts always outweigh what it inherits.
+- binding (SDK providers only, sdk.py): the moment the Terra user's owners are judged by, fixed on its first
+  sighting, and the verdict given once for each app user a fact named; a refusal stands.
 
 Every bounded collection keeps a fixed selection (the latest, or the smallest), which is itself a join, so the
 bounds do not break convergence.
@@ -78,6 +80,36 @@ class Ending:
 
 
 @dataclass(frozen=True, slots=True)
+class Binding:
+    """Who may own an SDK provider's Terra user (sdk.py), decided once and kept with its record.
+
+    `judged_by`: the moment every app user a fact names is judged by, fixed on the Terra user's first sighting
+    (Terra's created_at, else the first signed time seen), so a later fact - an event, a sync, a reconciliation -
+    cannot move it next to a token issued afterwards. `verdicts`: each app user judged, and whether they may own
+    it; a verdict is given once and read by every later fact. Not bounded: each entry is an app user Terra itself
+    named for this Terra user, and dropping a refusal would let it be judged again.
+    """
+
+    judged_by: int
+    verdicts: tuple[tuple[str, bool], ...] = ()
+
+    def verdict(self, reference_id: str) -> bool | None:
+        return next((allowed for ref, allowed in self.verdicts if ref == reference_id), None)
+
+    def merge(self, other: "Binding") -> "Binding":
+        verdicts: dict[str, bool] = {}
+        for reference_id, allowed in (*self.verdicts, *other.verdicts):
+            verdicts[reference_id] = verdicts.get(reference_id, True) and allowed  # a refusal stands
+        return Binding(min(self.judged_by, other.judged_by), tuple(sorted(verdicts.items())))
+
+    def with_verdicts(self, verdicts: dict[str, bool]) -> "Binding":
+        return self.merge(Binding(self.judged_by, tuple(sorted(verdicts.items()))))
+
+    def without(self, reference_id: str) -> "Binding":
+        return Binding(self.judged_by, tuple(entry for entry in self.verdicts if entry[0] != reference_id))
+
+
+@dataclass(frozen=True, slots=True)
 class Standing:
     """Where a Terra user stands once every known fact is weighed; what the registry lists and records."""
 
@@ -113,6 +145,7 @@ class UserRecord:
     active: tuple[int, bool] | None = None
     successors: tuple[str, ...] = field(default=())
     created_at: int | None = None  # when Terra says it created the Terra user (the earliest it said)
+    binding: Binding | None = None  # SDK providers: who may own it, decided once (None: not judged yet)
 
     @property
     def owner(self) -> str | None:
@@ -198,7 +231,12 @@ class UserRecord:
             active=_latest(self.active, other.active),
             successors=tuple(sorted(set(self.successors) | set(other.successors)))[:MAX_SUCCESSORS],
             created_at=_earliest(self.created_at, other.created_at),
+            binding=_merge_bindings(self.binding, other.binding),
         )
+
+
+def _merge_bindings(a: Binding | None, b: Binding | None) -> Binding | None:
+    return a.merge(b) if a and b else a or b
 
 
 def _closest_latest(entry: tuple[str, int, int]) -> tuple[int, int, str]:
@@ -292,6 +330,9 @@ class Change:
     records: tuple[UserRecord, ...] = ()
     unnamed_reauth: UnnamedReauth | None = None
     attempt: tuple[str, AuthAttempt] | None = None
+    # The Terra user a successful attempt connected: the attempt is the app user's only if the registry took them
+    # as its owner (an SDK connection kept out, or a Terra user erased, is nobody's attempt).
+    attempt_user: str | None = None
 
 
 # --- user_reauth without old_user ------------------------------------------------------------------------
@@ -392,7 +433,8 @@ def tombstone(terra_user_id: str, previous: StoredUser | None, at: int) -> Store
 
 def without_owner(record: UserRecord, reference_id: str) -> UserRecord:
     """The record with no trace of an erased app user among its owners: ERASED_OWNER stands in for them."""
-    if all(entry[0] != reference_id for entry in record.owners):
+    binding = record.binding.without(reference_id) if record.binding else None
+    if all(entry[0] != reference_id for entry in record.owners) and binding == record.binding:
         return record
     erased = ((ERASED_OWNER if ref == reference_id else ref, links, at) for ref, links, at in record.owners)
-    return replace(record, owners=_merge_owners((), erased))
+    return replace(record, owners=_merge_owners((), erased), binding=binding)

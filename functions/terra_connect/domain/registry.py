@@ -7,7 +7,7 @@ in the same state whatever order the facts arrive in, however often they are rep
 """
 
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
@@ -16,6 +16,8 @@ from terra_connect.domain.deadline import Deadline
 from terra_connect.domain.errors import RegistryUnavailable
 from terra_connect.domain.ports import RegistryStore, SyncClaim
 from terra_connect.domain.records import (
+    ERASED_OWNER,
+    Binding,
     Change,
     Standing,
     StoredRules,
@@ -58,11 +60,18 @@ class ConnectionRegistry:
 
     def apply(self, change: Change) -> int:
         """Merge every fact; returns how many Terra users' records or standings changed."""
-        changed = sum(self._merge(fragment) for fragment in change.records)
+        changed = 0
+        named: set[tuple[str, str]] = set()  # (Terra user, app user) the registry took as named owners
+        for fragment in change.records:
+            merged = self._merge(fragment)
+            changed += merged.changed
+            named |= {(fragment.terra_user_id, reference_id) for reference_id in merged.owners}
         if change.unnamed_reauth is not None:
             changed += self._add_unnamed_reauth(change.unnamed_reauth)
         if change.attempt is not None:
-            self._store.record_attempt(*change.attempt)
+            reference_id, attempt = change.attempt
+            if change.attempt_user is None or (change.attempt_user, reference_id) in named:
+                self._store.record_attempt(reference_id, attempt)
         return changed
 
     def connections(self, reference_id: str, deadline: Deadline) -> list[Connection]:
@@ -96,7 +105,7 @@ class ConnectionRegistry:
                 continue
             if current is not None and not _observation_shows_something(current, current.record.merge(fragment)):
                 continue
-            changed += self._merge(fragment)
+            changed += self._merge(fragment).changed
         return changed
 
     def claim_sync(self, reference_id: str, now: int, min_interval: int) -> SyncClaim:
@@ -153,24 +162,25 @@ class ConnectionRegistry:
             else:
                 raise RegistryUnavailable(log_context={"reason": "conflicting writes", "terra_user_id": successor})
 
-    def _merge(self, fragment: UserRecord, depth: int = 0) -> bool:
+    def _merge(self, fragment: UserRecord, depth: int = 0) -> "Merged":
         terra_user_id = fragment.terra_user_id
-        bound = False
+        judged: dict[str, bool] = {}  # verdicts given by this merge, so a reread after a conflict does not judge twice
         for _ in range(MAX_CONFLICT_RETRIES):
             current = self._store.user(terra_user_id)
             if current is not None and current.erased:
                 # Its app user was erased: a late or replayed fact must not bring any of it back.
                 if self._on_erased_fact is not None:
                     self._on_erased_fact(terra_user_id)
-                return False
-            if not bound:
-                fragment, bound = self._bound(self._unerased(fragment), current), True
-            if current is None and fragment.is_empty:
-                return False
-            record = current.record.merge(fragment) if current else fragment
+                return Merged(False)
+            # Judged against the record as read: a concurrent writer's verdicts are the ones that stand.
+            candidate = self._bound(self._unerased(fragment), current, judged)
+            owners = frozenset(ref for ref, links, _ in candidate.owners if links == 0 and ref != ERASED_OWNER)
+            if current is None and candidate.is_empty:
+                return Merged(False, owners)
+            record = current.record.merge(candidate) if current else candidate
             standing, guard = self._weigh(record)
             if current is not None and (current.record, current.standing) == (record, standing):
-                return False
+                return Merged(False, owners)
             updated = StoredUser(record, standing, (current.version if current else 0) + 1)
             if self._store.save_user(updated, current, guard):
                 break
@@ -183,7 +193,7 @@ class ConnectionRegistry:
         if inherited and record.owners and depth < MAX_CHAIN_DEPTH:
             for successor in record.successors:
                 self._merge(UserRecord(successor, owners=record.owners_for_successors()), depth + 1)
-        return True
+        return Merged(True, owners)
 
     def _weigh(self, record: UserRecord) -> tuple[Standing, tuple[str, int] | None]:
         """The record's standing, and the owner's reauth rules (at the version read) it was weighed with."""
@@ -201,17 +211,35 @@ class ConnectionRegistry:
                 fragment = without_owner(fragment, reference_id)
         return fragment
 
-    def _bound(self, fragment: UserRecord, current: StoredUser | None) -> UserRecord:
-        """The fragment without the owners an SDK provider's Terra user may not have (see sdk.py)."""
+    def _bound(self, fragment: UserRecord, current: StoredUser | None, judged: dict[str, bool]) -> UserRecord:
+        """The fragment without the owners an SDK provider's Terra user may not have (see sdk.py), carrying the
+        binding: decided on the Terra user's first sighting, then only read."""
         provider = fragment.provider or (current.record.provider if current else None)
-        if self._binding is None or provider not in SDK_PROVIDERS:
+        if self._binding is None or provider is None or provider not in SDK_PROVIDERS:
             return fragment
-        kept = []
+        record = current.record if current else None
+        binding = record.binding if record else None
+        # A record with no binding yet is new, or was written before bindings were kept: its links-0 owners then
+        # passed the rule when they were merged, and those it kept out left an unverified claim.
+        earlier_layout = record is not None and binding is None
+        if binding is None:
+            binding = Binding(_first_sighting(fragment, record))
+            if record is not None:
+                kept = {ref: True for ref, links, _ in record.owners if links == 0 and ref != ERASED_OWNER}
+                binding = binding.with_verdicts(kept)
+        verdicts: dict[str, bool] = {}
+        owners = []
         for reference_id, links, at in fragment.owners:
-            connected_at = fragment.created_at or (current.record.created_at if current else None) or at
-            if links > 0 or self._binding.verified(reference_id, fragment.terra_user_id, provider, connected_at):
-                kept.append((reference_id, links, at))
-        return replace(fragment, owners=tuple(kept))
+            allowed = True if links > 0 or reference_id == ERASED_OWNER else binding.verdict(reference_id)
+            if allowed is None:
+                if reference_id not in judged:
+                    judged[reference_id] = self._binding.judge(
+                        reference_id, fragment.terra_user_id, provider, binding.judged_by, judged_before=earlier_layout
+                    )
+                allowed = verdicts[reference_id] = judged[reference_id]
+            if allowed:
+                owners.append((reference_id, links, at))
+        return replace(fragment, owners=tuple(owners), binding=binding.with_verdicts(verdicts))
 
     def _add_unnamed_reauth(self, reauth: UnnamedReauth) -> int:
         if reauth.at < (self._store.erased_at(reauth.owner) or 0):
@@ -227,7 +255,26 @@ class ConnectionRegistry:
             raise RegistryUnavailable(log_context={"reason": "conflicting writes to reauth rules"})
         # Weigh every connection the rule may concern again; a write that raced this one rereads the rules.
         candidates = self._store.rule_candidates(reauth.owner, reauth.provider)
-        return sum(self._merge(UserRecord(terra_user_id)) for terra_user_id in candidates)
+        return sum(self._merge(UserRecord(terra_user_id)).changed for terra_user_id in candidates)
+
+
+@dataclass(frozen=True, slots=True)
+class Merged:
+    changed: bool  # the record or its standing changed
+    owners: frozenset[str] = frozenset()  # the app users the fact named that the registry took as owners
+
+
+def _first_sighting(fragment: UserRecord, record: UserRecord | None) -> int:
+    """The moment an SDK Terra user's owners are judged by: when Terra says it created it, else the earliest time a
+    fact showed it (for a new record, this fact's)."""
+    candidates = (
+        fragment.created_at,
+        record.created_at if record else None,
+        record.first_seen if record else None,
+        fragment.first_seen,
+        fragment.updated_at,
+    )
+    return next(moment for moment in (*candidates, 0) if moment is not None)
 
 
 def _observation_shows_something(current: StoredUser, merged: UserRecord) -> bool:

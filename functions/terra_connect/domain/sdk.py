@@ -38,8 +38,15 @@ class SdkBinding:
         self._store = store
         self._on_unverified = on_unverified
 
-    def verified(self, reference_id: str, terra_user_id: str, provider: str, connected_at: int) -> bool:
-        """`connected_at`: when Terra created the Terra user (or, if Terra did not say, first reported it)."""
+    def judge(
+        self, reference_id: str, terra_user_id: str, provider: str, connected_at: int, *, judged_before: bool = False
+    ) -> bool:
+        """The verdict, given once per app user and Terra user (the registry keeps it with the record).
+        `connected_at`: when Terra created the Terra user (or, if Terra did not say, first reported it).
+        `judged_before`: the record was written before verdicts were kept, so one it kept out left an unverified
+        claim, and stays out."""
+        if judged_before and self._store.was_unverified(reference_id, terra_user_id):
+            return False
         issued = self._store.sdk_tokens_issued(reference_id)
         if any(at - CLOCK_SKEW_MS <= connected_at <= at + TOKEN_LIFETIME_MS + GRACE_MS for at in issued):
             return True

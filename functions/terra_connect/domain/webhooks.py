@@ -57,6 +57,7 @@ def _auth(event: Mapping[str, Any], at: int) -> tuple[Change, str]:
     return Change(
         records=(seen_alive(user, at, ConnectionStatus.CONNECTED),),
         attempt=(user.reference_id, attempt) if user.reference_id else None,
+        attempt_user=user.terra_user_id,
     ), "connected"
 
 

@@ -15,8 +15,10 @@ The user's side: given a webhook URL and signing secret, the widget page lists p
 Terra user, sends a signed `auth` webhook and redirects like Terra. The `/sdk` page plays a phone running Terra's
 mobile SDK: given a token, it connects Apple Health (or Samsung Health, Health Connect) under whatever reference_id
 the device chooses - as the real SDK allows - and sends the `auth` webhook. Every event has the shape of Terra's 2026
-JSON Schemas (tests check them). `drop_webhooks` (or `POST /_simulator/webhooks {"drop": true}`) loses
-deliveries the way a destination registered late would, so reconciliation can be shown repairing them.
+JSON Schemas (tests check them), and every delivery carries Terra's headers: the signature, a trace id and the
+`X-Terra-Ordering-Timestamp` (milliseconds, increasing). `drop_webhooks` (or `POST /_simulator/webhooks
+{"drop": true}`) loses deliveries the way a destination registered late would, so reconciliation can be shown
+repairing them.
 
 Every request is recorded; faults are injected with `inject()` or `POST /_simulator/faults`.
 """
@@ -181,6 +183,7 @@ class TerraSimulator:
         self.users: dict[str, SimulatedUser] = {}  # connected Terra users
         self.pending: dict[str, SimulatedUser] = {}  # authenticateUser answered, provider sign-in not done yet
         self.connections = 0
+        self._emitted = 0  # the latest ordering timestamp sent (milliseconds)
         self._faults: deque[Fault] = deque()
         self._lock = threading.Lock()
         self._server = _Server((host, port), _Handler, self, tls)
@@ -231,13 +234,19 @@ class TerraSimulator:
         if not self.webhook_url or not self.signing_secret:
             return 0
         raw = json.dumps(payload).encode()
-        signature = terra_signature(self.signing_secret, raw)
+        with self._lock:
+            # Terra stamps each event when it emits it (unix milliseconds; a newer copy carries a higher one), then
+            # signs the delivery in whole seconds: the stamp never falls after the signing second.
+            self._emitted = max(int(time.time() * 1000), self._emitted + 1)
+            emitted = self._emitted
+        signature = terra_signature(self.signing_secret, raw, emitted // 1000)
         headers = {
             "Content-Type": "application/json",
             # The platform sends X-Terra-Signature and, deprecated, the same value as terra-signature.
             "X-Terra-Signature": signature,
             "terra-signature": signature,
             "X-Terra-Trace-Id": str(uuid.uuid4()),
+            "X-Terra-Ordering-Timestamp": str(emitted),
         }
         status = requests.post(self.webhook_url, data=raw, headers=headers, timeout=8).status_code
         with self._lock:

@@ -5,7 +5,7 @@ DynamoDB store's view items must always equal; tests/test_registry_dynamodb.py c
 """
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -95,13 +95,15 @@ class InMemoryRegistryStore:
 
     def record_attempt(self, reference_id: str, attempt: AuthAttempt) -> None:
         current = self.attempts.get(reference_id)
-        if attempt.order()[0] * 1000 < self.erased.get(reference_id, 0):
+        if attempt.order()[0] < self.erased.get(reference_id, 0):
             return
         if current is None or current.order() < attempt.order():
             self.attempts[reference_id] = attempt
 
     def last_attempt(self, reference_id: str) -> AuthAttempt | None:
-        return self.attempts.get(reference_id)
+        """In whole seconds, as the table keeps it (the milliseconds order attempts, they are not shown)."""
+        attempt = self.attempts.get(reference_id)
+        return replace(attempt, at=attempt.at.replace(microsecond=0)) if attempt and attempt.at else attempt
 
     def already_processed(self, delivery_id: str) -> bool:
         return delivery_id in self.deliveries

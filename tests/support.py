@@ -117,8 +117,10 @@ def webhook_event(
     signature: str | None = None,
     trace_id: str | None = None,
     base64_body: bool = False,
+    ordering: str | None = None,
 ) -> dict[str, Any]:
-    """A Terra delivery as API Gateway hands it to the webhook function, signed like Terra signs it."""
+    """A Terra delivery as API Gateway hands it to the webhook function, signed like Terra signs it; `ordering`:
+    the `x-terra-ordering-timestamp` header it carries, if any."""
 
     raw = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
     signed_at = int(time.time()) if timestamp is None else timestamp
@@ -126,6 +128,8 @@ def webhook_event(
     headers[header] = signature if signature is not None else terra_signature(secret, raw, signed_at)
     if trace_id:
         headers["x-terra-trace-id"] = trace_id
+    if ordering is not None:
+        headers["x-terra-ordering-timestamp"] = ordering
     event = copy.deepcopy(load_event("widget-session.json"))
     event["requestContext"].pop("authorizer")
     event["routeKey"] = "POST /v1/terra/webhooks"

@@ -3,6 +3,10 @@ them (shaped like Terra's published event schemas), and the truth the registry s
 
 Hypothesis draws a list of `Step`s; `World.play` interprets each against the current state (targets are picked
 by index among the users that exist), so every drawn list is a valid history and shrinks to a small one.
+
+Each delivery is signed at the world's clock (whole seconds) and, like Terra's, carries an ordering timestamp
+(milliseconds, strictly increasing, kept by its retries) - except, where the world is not exact, the steps drawn
+`bare`: deliveries without one, which the registry stamps with the signing second.
 """
 
 from collections.abc import Sequence
@@ -30,6 +34,7 @@ class Step:
     flag: bool  # variant: access_revoked vs deauth, old_user named, legacy event shape...
     strip: bool  # leave reference_id out of the event where the world allows it
     tick: int  # seconds before the event is sent (0: the same second as the previous one)
+    bare: bool = False  # the delivery carries no ordering timestamp (in worlds that are not exact)
 
 
 steps = st.builds(
@@ -40,14 +45,20 @@ steps = st.builds(
     flag=st.booleans(),
     strip=st.booleans(),
     tick=st.integers(0, 3),
+    bare=st.booleans(),
 )
 
 
 @dataclass(frozen=True)
 class Delivery:
     payload: dict[str, Any]
-    sent_at: int
+    sent_at: int  # the signature's t (seconds)
     trace_id: str
+    ordered_at: int | None = None  # the x-terra-ordering-timestamp header (milliseconds), when it carries one
+
+    def retried(self, seconds: int, trace_id: str) -> "Delivery":
+        """Terra's retry: the same event, signed again later, with the same ordering timestamp."""
+        return Delivery(self.payload, self.sent_at + seconds, trace_id, self.ordered_at)
 
 
 @dataclass
@@ -62,17 +73,21 @@ class WorldUser:
 @dataclass
 class World:
     """`exact`: every fact the registry needs is in the events (owners named where they must be, no ambiguous
-    unnamed reauth, strictly increasing times), so the registry must end up equal to `truth()`."""
+    unnamed reauth, strictly increasing times: every delivery carries its ordering timestamp, so events of the same
+    second are still ordered), so the registry must end up equal to `truth()`."""
 
     exact: bool
     clock: int = START
     live: dict[str, WorldUser] = field(default_factory=dict)
     deliveries: list[Delivery] = field(default_factory=list)
     created: int = 0
+    emitted: int = 0  # the latest ordering timestamp (milliseconds)
+    bare: bool = False  # the step being played sends its delivery without an ordering timestamp
 
     def play(self, history: list[Step]) -> "World":
         for step in history:
-            self.clock += max(1, step.tick) if self.exact else step.tick
+            self.clock += step.tick
+            self.bare = step.bare and not self.exact
             needs_a_user = step.kind not in {"connect", "cancel"}
             getattr(self, "_connect" if needs_a_user and not self.live else f"_{step.kind}")(step)
         return self
@@ -88,7 +103,9 @@ class World:
     # --- what happens at Terra, and what it sends ---
 
     def _send(self, payload: dict[str, Any]) -> None:
-        self.deliveries.append(Delivery(payload, self.clock, f"trace-{len(self.deliveries)}"))
+        self.emitted = max(self.clock * 1000, self.emitted + 1)
+        ordered_at = None if self.bare else self.emitted
+        self.deliveries.append(Delivery(payload, self.clock, f"trace-{len(self.deliveries)}", ordered_at))
 
     def _new_user(self, owner: str, provider: str, scopes: str) -> WorldUser:
         self.created += 1
@@ -212,5 +229,7 @@ def replay(deliveries: Sequence["Delivery"], *, dedupe: bool = True) -> InMemory
     store = InMemoryRegistryStore()
     processor = WebhookProcessor(ConnectionRegistry(store))
     for delivery in deliveries:
-        processor.process(delivery.payload, delivery.trace_id if dedupe else None, delivery.sent_at)
+        processor.process(
+            delivery.payload, delivery.trace_id if dedupe else None, delivery.sent_at, delivery.ordered_at
+        )
     return store

@@ -65,7 +65,7 @@ def erase(store: InMemoryRegistryStore, terra: TerraAccount, reference_id: str =
 def deliver(store: InMemoryRegistryStore, deliveries: Sequence[Delivery]) -> None:
     processor = WebhookProcessor(ConnectionRegistry(store))
     for delivery in deliveries:
-        processor.process(delivery.payload, delivery.trace_id, delivery.sent_at)
+        processor.process(delivery.payload, delivery.trace_id, delivery.sent_at, delivery.ordered_at)
 
 
 def nothing_left_of(store: InMemoryRegistryStore, reference_id: str) -> None:

@@ -79,7 +79,9 @@ def test_redelivered_and_replayed_webhooks_publish_nothing_new(history: list[Ste
     processor = WebhookProcessor(ConnectionRegistry(store))
 
     for index, delivery in enumerate(repeats):
-        processor.process(delivery.payload, f"fresh-{index}", delivery.sent_at)  # a new trace id: not deduplicated
+        # A new trace id (not deduplicated), and Terra's retry signed again later: the same fact.
+        retry = delivery.retried(60, f"fresh-{index}") if delivery.ordered_at is not None else delivery
+        processor.process(retry.payload, retry.trace_id, retry.sent_at, retry.ordered_at)
 
     assert published(store, before) == []
 

@@ -16,12 +16,14 @@ def test_every_delivery_order_with_duplicates_ends_in_the_in_order_state(
 ) -> None:
     deliveries = World(exact=False).play(history).deliveries
     shuffled = data.draw(st.permutations(deliveries), label="delivery order")
-    # Terra redelivers: some with the same trace id (deduplicated), some as fresh deliveries of the same event.
+    # Terra redelivers: some with the same trace id (deduplicated), some as fresh deliveries of the same event, and
+    # retries signed again later that keep their ordering timestamp (the same fact, however late).
     repeats = data.draw(st.lists(st.sampled_from(deliveries), max_size=4), label="redelivered") if deliveries else []
-    replays = [Delivery(d.payload, d.sent_at, f"replay-{i}") for i, d in enumerate(repeats)]
+    replays = [Delivery(d.payload, d.sent_at, f"replay-{i}", d.ordered_at) for i, d in enumerate(repeats)]
+    retries = [d.retried(90 * (i + 1), f"retry-{i}") for i, d in enumerate(repeats) if d.ordered_at is not None]
 
     in_order = replay(deliveries).snapshot()
-    assert replay(shuffled + repeats + replays).snapshot() == in_order
+    assert replay(shuffled + repeats + replays + retries).snapshot() == in_order
     assert replay(list(reversed(deliveries)), dedupe=False).snapshot() == in_order
 
 

@@ -39,7 +39,7 @@ def test_dynamodb_holds_what_the_rules_derive(dynamodb: None, history: list[Step
         for store in (stored, memory):
             processor = WebhookProcessor(ConnectionRegistry(store))
             for delivery in deliveries:
-                processor.process(delivery.payload, delivery.trace_id, delivery.sent_at)
+                processor.process(delivery.payload, delivery.trace_id, delivery.sent_at, delivery.ordered_at)
 
         ids = set(memory.records)
         assert registry_snapshot(stored, OWNERS, ids) == registry_snapshot(memory, OWNERS, ids)

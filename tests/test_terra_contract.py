@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 import requests
+import responses
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from offline.terra_simulator import CURRENT_WIDGET_PATHS, TerraSimulator
@@ -133,6 +134,26 @@ def test_dropped_webhooks_are_built_but_never_delivered(terra: TerraSimulator) -
 
     assert [event["type"] for event in terra.dropped] == ["auth"]
     assert terra.deliveries == []
+
+
+def test_each_delivery_carries_terras_headers_and_an_ordering_timestamp_within_its_signing_second() -> None:
+    with (
+        TerraSimulator(
+            dev_id="sim-dev", api_key="sim-key", webhook_url="https://hooks.example.test/terra", signing_secret="s"
+        ) as terra,
+        responses.RequestsMock() as receiver,
+    ):
+        receiver.post("https://hooks.example.test/terra", status=200)
+        first = terra.connect("GARMIN", "alice")
+        terra.reauth(first.user_id)  # two more, likely in the same second as the first
+
+        headers = [call.request.headers for call in receiver.calls]
+    stamps = [int(h["X-Terra-Ordering-Timestamp"]) for h in headers]
+    signed = [int(h["X-Terra-Signature"].split(",")[0].removeprefix("t=")) for h in headers]
+    assert len(stamps) == 3
+    assert stamps == sorted(set(stamps))  # a newer copy carries a higher one
+    assert all(t * 1000 <= stamp < (t + 1) * 1000 for t, stamp in zip(signed, stamps, strict=True))
+    assert all(h["terra-signature"] == h["X-Terra-Signature"] and h["X-Terra-Trace-Id"] for h in headers)
 
 
 def test_every_event_the_simulator_sends_has_the_shape_of_one_of_terras_events(terra: TerraSimulator) -> None:

@@ -194,6 +194,93 @@ def test_an_auth_sent_before_the_connection_error_does_not_clear_it(deliver: Del
     assert statuses(registry) == {"tu-1": "needs_reauth"}
 
 
+@pytest.mark.parametrize("header", ["x-terra-ordering-timestamp", "X-Terra-Ordering-Timestamp"])
+def test_the_ordering_timestamp_orders_two_events_signed_in_the_same_second(
+    deliver: Deliver, registry: Any, header: str
+) -> None:
+    now = int(time.time())
+    error = {"type": "connection_error", "user": terra_user("tu-1")}
+    later, earlier = webhook_event(AUTH, timestamp=now), webhook_event(error, timestamp=now)
+    later["headers"][header], earlier["headers"][header] = str(now * 1000 + 900), str(now * 1000 + 100)
+
+    deliver(later)
+    deliver(earlier)  # delivered last, emitted first
+
+    assert statuses(registry) == {"tu-1": "connected"}
+
+
+ABSURD_ORDERING = {
+    "not-a-number": "soon",
+    "negative": "-1",
+    "fraction": "1795000000000.5",
+    "exponent": "1e12",
+    "two-values": "1795000000000,1795000000001",
+    "non-ascii-digits": "١٧٩٥",
+    "huge": "9" * 40,
+}
+
+
+@pytest.mark.parametrize("value", ABSURD_ORDERING.values(), ids=ABSURD_ORDERING.keys())
+def test_an_unreadable_ordering_timestamp_falls_back_to_the_signature(
+    deliver: Deliver, registry: Any, value: str
+) -> None:
+    now = int(time.time())
+    deliver(webhook_event({"type": "connection_error", "user": terra_user("tu-1")}, timestamp=now))
+
+    assert deliver(webhook_event(AUTH, timestamp=now + 1, ordering=value)).status == 200
+
+    assert statuses(registry) == {"tu-1": "connected"}  # the auth, signed later, is later
+
+
+def test_an_ordering_timestamp_after_its_signature_cannot_make_a_replay_look_newer(
+    deliver: Deliver, registry: Any
+) -> None:
+    """The header is not signed: a captured delivery replayed within the signature's tolerance with a fresh
+    header must not outrank what Terra sent after it. Terra stamps it when it emits the event, before it signs."""
+    now = int(time.time())
+    deliver(webhook_event({"type": "connection_error", "user": terra_user("tu-1")}, timestamp=now))
+
+    deliver(webhook_event(AUTH, timestamp=now - 5, ordering=str((now + 60) * 1000)))
+
+    assert statuses(registry) == {"tu-1": "needs_reauth"}
+
+
+def test_an_ordering_timestamp_older_than_terra_retries_falls_back_to_the_signature(
+    deliver: Deliver, registry: Any
+) -> None:
+    now = int(time.time())
+    deliver(webhook_event({"type": "connection_error", "user": terra_user("tu-1")}, timestamp=now))
+
+    deliver(webhook_event(AUTH, timestamp=now + 1, ordering=str((now - 13 * 3600) * 1000)))
+
+    assert statuses(registry) == {"tu-1": "connected"}
+
+
+@pytest.mark.parametrize(("offset", "kept"), [(0, "success"), (1, "success"), (-1, "error")])
+def test_an_attempt_stored_before_milliseconds_were_kept_is_still_ordered_by_its_second(
+    deliver: Deliver, registry: Any, settings_env: dict[str, str], offset: int, kept: str
+) -> None:
+    """An attempt item of the earlier layout orders by whole seconds; it stands for the start of its second."""
+    now = int(time.time())
+    separator = "\x00"
+    boto3.client("dynamodb").put_item(
+        TableName=settings_env["CONNECTIONS_TABLE"],
+        Item={
+            "pk": {"S": f"owner#{SUBJECT}"},
+            "sk": {"S": "attempt"},
+            "status": {"S": "error"},
+            "order": {"S": separator.join((f"{now:012d}", "error", "GARMIN", "denied"))},
+            "provider": {"S": "GARMIN"},
+            "reason": {"S": "denied"},
+            "at": {"N": str(now)},
+        },
+    )
+
+    deliver(webhook_event(AUTH, timestamp=now + offset, ordering=str((now + offset) * 1000 + 250)))
+
+    assert registry.last_attempt(SUBJECT).status == kept
+
+
 def test_permission_change_updates_scopes(deliver: Deliver, registry: Any) -> None:
     deliver(webhook_event(AUTH))
     deliver(

@@ -374,7 +374,7 @@ class DynamoDBRegistryStore:
                         "TableName": self._table,
                         "Key": _erased_key(reference_id),
                         "ConditionExpression": "attribute_not_exists(pk) OR erased_at <= :at",
-                        "ExpressionAttributeValues": {":at": _n(int(attempt.order()[0] * 1000))},
+                        "ExpressionAttributeValues": {":at": _n(attempt.order()[0])},
                     }
                 },
             ]
@@ -634,8 +634,11 @@ def _delivery_key(delivery_id: str) -> dict[str, dict[str, str]]:
 
 
 def _attempt_order(attempt: AuthAttempt) -> str:
-    seconds, status, provider, reason = attempt.order()
-    return _SEPARATOR.join((f"{int(seconds):012d}", status, provider, reason))
+    """Compared as a string. The time is the seconds (12 digits, as items written before milliseconds were kept
+    hold them) followed by the milliseconds, so an earlier item's "<seconds><separator>" sorts before every attempt
+    of a later second and, within its own second, before any from this version: it stands for the start of it."""
+    milliseconds, status, provider, reason = attempt.order()
+    return _SEPARATOR.join((f"{milliseconds // 1000:012d}{milliseconds % 1000:03d}", status, provider, reason))
 
 
 def _connection(reference_id: str, item: Item) -> Connection:

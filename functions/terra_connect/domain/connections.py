@@ -6,7 +6,7 @@ revoked, replaced, gone at Terra) it stays ended, and reconnecting creates a new
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 # Bounds on what the registry stores, so that an authentic but absurd event cannot make an item DynamoDB refuses
@@ -17,6 +17,7 @@ MAX_PROVIDER_LENGTH = 64
 MAX_SCOPES = 64
 MAX_SCOPE_LENGTH = 128
 MAX_REASON_LENGTH = 200
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class ConnectionStatus(StrEnum):
@@ -94,6 +95,8 @@ class AuthAttempt:
     reason: str | None = None
     at: datetime | None = None
 
-    def order(self) -> tuple[float, str, str, str]:
-        """The latest attempt wins; equal times are ordered on the content so every order gives one answer."""
-        return (self.at.timestamp() if self.at else 0.0, self.status, self.provider or "", self.reason or "")
+    def order(self) -> tuple[int, str, str, str]:
+        """The latest attempt wins (to the millisecond); equal times are ordered on the content so every order
+        gives one answer."""
+        milliseconds = (self.at - _EPOCH) // timedelta(milliseconds=1) if self.at else 0
+        return (milliseconds, self.status, self.provider or "", self.reason or "")

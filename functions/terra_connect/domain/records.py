@@ -23,7 +23,7 @@ bounds do not break convergence.
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from terra_connect.domain.connections import (
@@ -59,6 +59,11 @@ def stamp(moment: datetime) -> int:
 def at_time(milliseconds: int) -> datetime:
     """A stamp as shown to callers: UTC, whole seconds."""
     return datetime.fromtimestamp(milliseconds // 1000, UTC)
+
+
+def moment(milliseconds: int) -> datetime:
+    """A stamp as a time that keeps its milliseconds (an attempt's, which orders attempts of the same second)."""
+    return datetime.fromtimestamp(milliseconds // 1000, UTC) + timedelta(milliseconds=milliseconds % 1000)
 
 
 class _Ordered(Protocol):
@@ -333,6 +338,9 @@ class Change:
     # The Terra user a successful attempt connected: the attempt is the app user's only if the registry took them
     # as its owner (an SDK connection kept out, or a Terra user erased, is nobody's attempt).
     attempt_user: str | None = None
+    # When Terra signed them (a stamp), where that differs from the facts' own time (an ordering timestamp): what
+    # the SDK binding trusts for a first sighting, as the signature covers it.
+    signed_at: int | None = None
 
 
 # --- user_reauth without old_user ------------------------------------------------------------------------

@@ -63,7 +63,7 @@ class ConnectionRegistry:
         changed = 0
         named: set[tuple[str, str]] = set()  # (Terra user, app user) the registry took as named owners
         for fragment in change.records:
-            merged = self._merge(fragment)
+            merged = self._merge(fragment, signed_at=change.signed_at)
             changed += merged.changed
             named |= {(fragment.terra_user_id, reference_id) for reference_id in merged.owners}
         if change.unnamed_reauth is not None:
@@ -162,7 +162,7 @@ class ConnectionRegistry:
             else:
                 raise RegistryUnavailable(log_context={"reason": "conflicting writes", "terra_user_id": successor})
 
-    def _merge(self, fragment: UserRecord, depth: int = 0) -> "Merged":
+    def _merge(self, fragment: UserRecord, depth: int = 0, *, signed_at: int | None = None) -> "Merged":
         terra_user_id = fragment.terra_user_id
         judged: dict[str, bool] = {}  # verdicts given by this merge, so a reread after a conflict does not judge twice
         for _ in range(MAX_CONFLICT_RETRIES):
@@ -173,7 +173,7 @@ class ConnectionRegistry:
                     self._on_erased_fact(terra_user_id)
                 return Merged(False)
             # Judged against the record as read: a concurrent writer's verdicts are the ones that stand.
-            candidate = self._bound(self._unerased(fragment), current, judged)
+            candidate = self._bound(self._unerased(fragment), current, judged, signed_at)
             owners = frozenset(ref for ref, links, _ in candidate.owners if links == 0 and ref != ERASED_OWNER)
             if current is None and candidate.is_empty:
                 return Merged(False, owners)
@@ -211,7 +211,9 @@ class ConnectionRegistry:
                 fragment = without_owner(fragment, reference_id)
         return fragment
 
-    def _bound(self, fragment: UserRecord, current: StoredUser | None, judged: dict[str, bool]) -> UserRecord:
+    def _bound(
+        self, fragment: UserRecord, current: StoredUser | None, judged: dict[str, bool], signed_at: int | None
+    ) -> UserRecord:
         """The fragment without the owners an SDK provider's Terra user may not have (see sdk.py), carrying the
         binding: decided on the Terra user's first sighting, then only read."""
         provider = fragment.provider or (current.record.provider if current else None)
@@ -223,7 +225,7 @@ class ConnectionRegistry:
         # passed the rule when they were merged, and those it kept out left an unverified claim.
         earlier_layout = record is not None and binding is None
         if binding is None:
-            binding = Binding(_first_sighting(fragment, record))
+            binding = Binding(_first_sighting(fragment, record, signed_at))
             if record is not None:
                 kept = {ref: True for ref, links, _ in record.owners if links == 0 and ref != ERASED_OWNER}
                 binding = binding.with_verdicts(kept)
@@ -264,13 +266,15 @@ class Merged:
     owners: frozenset[str] = frozenset()  # the app users the fact named that the registry took as owners
 
 
-def _first_sighting(fragment: UserRecord, record: UserRecord | None) -> int:
+def _first_sighting(fragment: UserRecord, record: UserRecord | None, signed_at: int | None) -> int:
     """The moment an SDK Terra user's owners are judged by: when Terra says it created it, else the earliest time a
-    fact showed it (for a new record, this fact's)."""
+    fact showed it (for a new record, when Terra signed this fact: the signature covers that, not the ordering
+    timestamp a delivery carries beside it)."""
     candidates = (
         fragment.created_at,
         record.created_at if record else None,
         record.first_seen if record else None,
+        signed_at,
         fragment.first_seen,
         fragment.updated_at,
     )

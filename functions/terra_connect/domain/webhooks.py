@@ -10,20 +10,21 @@ Every published shape is read (Terra's 2026 JSON Schemas and the older docs and 
   separated): each with `user`.
 - anything else (`healthcheck`, data events): acknowledged and ignored.
 
-Each fact is stamped with the time Terra signed the delivery (`sent_at`, seconds), so the registry can weigh late
-deliveries.
+Each fact is stamped with the time Terra emitted the event (its ordering timestamp, in milliseconds, kept across
+retries) or, without one, the time Terra signed the delivery (`sent_at`, seconds), so the registry can weigh late
+deliveries; the signing time itself is what the SDK binding trusts (sdk.py), as the signature covers it.
 """
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from terra_connect.domain import terra_users
 from terra_connect.domain.connections import AuthAttempt, ConnectionStatus, EndReason, TerraUser
 from terra_connect.domain.errors import RegistryRejected
-from terra_connect.domain.records import Change, UnnamedReauth, at_time, ended, scopes_changed, seen_alive
+from terra_connect.domain.records import Change, UnnamedReauth, ended, moment, scopes_changed, seen_alive
 from terra_connect.domain.registry import ConnectionRegistry
 
 # What an event type must look like to be named in logs and metrics as sent (Terra's are lower_snake_case).
@@ -53,7 +54,7 @@ def _auth(event: Mapping[str, Any], at: int) -> tuple[Change, str]:
     user = _user(event)
     if user is None:
         return Change(), "ignored (no user)"
-    attempt = AuthAttempt("success", user.provider, None, at_time(at))
+    attempt = AuthAttempt("success", user.provider, None, moment(at))
     return Change(
         records=(seen_alive(user, at, ConnectionStatus.CONNECTED),),
         attempt=(user.reference_id, attempt) if user.reference_id else None,
@@ -70,7 +71,7 @@ def _auth_failed(event: Mapping[str, Any], at: int) -> tuple[Change, str]:
     if reference_id is None:
         return Change(), "ignored (no reference_id)"
     provider = terra_users.provider(event.get("provider")) or terra_users.provider(user.get("provider"))
-    attempt = AuthAttempt("error", provider, terra_users.reason(event.get("reason")), at_time(at))
+    attempt = AuthAttempt("error", provider, terra_users.reason(event.get("reason")), moment(at))
     return Change(attempt=(reference_id, attempt)), "attempt recorded"
 
 
@@ -134,16 +135,21 @@ class WebhookProcessor:
         self._registry = registry
         self._now = now
 
-    def process(self, event: Mapping[str, Any], delivery_id: str | None, sent_at: int) -> Outcome:
-        """Terra retries every non-2xx for hours, so anything authentic but unusable is acknowledged, not refused."""
+    def process(
+        self, event: Mapping[str, Any], delivery_id: str | None, sent_at: int, ordered_at: int | None = None
+    ) -> Outcome:
+        """`sent_at`: the signature's `t` (seconds); `ordered_at`: the time the event stands for (milliseconds,
+        webhook_receiver.fact_time), the signing second when not given. Terra retries every non-2xx for hours, so
+        anything authentic but unusable is acknowledged, not refused."""
         event_type = event.get("type")
         name = event_type if isinstance(event_type, str) and _EVENT_TYPE.fullmatch(event_type) else "other"
         if delivery_id and self._registry.already_processed(delivery_id):
             return Outcome(name, "duplicate delivery ignored")
         parse = PARSERS.get(event_type) if isinstance(event_type, str) else None
         try:
-            change, action = parse(event, sent_at * 1000) if parse else (Change(), "ignored")
-            changed = self._registry.apply(change)
+            at = sent_at * 1000 if ordered_at is None else ordered_at
+            change, action = parse(event, at) if parse else (Change(), "ignored")
+            changed = self._registry.apply(replace(change, signed_at=sent_at * 1000))
         except RegistryRejected as rejected:
             return Outcome(name, "not stored", unstorable=str(rejected.log_context.get("reason", "rejected")))
         if delivery_id:

@@ -43,6 +43,7 @@ class InMemoryRegistryStore:
     writes: list[tuple[StoredUser | None, StoredUser]] = field(default_factory=list)
     erasing: dict[str, Erasure] = field(default_factory=dict)
     erased: dict[str, int] = field(default_factory=dict)  # reference_id -> when its latest erasure started
+    claims: dict[str, set[str]] = field(default_factory=dict)  # reference_id -> Terra users claimed for its erasure
     outbox: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # events stored for publishing
 
     def user(self, terra_user_id: str) -> StoredUser | None:
@@ -51,7 +52,13 @@ class InMemoryRegistryStore:
     def users(self, terra_user_ids: Sequence[str]) -> dict[str, StoredUser]:
         return {uid: self.records[uid] for uid in terra_user_ids if uid in self.records}
 
-    def save_user(self, user: StoredUser, previous: StoredUser | None, rules: tuple[str, int] | None) -> bool:
+    def save_user(
+        self,
+        user: StoredUser,
+        previous: StoredUser | None,
+        rules: tuple[str, int] | None,
+        markers: Sequence[tuple[str, int | None]] = (),
+    ) -> bool:
         if user.record.terra_user_id in self.refused:
             raise RegistryRejected(log_context={"reason": "refused by the test"})
         if self.before_save is not None:
@@ -62,6 +69,8 @@ class InMemoryRegistryStore:
             return False
         if rules is not None and self.rules(rules[0]).version != rules[1]:
             return False
+        if any(self.erased.get(reference_id) != erased_at for reference_id, erased_at in markers):
+            return False
         self.records[user.record.terra_user_id] = user
         self.saves += 1
         self.writes.append((current, user))
@@ -70,8 +79,8 @@ class InMemoryRegistryStore:
     def rules(self, reference_id: str) -> StoredRules:
         return self.rule_sets.get(reference_id, StoredRules())
 
-    def save_rules(self, reference_id: str, rules: StoredRules, previous_version: int) -> bool:
-        if self.rules(reference_id).version != previous_version:
+    def save_rules(self, reference_id: str, rules: StoredRules, previous_version: int, fact_at: int) -> bool:
+        if self.rules(reference_id).version != previous_version or self.erased.get(reference_id, 0) > fact_at:
             return False
         self.rule_sets[reference_id] = rules
         return True
@@ -118,7 +127,8 @@ class InMemoryRegistryStore:
         return list(self.sdk_tokens.get(reference_id, []))
 
     def record_unverified(self, reference_id: str, terra_user_id: str, provider: str, at: int) -> None:
-        self.unverified.append((reference_id, terra_user_id, provider, at))
+        if self.erased.get(reference_id, 0) <= at:
+            self.unverified.append((reference_id, terra_user_id, provider, at))
 
     def was_unverified(self, reference_id: str, terra_user_id: str) -> bool:
         return any(entry[:2] == (reference_id, terra_user_id) for entry in self.unverified)
@@ -169,15 +179,20 @@ class InMemoryRegistryStore:
         return ErasureScope(frozenset(ids), holds, self.erasing.get(reference_id))
 
     def begin_erasure(self, erasure: Erasure) -> Erasure:
-        pending = self.erasing.setdefault(erasure.reference_id, erasure)
-        self.erased[erasure.reference_id] = pending.started_at
-        return pending
+        return self.erasing.setdefault(erasure.reference_id, erasure)
 
     def mark_erased(self, reference_id: str, at: int) -> None:
-        self.erased[reference_id] = at
+        self.erased[reference_id] = max(at, self.erased.get(reference_id, at))
 
     def erased_at(self, reference_id: str) -> int | None:
         return self.erased.get(reference_id)
+
+    def claim_for_erasure(self, reference_id: str, terra_user_id: str) -> None:
+        if reference_id in self.erased:
+            self.claims.setdefault(reference_id, set()).add(terra_user_id)
+
+    def erasure_claims(self, reference_id: str) -> frozenset[str]:
+        return frozenset(self.claims.get(reference_id, ()))
 
     def delete_owner_data(self, reference_id: str, terra_user_ids: frozenset[str]) -> int:
         deleted = 0
@@ -188,8 +203,11 @@ class InMemoryRegistryStore:
         self.unverified = unverified
         return deleted
 
-    def finish_erasure(self, erasure: Erasure, event: tuple[str, dict[str, Any]]) -> bool:
-        if self.erasing.get(erasure.reference_id) != erasure:
+    def finish_erasure(self, erasure: Erasure, event: tuple[str, dict[str, Any]], claims: int) -> bool:
+        if (
+            self.erasing.get(erasure.reference_id) != erasure
+            or len(self.erasure_claims(erasure.reference_id)) != claims
+        ):
             return False
         del self.erasing[erasure.reference_id]
         self.outbox.append(event)

@@ -1,27 +1,35 @@
 """Erasing an app user: every Terra user of theirs disconnected at Terra, everything stored about them gone but
 expiring tombstones of the Terra user ids, one event, safe to retry, and no late delivery brings anything back."""
 
-from collections.abc import Sequence
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import boto3
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from moto import mock_aws
+from offline.aws import create_connections_table
 
+from terra_connect.adapters.dynamodb_registry import DynamoDBRegistryStore
 from terra_connect.domain.connections import AuthAttempt, TerraUser
+from terra_connect.domain.connections_service import ConnectionsService
 from terra_connect.domain.deadline import Deadline
 from terra_connect.domain.erasure import ErasureReport, ErasureService
 from terra_connect.domain.errors import TerraUnavailable
 from terra_connect.domain.lifecycle import DetailType
-from terra_connect.domain.ports import UsersPage
+from terra_connect.domain.ports import RegistryStore, UsersPage
+from terra_connect.domain.reconciliation import SyncService
 from terra_connect.domain.records import Change, UnnamedReauth, seen_alive
+from terra_connect.domain.redirects import RedirectPolicy
 from terra_connect.domain.registry import ConnectionRegistry
 from terra_connect.domain.webhooks import WebhookProcessor
 from tests.memory_store import InMemoryRegistryStore
 from tests.terra_world import START, Delivery, Step, World, steps
 
 ERASED_AT = datetime.fromtimestamp(START + 10_000, UTC)
+TABLE = "erasure-under-test"
 
 
 class TerraAccount:
@@ -32,11 +40,16 @@ class TerraAccount:
         self.deauthenticated: list[str] = []
         self.fail_deauth_of: set[str] = set()
         self.fail_listing = False
+        self.lagging: set[str] = set()  # Terra users its reference_id listing does not show yet
+        self.on_listing: Callable[[], object] | None = None  # what happens while Terra answers the listing
 
     def users_of(self, reference_id: str, deadline: Deadline) -> list[TerraUser]:
         if self.fail_listing:
             raise TerraUnavailable
-        return [user for user in self.users.values() if user.reference_id == reference_id]
+        if self.on_listing is not None:
+            self.on_listing()
+        listed = self.users.values()
+        return [user for user in listed if user.reference_id == reference_id and user.terra_user_id not in self.lagging]
 
     def users_by_ids(self, terra_user_ids: Sequence[str], deadline: Deadline) -> list[TerraUser]:
         return [self.users[uid] for uid in terra_user_ids if uid in self.users]
@@ -57,26 +70,33 @@ class TerraAccount:
         raise NotImplementedError
 
 
-def erase(store: InMemoryRegistryStore, terra: TerraAccount, reference_id: str = "alice") -> ErasureReport:
-    service = ErasureService(ConnectionRegistry(store), store, terra, now=lambda: ERASED_AT)
+def erase(
+    store: RegistryStore, terra: TerraAccount, reference_id: str = "alice", at: datetime = ERASED_AT
+) -> ErasureReport:
+    service = ErasureService(ConnectionRegistry(store), store, terra, now=lambda: at)
     return service.erase(reference_id, Deadline.after(30))
 
 
-def deliver(store: InMemoryRegistryStore, deliveries: Sequence[Delivery]) -> None:
+def deliver(store: RegistryStore, deliveries: Sequence[Delivery]) -> None:
     processor = WebhookProcessor(ConnectionRegistry(store))
     for delivery in deliveries:
         processor.process(delivery.payload, delivery.trace_id, delivery.sent_at, delivery.ordered_at)
 
 
-def nothing_left_of(store: InMemoryRegistryStore, reference_id: str) -> None:
-    """Everything an app user could see, or the operator could find under their id, is gone."""
+def nothing_left_of(store: RegistryStore, reference_id: str, terra_user_ids: Iterable[str] | None = None) -> None:
+    """Everything an app user could see, or the operator could find under their id, is gone: their partition
+    holds nothing, no record names them (`terra_user_ids`: the records to look at, else every one)."""
     snapshot: Any = registry_view(store, reference_id)
     assert snapshot == {"listed": [], "history": [], "attempt": None, "rules": (), "holds_data": False}
-    for stored in store.records.values():
+    if terra_user_ids is None:
+        assert isinstance(store, InMemoryRegistryStore)
+        terra_user_ids = store.records
+    for stored in store.users(sorted(terra_user_ids)).values():
         assert reference_id not in {entry[0] for entry in stored.record.owners}
+        assert not (stored.record.binding and stored.record.binding.verdict(reference_id) is not None)
 
 
-def registry_view(store: InMemoryRegistryStore, reference_id: str) -> dict[str, Any]:
+def registry_view(store: RegistryStore, reference_id: str) -> dict[str, Any]:
     registry = ConnectionRegistry(store)
     scope = store.erasure_scope(reference_id)
     return {
@@ -96,37 +116,182 @@ def erased_events(store: InMemoryRegistryStore) -> list[dict[str, Any]]:
     return [detail for detail_type, detail in store.outbox if detail_type == DetailType.ERASED]
 
 
-# --- the property: whatever was delivered before, whatever arrives after -----------------------------------
+# --- the property: in any interleaving of deliveries with the erasure's steps, and whatever arrives after --------
+
+
+# Every call an erasure makes to the registry or to Terra; a delivery may arrive just before any of them.
+ERASURE_STEPS = (
+    "mark_erased",
+    "erasure_scope",
+    "erasure_claims",
+    "users_of",
+    "users_by_ids",
+    "users",
+    "begin_erasure",
+    "deauthenticate_user",
+    "user",
+    "rules",
+    "save_user",
+    "delete_owner_data",
+    "finish_erasure",
+)
+BEFORE, AFTER_IT = "before the erasure", "after it"
+turns = st.tuples(st.sampled_from((BEFORE, *ERASURE_STEPS, AFTER_IT)), st.integers(0, 2))
+
+
+class Interleaving:
+    """Deliveries run between the erasure's steps: each drawn (step, n) is processed just before the erasure's
+    n-th call of that step (its marker, its reads, each deauthentication, each tombstone, the claims, the deletion,
+    the finish); one whose step never comes, after the erasure."""
+
+    def __init__(self, store: RegistryStore, planned: Sequence[tuple[tuple[str, int], Delivery]]) -> None:
+        self.calls: dict[str, int] = {}
+        self.pending = list(planned)
+        self.delivered_during: list[Delivery] = []  # processed before the erasure returned
+        self._processor = WebhookProcessor(ConnectionRegistry(store))
+
+    def turn(self, step: str) -> None:
+        count = self.calls.get(step, 0)
+        self.calls[step] = count + 1
+        now = [delivery for (name, n), delivery in self.pending if (name, n) == (step, count)]
+        self.pending = [(turn, delivery) for turn, delivery in self.pending if turn != (step, count)]
+        for delivery in now:
+            self.delivered_during.append(delivery)
+            self._process(delivery)
+
+    def rest(self) -> None:
+        for _, delivery in self.pending:
+            self._process(delivery)
+        self.pending = []
+
+    def _process(self, delivery: Delivery) -> None:
+        self._processor.process(delivery.payload, delivery.trace_id, delivery.sent_at, delivery.ordered_at)
+
+
+class Stepped:
+    """The erasure's view of the store or of Terra: each call is one of its steps (a turn for deliveries)."""
+
+    def __init__(self, target: object, interleaving: Interleaving) -> None:
+        self._target, self._interleaving = target, interleaving
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._target, name)
+        if not callable(attribute):
+            return attribute
+
+        def step(*args: Any, **kwargs: Any) -> Any:
+            self._interleaving.turn(name)
+            return attribute(*args, **kwargs)
+
+        return step
+
+
+def named_for(delivery: Delivery, reference_id: str | None) -> set[str]:
+    """The Terra users a delivery names the app user for (in the user object, or beside it in older shapes);
+    with None, every Terra user it names."""
+    payload = delivery.payload
+    users = [payload.get(key) for key in ("user", "new_user", "old_user")]
+    return {
+        user["user_id"]
+        for user in users
+        if isinstance(user, dict)
+        and (reference_id is None or reference_id in (user.get("reference_id"), payload.get("reference_id")))
+    }
 
 
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(history=st.lists(steps, min_size=4, max_size=30), data=st.data())
-def test_erasure_leaves_nothing_of_the_user_whatever_was_delivered_before_or_arrives_after(
+def test_erasure_leaves_nothing_of_the_user_in_any_interleaving_of_deliveries_with_its_steps(
     history: list[Step], data: st.DataObject
 ) -> None:
-    world = World(exact=True).play(history)
-    order = data.draw(st.permutations(world.deliveries), label="delivery order")
-    before = data.draw(st.integers(0, len(order)), label="delivered before the erasure")
-    store, terra = InMemoryRegistryStore(), TerraAccount(at_terra(world))
+    store = InMemoryRegistryStore()
+    erase_interleaved(store, World(exact=True).play(history), data, published=lambda: len(erased_events(store)))
+
+
+@pytest.fixture(scope="module")
+def dynamodb() -> Iterator[None]:
+    with mock_aws():
+        yield
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
+@given(history=st.lists(steps, min_size=4, max_size=16), data=st.data())
+def test_the_dynamodb_layout_keeps_that_promise(dynamodb: None, history: list[Step], data: st.DataObject) -> None:
+    """The same, on the table: its conditional writes (the marker each write checks, the claims the finish counts)."""
+    create_connections_table(None, TABLE)
+    try:
+        store = DynamoDBRegistryStore(TABLE, retention=timedelta(days=30))
+
+        def published() -> int:
+            items = boto3.client("dynamodb").scan(TableName=TABLE)["Items"]
+            return sum(item["pk"]["S"].startswith("outbox#") for item in items)
+
+        erase_interleaved(store, World(exact=True).play(history), data, published=published)
+    finally:
+        boto3.client("dynamodb").delete_table(TableName=TABLE)
+
+
+def erase_interleaved(store: RegistryStore, world: World, data: st.DataObject, published: Callable[[], int]) -> None:
+    """Every delivery was signed before the erasure started; each arrives before it, between any two of its steps
+    or after it, Terra's reference_id listing lagging behind some of the app user's Terra users, then all of them
+    again, and again as retries Terra signs later (with their ordering timestamps)."""
+    count = len(world.deliveries)
+    planned = data.draw(st.lists(turns, min_size=count, max_size=count), label="arrives just before")
+    terra = TerraAccount(at_terra(world))
     alices = {uid for uid, user in terra.users.items() if user.reference_id == "alice"}
-    deliver(store, order[:before])
+    others = set(terra.users) - alices
+    terra.lagging = data.draw(st.sets(st.sampled_from(sorted(alices))), label="not listed yet") if alices else set()
+    interleaving = Interleaving(store, list(zip(planned, world.deliveries, strict=True)))
+    service = ErasureService(
+        ConnectionRegistry(Stepped(store, interleaving)),
+        Stepped(store, interleaving),
+        Stepped(terra, interleaving),
+        now=lambda: ERASED_AT,
+    )
+    every_user = {uid for d in world.deliveries for uid in named_for(d, None)}
 
-    report = erase(store, terra)
-    deliver(store, order[before:])  # late: every one of them was sent before the erasure
-    deliver(store, order)  # and all of them again (Terra retries)
+    interleaving.turn(BEFORE)
+    report = service.erase("alice", Deadline.after(30))
+    first = set(terra.deauthenticated)
+    interleaving.rest()
+    deliver(store, world.deliveries)  # all of them again
+    deliver(store, [d.retried(3_600, f"retry-{i}") for i, d in enumerate(world.deliveries)])  # signed again later
+    nothing_left_of(store, "alice", every_user)
 
-    nothing_left_of(store, "alice")
-    assert sorted(terra.deauthenticated) == sorted(alices)  # Terra's copy of each is deleted, nobody else's
-    assert not [user for user in terra.users.values() if user.reference_id == "alice"]
-    assert len(erased_events(store)) == int(report.erased)
-    # The other app users end up with exactly what Terra holds for them.
+    # The erasure disconnected at Terra every Terra user of alice's that Terra listed, or that a delivery processed
+    # before it finished named her for - nobody else's.
+    told = {uid for d in interleaving.delivered_during for uid in named_for(d, "alice")}
+    assert (alices - terra.lagging) | (alices & told) <= first
+    assert not first & others
+    assert published() == int(report.erased)
+    # What arrived after it finished is claimed: the next erasure (the app's retry, the operator's) disconnects it.
+    named = {uid for d in world.deliveries for uid in named_for(d, "alice")}
+    erase(store, terra, at=ERASED_AT + timedelta(minutes=5))
+    assert alices & named <= set(terra.deauthenticated)
+    assert not set(terra.deauthenticated) & others
+    nothing_left_of(store, "alice", every_user)
+    # The other app users lose nothing: what the events left out (a chain through an erased Terra user), their
+    # next sync repairs from Terra.
     truth = {owner: rows for owner, rows in world.truth().items() if owner != "alice"}
+    registry = ConnectionRegistry(store)
+    for owner in ("bob", "carol"):
+        assert set(rows(registry.connections(owner, Deadline.after(5)))) <= set(truth.get(owner, []))
+    sync = SyncService(registry, terra, ConnectionsService(registry, terra, RedirectPolicy([])), now=lambda: AFTER_SYNC)
+    for owner in ("bob", "carol"):
+        sync.sync(owner, Deadline.after(5))
     listed = {
-        owner: sorted((c.terra_user_id, c.provider, c.status.value, c.scopes) for c in rows)
-        for owner in ("bob", "carol")
-        if (rows := ConnectionRegistry(store).connections(owner, Deadline.after(5)))
+        owner: rows(found) for owner in ("bob", "carol") if (found := registry.connections(owner, Deadline.after(5)))
     }
     assert listed == truth
+
+
+AFTER_SYNC = datetime.fromtimestamp(START + 20_000, UTC)
+
+
+def rows(connections: Sequence[Any]) -> list[tuple[str, str, str, tuple[str, ...]]]:
+    return sorted((c.terra_user_id, c.provider, c.status.value, c.scopes) for c in connections)
 
 
 # --- hand-picked cases ---------------------------------------------------------------------------------------
@@ -215,7 +380,8 @@ def _event_id(erasure_id: str) -> str:
     return event_id("alice", "erased", erasure_id)
 
 
-def test_terra_unreachable_before_anything_changed_changes_nothing() -> None:
+def test_terra_unreachable_at_the_start_changes_nothing_but_the_refusal() -> None:
+    """The marker goes first: the registry is as it was, and facts from before the attempt are already refused."""
     store, terra = InMemoryRegistryStore(), TerraAccount([TerraUser("tu-1", "GARMIN", "alice")])
     connected(store, TerraUser("tu-1", "GARMIN", "alice"))
     before = store.snapshot()
@@ -226,7 +392,7 @@ def test_terra_unreachable_before_anything_changed_changes_nothing() -> None:
 
     assert store.snapshot() == before
     assert store.erasing == {}
-    assert store.erased == {}
+    assert store.erased == {"alice": int(ERASED_AT.timestamp() * 1000)}
 
 
 def test_a_terra_user_now_someone_elses_at_terra_is_not_disconnected_only_forgotten() -> None:
@@ -288,3 +454,136 @@ def test_the_same_user_may_connect_again_as_a_new_user() -> None:
         "success", "OURA", None, datetime.fromtimestamp(after, UTC)
     )
     assert store.records["tu-1"].erased  # the old one stays a tombstone
+
+
+# --- after the start, before the start: what Terra's own clock tells -----------------------------------------
+
+AFTER = int(ERASED_AT.timestamp()) + 40  # a retry Terra signs again after the erasure started
+
+
+def auth_event(user_id: str, reference_id: str = "alice") -> dict[str, Any]:
+    user = {"user_id": user_id, "provider": "GARMIN", "reference_id": reference_id, "scopes": "activity:read"}
+    return {"type": "auth", "status": "success", "user": user, "message": "connected"}
+
+
+def test_a_retry_signed_after_the_start_recreates_no_attempt_of_an_erased_terra_user() -> None:
+    """Without Terra's ordering timestamp it looks new; its Terra user's tombstone refuses it, attempt included."""
+    store, terra = InMemoryRegistryStore(), TerraAccount([TerraUser("tu-1", "GARMIN", "alice")])
+    processor = WebhookProcessor(ConnectionRegistry(store))
+    processor.process(auth_event("tu-1"), "trace-1", START)
+    erase(store, terra)
+
+    processor.process(auth_event("tu-1"), "retry-1", AFTER)
+
+    nothing_left_of(store, "alice")
+
+
+def test_a_retry_signed_after_the_start_with_its_ordering_timestamp_is_from_before_it() -> None:
+    """Terra keeps the ordering timestamp on a retry: a failed attempt from before the start stays refused,
+    although nothing else in it (no Terra user) says so."""
+    store, terra = InMemoryRegistryStore(), TerraAccount([TerraUser("tu-1", "GARMIN", "alice")])
+    processor = WebhookProcessor(ConnectionRegistry(store))
+    processor.process(auth_event("tu-1"), "trace-1", START, START * 1000)
+    erase(store, terra)
+    failure = {"type": "auth_cancelled", "status": "error", "reason": "cancelled", "reference_id": "alice"}
+
+    processor.process(failure, "retry-1", AFTER, (START + 5) * 1000)
+
+    nothing_left_of(store, "alice")
+
+
+def test_an_auth_signed_just_before_the_start_and_delivered_while_terra_is_asked_does_not_survive() -> None:
+    """Terra's list lags behind a connection made seconds before the erasure; its auth arrives while the erasure
+    asks Terra for the list. It is refused (the marker is already there), claimed, and disconnected at Terra."""
+    store, terra = InMemoryRegistryStore(), TerraAccount([TerraUser("tu-1", "GARMIN", "alice")])
+    terra.users["tu-new"] = TerraUser("tu-new", "OURA", "alice")
+    terra.lagging = {"tu-new"}
+    processor = WebhookProcessor(ConnectionRegistry(store))
+    processor.process(auth_event("tu-1"), "trace-1", START)
+    signed = int(ERASED_AT.timestamp()) - 3
+    terra.on_listing = lambda: processor.process(auth_event("tu-new"), "trace-2", signed, signed * 1000 + 400)
+
+    report = erase(store, terra)
+
+    assert sorted(terra.deauthenticated) == ["tu-1", "tu-new"]
+    assert report.tombstoned == 2
+    assert store.records["tu-new"].erased
+    assert len(erased_events(store)) == 1
+    nothing_left_of(store, "alice")
+
+
+class MarkedMeanwhile:
+    """A store whose first record write comes after an erasure of alice started (its marker written meanwhile)."""
+
+    def __init__(self, store: RegistryStore) -> None:
+        self._store, self._marked = store, False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def save_user(self, *args: Any, **kwargs: Any) -> bool:
+        if not self._marked:
+            self._marked = True
+            self._store.mark_erased("alice", int(ERASED_AT.timestamp() * 1000))
+        return self._store.save_user(*args, **kwargs)
+
+
+@pytest.mark.parametrize("layout", ["memory", "dynamodb"])
+def test_a_fact_weighed_before_the_marker_is_written_after_it_is_weighed_again(
+    layout: str, request: pytest.FixtureRequest
+) -> None:
+    """The webhook read no marker; the erasure wrote it (and read the registry) before the webhook's write. The
+    write checks the marker it read, fails, and the fact is weighed again: refused and claimed."""
+    if layout == "dynamodb":
+        request.getfixturevalue("dynamodb")
+        create_connections_table(None, TABLE)
+        request.addfinalizer(lambda: boto3.client("dynamodb").delete_table(TableName=TABLE))
+    store = InMemoryRegistryStore() if layout == "memory" else DynamoDBRegistryStore(TABLE, retention=timedelta(days=1))
+
+    WebhookProcessor(ConnectionRegistry(MarkedMeanwhile(store))).process(auth_event("tu-1"), "trace-1", START)
+
+    stored = store.user("tu-1")
+    assert stored is not None
+    assert stored.record.owner is None
+    assert store.erasure_claims("alice") == {"tu-1"}
+    assert ConnectionRegistry(store).connections("alice", Deadline.after(5)) == []
+
+
+def test_a_fact_from_before_the_start_that_arrives_after_the_erasure_finished_is_disconnected_by_the_next() -> None:
+    store, terra = InMemoryRegistryStore(), TerraAccount([TerraUser("tu-late", "OURA", "alice")])
+    terra.lagging = {"tu-late"}
+    assert erase(store, terra).erased is False  # Terra's list did not show it yet; nothing else was stored
+
+    WebhookProcessor(ConnectionRegistry(store)).process(auth_event("tu-late"), "trace-1", START)
+    again = erase(store, terra)
+
+    assert ConnectionRegistry(store).connections("alice", Deadline.after(5)) == []
+    assert (again.erased, terra.deauthenticated) == (True, ["tu-late"])
+    nothing_left_of(store, "alice")
+
+
+@pytest.mark.parametrize("step", ["erasure_claims", "delete_owner_data", "finish_erasure"])
+def test_a_terra_user_claimed_while_the_erasure_ends_is_disconnected_before_it_ends(step: str) -> None:
+    """The erasure looked at its claims, then a fact from before its start claims another Terra user: it does not
+    finish (its finish checks the claims it handled) until that one is disconnected too."""
+    store, terra = InMemoryRegistryStore(), TerraAccount([TerraUser("tu-1", "GARMIN", "alice")])
+    terra.users["tu-new"] = TerraUser("tu-new", "OURA", "alice")
+    terra.lagging = {"tu-new"}
+    WebhookProcessor(ConnectionRegistry(store)).process(auth_event("tu-1"), "trace-1", START)
+    signed = int(ERASED_AT.timestamp()) - 3
+    late = Delivery(auth_event("tu-new"), signed, "trace-2", signed * 1000 + 400)
+    interleaving = Interleaving(store, [((step, 1 if step == "erasure_claims" else 0), late)])
+    service = ErasureService(
+        ConnectionRegistry(Stepped(store, interleaving)),
+        Stepped(store, interleaving),
+        terra,
+        now=lambda: ERASED_AT,
+    )
+
+    report = service.erase("alice", Deadline.after(30))
+
+    assert interleaving.delivered_during == [late]
+    assert sorted(terra.deauthenticated) == ["tu-1", "tu-new"]
+    assert (report.erased, report.tombstoned) == (True, 2)
+    assert len(erased_events(store)) == 1
+    nothing_left_of(store, "alice")

@@ -93,7 +93,7 @@ def test_late_deliveries_after_the_erasure_recreate_nothing(
     table: str,
     function_logs: io.StringIO,
 ) -> None:
-    sent = int(time.time()) - 300
+    sent = int(time.time()) - 240  # every retry below stays within the signature tolerance (300 s)
     deliver(auth("tu-1", sent=sent))
     terra_lists(terra, terra_user("tu-1"))
     terra.delete(DEAUTH_URL, json={"status": "success"})
@@ -114,6 +114,30 @@ def test_late_deliveries_after_the_erasure_recreate_nothing(
     # docs/security.md: the functions never log the reference_id, so an erasure leaves none in CloudWatch Logs.
     assert "Fact about an erased app user's Terra user refused" in function_logs.getvalue()
     assert SUBJECT not in function_logs.getvalue()
+
+
+def test_retries_signed_again_after_the_erasure_started_recreate_nothing(
+    invoke: Callable[..., ApiAnswer], deliver: Deliver, terra: responses.RequestsMock, table: str
+) -> None:
+    sent = int(time.time()) - 200
+    deliver(auth("tu-1", sent=sent))
+    terra_lists(terra, terra_user("tu-1"))
+    terra.delete(DEAUTH_URL, json={"status": "success"})
+    assert invoke(api_event(**ERASE)).status == 204
+    before = [item for item in table_items(table) if not item["pk"]["S"].startswith("delivery#")]
+
+    # Signed again now. The auth carries no ordering timestamp, so it looks new: its Terra user's tombstone refuses
+    # it, the attempt with it. The failed attempt carries Terra's ordering timestamp from before the erasure.
+    retried_auth = {"type": "auth", "status": "success", "user": terra_user("tu-1")}
+    after_start = int(time.time()) + 2
+    assert deliver(webhook_event(retried_auth, timestamp=after_start, trace_id="retry-1")).status == 200
+    failure = {"type": "auth_cancelled", "status": "error", "reason": "cancelled", "reference_id": SUBJECT}
+    ordering = str(sent * 1000 + 500)
+    assert deliver(webhook_event(failure, timestamp=after_start, trace_id="retry-2", ordering=ordering)).status == 200
+
+    after = [item for item in table_items(table) if not item["pk"]["S"].startswith("delivery#")]
+    assert sorted(map(json.dumps, after)) == sorted(map(json.dumps, before))
+    assert invoke(api_event(method="GET", path="/v1/connections")).json == {"connections": [], "last_attempt": None}
 
 
 def test_the_erased_user_connects_again_as_a_new_user(

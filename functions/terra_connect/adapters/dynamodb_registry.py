@@ -9,7 +9,8 @@
     pk = "owner#<ref>"         sk = "sdk-token#<t>" a mobile SDK token issued to the owner at t (expires)
     pk = "owner#<ref>"         sk = "unverified#<id>" an SDK connection claimed for the owner, no token behind it
     pk = "owner#<ref>"         sk = "erasing"      an erasure of the owner under way (see domain/erasure.py)
-    pk = "erased#<sha256(ref)>" sk = "erased"      when the owner's latest erasure started (expires)
+    pk = "erased#<sha256(ref)>" sk = "erased"      when the owner's latest erasure started, and the Terra users
+                                                   facts from before it claimed for it (expires)
     pk = "outbox#<event id>"   sk = "event"        an event to publish once (an erasure's), deleted once published
     pk = "delivery#<sha256>"   sk = "delivery"     a processed webhook delivery (expires after 7 days)
     pk = "reconciliation"      sk = "cursor"       where the background reconciliation stands
@@ -19,7 +20,9 @@ the owner's rules), so the views always match the records and concurrent writers
 Listing is one Query on `live#` items: history and everything else lie outside it, however much of it there is.
 
 An erased owner's Terra users keep their record item as a tombstone: the Terra user id, `erased_at`, a version
-and an expiry, nothing else. The erasure marker is keyed by a hash of the reference_id, not the id itself.
+and an expiry, nothing else. The erasure marker is keyed by a hash of the reference_id, not the id itself, and
+holds Terra user ids only. A write that names an owner checks, in its transaction, that the owner's erasure marker
+is still the one read, so no fact from before an erasure lands after the erasure has read the registry.
 
 The table's stream (NEW_AND_OLD_IMAGES) feeds the lifecycle events (domain/lifecycle.py): `stream_change` reads
 what a record's write changed for its owners, a failed attempt, and an outbox item.
@@ -160,8 +163,23 @@ class DynamoDBRegistryStore:
                 raise RegistryUnavailable(log_context={"dynamodb_error": "UnprocessedKeys"})
         return found
 
-    def save_user(self, user: StoredUser, previous: StoredUser | None, rules: tuple[str, int] | None) -> bool:
+    def save_user(
+        self,
+        user: StoredUser,
+        previous: StoredUser | None,
+        rules: tuple[str, int] | None,
+        markers: Sequence[tuple[str, int | None]] = (),
+    ) -> bool:
         operations: list[Item] = [{"Put": self._record_put(user, previous)}]
+        for reference_id, erased_at in markers:
+            condition: Item = (
+                {"ConditionExpression": "attribute_not_exists(pk)"}
+                if erased_at is None
+                else {"ConditionExpression": "erased_at = :at", "ExpressionAttributeValues": {":at": _n(erased_at)}}
+            )
+            operations.append(
+                {"ConditionCheck": {"TableName": self._table, "Key": _erased_key(reference_id), **condition}}
+            )
         if rules is not None:
             owner, version = rules
             operations.append(
@@ -272,14 +290,30 @@ class DynamoDBRegistryStore:
         entries = json.loads(item["rules"]["S"])
         return StoredRules(ReauthRules(tuple((p, int(at), user) for p, at, user in entries)), int(item["version"]["N"]))
 
-    def save_rules(self, reference_id: str, rules: StoredRules, previous_version: int) -> bool:
+    def save_rules(self, reference_id: str, rules: StoredRules, previous_version: int, fact_at: int) -> bool:
         item = {
             **_key(_owner_pk(reference_id), "rules"),
             "rules": _s(json.dumps([list(entry) for entry in rules.rules.entries])),
             "version": _n(rules.version),
         }
         condition = self._version_condition(None, previous_version)
-        return self._transact([{"Put": {"TableName": self._table, "Item": item, **condition}}])
+        return self._transact(
+            [
+                {"Put": {"TableName": self._table, "Item": item, **condition}},
+                self._not_erased_since(reference_id, fact_at),
+            ]
+        )
+
+    def _not_erased_since(self, reference_id: str, at: int) -> Item:
+        """A condition for a write about the app user from a fact at `at`: no erasure of theirs started after it."""
+        return {
+            "ConditionCheck": {
+                "TableName": self._table,
+                "Key": _erased_key(reference_id),
+                "ConditionExpression": "attribute_not_exists(pk) OR erased_at <= :at",
+                "ExpressionAttributeValues": {":at": _n(at)},
+            }
+        }
 
     def rule_candidates(self, reference_id: str, provider: str) -> list[str]:
         values = {":p": _s(provider)}
@@ -369,14 +403,7 @@ class DynamoDBRegistryStore:
                         "ExpressionAttributeValues": {":order": item["order"]},
                     }
                 },
-                {
-                    "ConditionCheck": {
-                        "TableName": self._table,
-                        "Key": _erased_key(reference_id),
-                        "ConditionExpression": "attribute_not_exists(pk) OR erased_at <= :at",
-                        "ExpressionAttributeValues": {":at": _n(attempt.order()[0])},
-                    }
-                },
+                self._not_erased_since(reference_id, attempt.order()[0]),
             ]
         )
 
@@ -410,7 +437,7 @@ class DynamoDBRegistryStore:
             "at": _n(at // 1000),
             "expires_at": _n(at // 1000 + self._retention),
         }
-        self._call("put_item", Item=item)
+        self._transact([{"Put": {"TableName": self._table, "Item": item}}, self._not_erased_since(reference_id, at)])
 
     def was_unverified(self, reference_id: str, terra_user_id: str) -> bool:
         key = _key(_owner_pk(reference_id), f"{_UNVERIFIED}{terra_user_id}")
@@ -507,14 +534,38 @@ class DynamoDBRegistryStore:
                 terra_user_ids.add(item["terra_user_id"]["S"])
         return ErasureScope(frozenset(terra_user_ids), holds_data, pending)
 
-    def _erased_marker(self, reference_id: str, at: int) -> Item:
-        return {**_erased_key(reference_id), "erased_at": _n(at), "expires_at": _n(at // 1000 + self._retention)}
-
     def mark_erased(self, reference_id: str, at: int) -> None:
-        self._call("put_item", Item=self._erased_marker(reference_id, at))
+        # An update, not a put: the claims it holds stay. Never moved earlier (a retry starts later).
+        try:
+            self._raw(
+                "update_item",
+                Key=_erased_key(reference_id),
+                UpdateExpression="SET erased_at = :at, expires_at = :expires",
+                ConditionExpression="attribute_not_exists(erased_at) OR erased_at < :at",
+                ExpressionAttributeValues={":at": _n(at), ":expires": _n(at // 1000 + self._retention)},
+            )
+        except ClientError as error:
+            if _code(error) != "ConditionalCheckFailedException":
+                raise self._translate(error) from None
+
+    def claim_for_erasure(self, reference_id: str, terra_user_id: str) -> None:
+        try:
+            self._raw(
+                "update_item",
+                Key=_erased_key(reference_id),
+                UpdateExpression="ADD claims :ids",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues={":ids": {"SS": [terra_user_id]}},
+            )
+        except ClientError as error:
+            if _code(error) != "ConditionalCheckFailedException":  # the marker expired: nothing to claim for
+                raise self._translate(error) from None
+
+    def erasure_claims(self, reference_id: str) -> frozenset[str]:
+        item = self._call("get_item", Key=_erased_key(reference_id), ConsistentRead=True).get("Item", {})
+        return frozenset(item.get("claims", {}).get("SS", []))
 
     def begin_erasure(self, erasure: Erasure) -> Erasure:
-        marker = self._erased_marker(erasure.reference_id, erasure.started_at)
         began = self._transact(
             [
                 {
@@ -529,7 +580,6 @@ class DynamoDBRegistryStore:
                         "ConditionExpression": "attribute_not_exists(pk)",
                     }
                 },
-                {"Put": {"TableName": self._table, "Item": marker}},
             ]
         )
         if began:
@@ -556,7 +606,7 @@ class DynamoDBRegistryStore:
             self._transact([{"Delete": {"TableName": self._table, "Key": key}} for key in chunk])
         return len(keys)
 
-    def finish_erasure(self, erasure: Erasure, event: tuple[str, dict[str, Any]]) -> bool:
+    def finish_erasure(self, erasure: Erasure, event: tuple[str, dict[str, Any]], claims: int) -> bool:
         detail_type, detail = event
         outbox = {
             **_key(f"{_OUTBOX}{detail['id']}", "event"),
@@ -575,6 +625,15 @@ class DynamoDBRegistryStore:
                     }
                 },
                 {"Put": {"TableName": self._table, "Item": outbox, "ConditionExpression": "attribute_not_exists(pk)"}},
+                {
+                    # Claims only grow: as many as were handled means none came meanwhile.
+                    "ConditionCheck": {
+                        "TableName": self._table,
+                        "Key": _erased_key(erasure.reference_id),
+                        "ConditionExpression": "attribute_not_exists(claims) OR size(claims) = :claims",
+                        "ExpressionAttributeValues": {":claims": _n(claims)},
+                    }
+                },
             ]
         )
 

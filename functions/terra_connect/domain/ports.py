@@ -141,14 +141,23 @@ class RegistryStore(Protocol):
 
     def users(self, terra_user_ids: Sequence[str]) -> dict[str, StoredUser]: ...
 
-    def save_user(self, user: StoredUser, previous: StoredUser | None, rules: tuple[str, int] | None) -> bool:
-        """Store `user` and the views of it its owners list, if the stored version is still `previous` and the
-        owner's reauth rules are still at the (reference_id, version) read. False on a conflict."""
+    def save_user(
+        self,
+        user: StoredUser,
+        previous: StoredUser | None,
+        rules: tuple[str, int] | None,
+        markers: Sequence[tuple[str, int | None]] = (),
+    ) -> bool:
+        """Store `user` and the views of it its owners list, if the stored version is still `previous`, the
+        owner's reauth rules are still at the (reference_id, version) read, and each (reference_id, erasure start)
+        in `markers` is still the erasure marker read (None: no marker). False on a conflict."""
         ...
 
     def rules(self, reference_id: str) -> StoredRules: ...
 
-    def save_rules(self, reference_id: str, rules: StoredRules, previous_version: int) -> bool: ...
+    def save_rules(self, reference_id: str, rules: StoredRules, previous_version: int, fact_at: int) -> bool:
+        """False on a conflict, or when an erasure of the app user started after `fact_at`."""
+        ...
 
     def rule_candidates(self, reference_id: str, provider: str) -> list[str]:
         """The reference_id's Terra users of `provider` that an unnamed reauth may change: live, or replaced by one."""
@@ -180,7 +189,7 @@ class RegistryStore(Protocol):
 
     def record_unverified(self, reference_id: str, terra_user_id: str, provider: str, at: int) -> None:
         """An SDK connection claimed for the reference_id that no token issued to it backs: kept for the history
-        retention, for the operator to see."""
+        retention, for the operator to see (not when an erasure of the app user started after `at`)."""
         ...
 
     def was_unverified(self, reference_id: str, terra_user_id: str) -> bool:
@@ -204,16 +213,25 @@ class RegistryStore(Protocol):
     def erasure_scope(self, reference_id: str) -> ErasureScope: ...
 
     def begin_erasure(self, erasure: Erasure) -> Erasure:
-        """Record that the erasure started (and since when facts naming the app user are refused); an erasure
-        already under way for the app user is returned instead, so a retry finishes it."""
+        """Record that the erasure is under way; an erasure already under way for the app user is returned
+        instead, so a retry finishes it."""
         ...
 
     def mark_erased(self, reference_id: str, at: int) -> None:
-        """Refuse facts naming the app user from before `at` (an erasure that found nothing to erase)."""
+        """Refuse facts naming the app user from before `at` (the erasure marker; never moved earlier)."""
         ...
 
     def erased_at(self, reference_id: str) -> int | None:
         """When the app user's latest erasure started, while that is remembered (the history retention)."""
+        ...
+
+    def claim_for_erasure(self, reference_id: str, terra_user_id: str) -> None:
+        """A fact from before the app user's erasure named them for this Terra user: the erasure must ask Terra
+        about it (kept with the erasure marker, which holds Terra user ids only)."""
+        ...
+
+    def erasure_claims(self, reference_id: str) -> frozenset[str]:
+        """Every Terra user claimed for the app user's erasure so far (they only ever grow)."""
         ...
 
     def delete_owner_data(self, reference_id: str, terra_user_ids: frozenset[str]) -> int:
@@ -222,8 +240,10 @@ class RegistryStore(Protocol):
         Returns how many items went."""
         ...
 
-    def finish_erasure(self, erasure: Erasure, event: tuple[str, dict[str, Any]]) -> bool:
-        """End the erasure and store its event for publishing, in one write. False if it had already ended."""
+    def finish_erasure(self, erasure: Erasure, event: tuple[str, dict[str, Any]], claims: int) -> bool:
+        """End the erasure and store its event for publishing, in one write, if the erasure marker still holds
+        `claims` claims (else a fact claimed another Terra user meanwhile: handle it first). False if it had
+        already ended, or on a new claim."""
         ...
 
     def save_reconciliation_cursor(self, cursor: ReconciliationCursor) -> None: ...

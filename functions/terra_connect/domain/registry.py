@@ -172,8 +172,9 @@ class ConnectionRegistry:
                 if self._on_erased_fact is not None:
                     self._on_erased_fact(terra_user_id)
                 return Merged(False)
+            unerased, markers = self._unerased(fragment)
             # Judged against the record as read: a concurrent writer's verdicts are the ones that stand.
-            candidate = self._bound(self._unerased(fragment), current, judged, signed_at)
+            candidate = self._bound(unerased, current, judged, signed_at)
             owners = frozenset(ref for ref, links, _ in candidate.owners if links == 0 and ref != ERASED_OWNER)
             if current is None and candidate.is_empty:
                 return Merged(False, owners)
@@ -182,7 +183,10 @@ class ConnectionRegistry:
             if current is not None and (current.record, current.standing) == (record, standing):
                 return Merged(False, owners)
             updated = StoredUser(record, standing, (current.version if current else 0) + 1)
-            if self._store.save_user(updated, current, guard):
+            # Written only if no erasure of an app user it names has started since the markers were read: an
+            # erasure that starts meanwhile reads the registry after its marker, so this write must not land
+            # after that read unseen (it is weighed again, against the marker).
+            if self._store.save_user(updated, current, guard, markers):
                 break
         else:
             raise RegistryUnavailable(log_context={"reason": "conflicting writes", "terra_user_id": terra_user_id})
@@ -203,13 +207,21 @@ class ConnectionRegistry:
         rules = self._store.rules(owner)
         return record.standing(rules.rules.replaced_at(record.provider, record.terra_user_id)), (owner, rules.version)
 
-    def _unerased(self, fragment: UserRecord) -> UserRecord:
-        """The fragment with ERASED_OWNER for each app user it names from before their erasure started."""
-        for reference_id in {entry[0] for entry in fragment.owners}:
+    def _unerased(self, fragment: UserRecord) -> tuple[UserRecord, tuple[tuple[str, int | None], ...]]:
+        """The fragment with ERASED_OWNER for each app user it names from before their erasure started, and the
+        erasure marker read for each app user it still names (for the write to check that none moved since).
+
+        A fact from before an erasure that names the app user tells of a Terra user of theirs the erasure may not
+        know (Terra's list can lag behind it): it is claimed for the erasure, which asks Terra about it."""
+        markers = []
+        for reference_id in sorted({entry[0] for entry in fragment.owners} - {ERASED_OWNER}):
             erased_at = self._store.erased_at(reference_id)
             if erased_at is not None and any(ref == reference_id and at < erased_at for ref, _, at in fragment.owners):
                 fragment = without_owner(fragment, reference_id)
-        return fragment
+                self._store.claim_for_erasure(reference_id, fragment.terra_user_id)
+            else:
+                markers.append((reference_id, erased_at))
+        return fragment, tuple(markers)
 
     def _bound(
         self, fragment: UserRecord, current: StoredUser | None, judged: dict[str, bool], signed_at: int | None
@@ -244,14 +256,15 @@ class ConnectionRegistry:
         return replace(fragment, owners=tuple(owners), binding=binding.with_verdicts(verdicts))
 
     def _add_unnamed_reauth(self, reauth: UnnamedReauth) -> int:
-        if reauth.at < (self._store.erased_at(reauth.owner) or 0):
-            return 0  # it names an app user erased since: nothing of them is kept
         for _ in range(MAX_CONFLICT_RETRIES):
+            if reauth.at < (self._store.erased_at(reauth.owner) or 0):
+                return 0  # it names an app user erased since: nothing of them is kept
             stored = self._store.rules(reauth.owner)
             rules = stored.rules.with_reauth(reauth.provider, reauth.at, reauth.new_user)
             if rules == stored.rules:
                 return 0
-            if self._store.save_rules(reauth.owner, StoredRules(rules, stored.version + 1), stored.version):
+            saved = StoredRules(rules, stored.version + 1)
+            if self._store.save_rules(reauth.owner, saved, stored.version, reauth.at):
                 break
         else:
             raise RegistryUnavailable(log_context={"reason": "conflicting writes to reauth rules"})

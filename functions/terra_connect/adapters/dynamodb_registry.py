@@ -30,7 +30,7 @@ what a record's write changed for its owners, a failed attempt, and an outbox it
 
 import hashlib
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -66,6 +66,7 @@ from terra_connect.domain.records import (
     stamp,
 )
 
+MAX_CONFLICT_RETRIES = 8  # concurrent writers of one item are rare and short: a few rereads settle them
 CLIENT_CONFIG = Config(connect_timeout=1, read_timeout=2, retries={"mode": "standard", "max_attempts": 3})
 DELIVERY_RETENTION = timedelta(days=7)
 MAX_BATCH_GET = 100
@@ -535,31 +536,47 @@ class DynamoDBRegistryStore:
         return ErasureScope(frozenset(terra_user_ids), holds_data, pending)
 
     def mark_erased(self, reference_id: str, at: int) -> None:
-        # An update, not a put: the claims it holds stay. Never moved earlier (a retry starts later).
-        try:
-            self._raw(
-                "update_item",
-                Key=_erased_key(reference_id),
-                UpdateExpression="SET erased_at = :at, expires_at = :expires",
-                ConditionExpression="attribute_not_exists(erased_at) OR erased_at < :at",
-                ExpressionAttributeValues={":at": _n(at), ":expires": _n(at // 1000 + self._retention)},
-            )
-        except ClientError as error:
-            if _code(error) != "ConditionalCheckFailedException":
-                raise self._translate(error) from None
+        # Never moved earlier (a retry starts later); the claims it holds stay.
+        self._rewrite_marker(reference_id, lambda started, claims: (max(at, started or at), claims))
 
     def claim_for_erasure(self, reference_id: str, terra_user_id: str) -> None:
-        try:
-            self._raw(
-                "update_item",
-                Key=_erased_key(reference_id),
-                UpdateExpression="ADD claims :ids",
-                ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeValues={":ids": {"SS": [terra_user_id]}},
-            )
-        except ClientError as error:
-            if _code(error) != "ConditionalCheckFailedException":  # the marker expired: nothing to claim for
-                raise self._translate(error) from None
+        # No marker (it expired): nothing to claim for.
+        self._rewrite_marker(reference_id, lambda started, claims: (started, claims | {terra_user_id}))
+
+    def _rewrite_marker(
+        self, reference_id: str, change: Callable[[int | None, frozenset[str]], tuple[int | None, frozenset[str]]]
+    ) -> None:
+        """Read the erasure marker, change it, and put it back if nobody changed it meanwhile (its start only rises
+        and its claims only grow, so the two are its version). Puts, not updates: the functions' roles write the
+        table with transactions of Put, Delete and ConditionCheck items, and single puts."""
+        for _ in range(MAX_CONFLICT_RETRIES):
+            item = self._call("get_item", Key=_erased_key(reference_id), ConsistentRead=True).get("Item")
+            started = int(item["erased_at"]["N"]) if item else None
+            claims = frozenset(item.get("claims", {}).get("SS", [])) if item else frozenset()
+            after, claimed = change(started, claims)
+            if after is None or (after, claimed) == (started, claims):
+                return
+            marker: Item = {
+                **_erased_key(reference_id),
+                "erased_at": _n(after),
+                "expires_at": _n(after // 1000 + self._retention),
+            }
+            if claimed:
+                marker["claims"] = {"SS": sorted(claimed)}
+            if started is None:
+                condition: Item = {"ConditionExpression": "attribute_not_exists(pk)"}
+            else:
+                condition = {
+                    "ConditionExpression": "erased_at = :at AND "
+                    + ("size(claims) = :claims" if claims else "attribute_not_exists(claims)"),
+                    "ExpressionAttributeValues": {
+                        ":at": _n(started),
+                        **({":claims": _n(len(claims))} if claims else {}),
+                    },
+                }
+            if self._transact([{"Put": {"TableName": self._table, "Item": marker, **condition}}]):
+                return
+        raise RegistryUnavailable(log_context={"reason": "conflicting writes to an erasure marker"})
 
     def erasure_claims(self, reference_id: str) -> frozenset[str]:
         item = self._call("get_item", Key=_erased_key(reference_id), ConsistentRead=True).get("Item", {})

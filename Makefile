@@ -33,7 +33,7 @@ define make_venv
 	touch $(1)/.installed
 endef
 
-.PHONY: dev token help venv lint format unit validate scan build build-local reference-build audit-manifest smoke sam-local-invoke bench bench-quick fuzz test screenshots docs deploy delete e2e clean
+.PHONY: dev token help venv lint format unit validate scan rehearse build build-local reference-build audit-manifest smoke sam-local-invoke bench bench-quick fuzz test screenshots docs deploy delete e2e clean
 
 dev: $(VENV)/.installed ## Run the whole product locally: API on http://127.0.0.1:$${PORT:-3000}, no AWS, no Docker
 	PYTHONPATH=functions $(PY) -m offline.dev
@@ -78,6 +78,9 @@ scan: $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed ## cfn-lint (with server
 	# Offline: no policy download from the vendor, no update check.
 	BC_SKIP_MAPPING=TRUE CKV_SKIP_PACKAGE_UPDATE_CHECK=true $(CHECKOV_VENV)/bin/checkov --quiet --compact \
 		--skip-download --framework cloudformation -f template.yaml
+
+rehearse: $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed ## Deploy rehearsal: each parameter set transformed as sam deploy does, linted, checked
+	$(SAM_VENV)/bin/python -m offline.rehearsal --checkov $(CHECKOV_VENV)/bin/checkov
 
 # Lambda's /var/task is read-only: without shipped bytecode every cold start compiles every module it imports
 # (docs/performance.md measures it). Paths are rewritten to /var/task so tracebacks read as they do in Lambda.

@@ -141,6 +141,7 @@ def test_the_reconciliation_runs_on_a_schedule_that_can_be_changed_or_turned_off
     assert event["Properties"]["ScheduleExpression"] == {"Ref": "ReconcileSchedule"}
     assert event["Properties"]["State"] == {"Fn::If": ["ReconcileOn", "ENABLED", "DISABLED"]}
     assert event["Properties"]["RetryPolicy"] == {"MaximumRetryAttempts": 0}
+    assert event["Properties"]["OmitName"] is True  # a name of its own would be the same in every stack
     assert parameters["ReconcileSchedule"]["Default"] == "rate(6 hours)"
     assert parameters["ReconcileEnabled"]["AllowedValues"] == ["true", "false"]
     assert function["Timeout"] == 900

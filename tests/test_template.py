@@ -5,6 +5,7 @@ import re
 from typing import Any
 
 import pytest
+from offline.rehearsal.cfn import Stack
 from offline.template import function_environment, load_template, resources_of_type
 
 from tests.support import LEGACY_WIDGET_URL, ROOT, WIDGET_URL
@@ -199,6 +200,19 @@ def test_access_logs_are_json_and_every_log_group_has_a_retention() -> None:
     for group in groups.values():
         assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionInDays"}
     assert api_function()["LoggingConfig"]["LogGroup"] == {"Ref": "ApiFunctionLogGroup"}
+
+
+@pytest.mark.parametrize(
+    ("level", "lambda_level"), [("DEBUG", "DEBUG"), ("INFO", "INFO"), ("WARNING", "WARN"), ("ERROR", "ERROR")]
+)
+def test_the_log_level_sets_lambdas_own_filter_as_well_as_powertools(level: str, lambda_level: str) -> None:
+    template = load_template()
+    stack = Stack.of(template, {"LogLevel": level})
+    logging = template["Globals"]["Function"]["LoggingConfig"]
+
+    assert set(template["Parameters"]["LogLevel"]["AllowedValues"]) == set(template["Mappings"]["LambdaLogLevel"])
+    assert stack.resolve(logging) == {"LogFormat": "JSON", "ApplicationLogLevel": lambda_level}
+    assert stack.resolve(template["Globals"]["Function"]["Environment"]["Variables"]["POWERTOOLS_LOG_LEVEL"]) == level
 
 
 def test_the_widget_route_is_post_v1_widget_sessions() -> None:

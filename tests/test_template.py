@@ -5,7 +5,7 @@ import re
 from typing import Any
 
 import pytest
-from offline.rehearsal.cfn import Stack
+from offline.rehearsal.cfn import Stack, parameters_read
 from offline.template import function_environment, load_template, resources_of_type
 
 from tests.support import LEGACY_WIDGET_URL, ROOT, WIDGET_URL
@@ -343,6 +343,24 @@ def test_snapstart_is_opt_in_on_the_two_http_functions_which_the_api_reaches_thr
         assert properties["AutoPublishAlias"] == "live", name
         assert properties["SnapStart"] == {"ApplyOn": {"Fn::If": ["SnapStartOn", "PublishedVersions", "None"]}}
     assert "SnapStart" not in resources["ReconcileFunction"]["Properties"]  # scheduled: its cold start is nobody's wait
+
+
+@pytest.mark.parametrize("function", ["ApiFunction", "WebhookFunction"])
+def test_every_parameter_a_versioned_functions_configuration_reads_is_in_its_configuration_version(
+    function: str,
+) -> None:
+    template = load_template()
+    properties = template["Resources"][function]["Properties"]
+    configuration = {
+        key: [template["Globals"]["Function"].get(key), properties.get(key)]
+        for key in ("Environment", "LoggingConfig", "Architectures", "SnapStart", "MemorySize", "Timeout", "Runtime")
+    }
+    recorded = template["Resources"][f"{function}Configuration"]["Properties"]["Content"]["Fn::Sub"]
+
+    assert parameters_read(template, configuration) == set(re.findall(r"^(\w+)=\$\{\1\}$", recorded, re.MULTILINE))
+    assert properties["VersionDescription"]["Fn::Sub"].startswith(
+        f"Configuration ${{{function}Configuration.VersionNumber}}"
+    )
 
 
 def test_lifecycle_events_may_go_to_one_bus_only_and_come_from_the_tables_stream() -> None:

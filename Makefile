@@ -15,6 +15,9 @@ SAM_ENV := PATH="$(PYTHON313_DIR):$$PATH" SAM_CLI_TELEMETRY=0 AWS_REGION=us-east
 SAM_AWS_ENV := PATH="$(PYTHON313_DIR):$$PATH" SAM_CLI_TELEMETRY=0
 # The stack `make e2e STACK=...` tests and `make delete` removes.
 STACK ?=
+# The architecture make build builds wheels for and make deploy deploys: ARCH=x86_64 or ARCH=arm64, else the one the
+# last guided deploy saved in samconfig.toml, else the template's default (offline/architecture.py).
+ARCH ?= $(shell $(PY) -m offline.architecture chosen)
 # The smoke run builds for the machine it runs on (the RIE and the wheels must execute here).
 HOST_ARCH := $(if $(filter aarch64 arm64,$(shell uname -m)),arm64,x86_64)
 RIE := $(SAM_VENV)/lib/python3.13/site-packages/samcli/local/rapid/aws-lambda-rie-$(HOST_ARCH)
@@ -90,8 +93,9 @@ compile_bytecode = for fn in $(1)/*Function; do \
 # pruned artifact, fail the build if anything pruned is needed (skipped when this very artifact passed before).
 prune_artifact = $(PY) -m offline.prune $(1) && $(PY) -m offline.import_audit check $(1)/ApiFunction
 
-build: $(SAM_VENV)/.installed $(VENV)/.installed ## sam build (python3.13), then compile bytecode into the artifact
-	$(SAM_ENV) $(SAM) build
+build: $(SAM_VENV)/.installed $(VENV)/.installed ## sam build for ARCH (python3.13), then compile bytecode into the artifact
+	$(SAM_ENV) $(SAM) build --cache-dir .aws-sam/cache-$(ARCH) --parameter-overrides Architecture=$(ARCH)
+	$(PY) -m offline.architecture pin .aws-sam/build $(ARCH)
 	$(call compile_bytecode,.aws-sam/build)
 	$(call prune_artifact,.aws-sam/build)
 
@@ -137,8 +141,8 @@ docs: $(VENV)/.installed ## Regenerate docs/openapi.json and the tables in docs/
 	PYTHONPATH=functions $(PY) -m offline.openapi --write
 	PYTHONPATH=functions $(PY) -m tests.security_doc --write
 
-deploy: build ## sam deploy --guided
-	$(SAM_AWS_ENV) $(SAM) deploy --guided
+deploy: build ## sam deploy --guided of the build for ARCH (make deploy ARCH=x86_64)
+	$(SAM_AWS_ENV) $(SAM) deploy --guided --parameter-overrides "$$($(PY) -m offline.architecture overrides $(ARCH))"
 
 delete: $(SAM_VENV)/.installed ## sam delete STACK=<name> (the connections table and user pool are retained)
 	@test -n "$(STACK)" || { echo "usage: make delete STACK=<stack name>"; exit 2; }

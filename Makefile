@@ -118,7 +118,7 @@ smoke: build-local $(VENV)/.installed $(RUNTIME_VENV)/.installed ## Every event 
 sam-local-invoke: build-local $(VENV)/.installed ## Every event through the real `sam local invoke` (Docker)
 	$(SAM_ENV) scripts/sam-local-invoke $(SAM) $(PY) $(SMOKE_BUILD) $(HOST_ARCH)
 
-test: lint unit validate scan build ## Everything CI checks
+test: lint unit validate scan rehearse build ## Everything CI checks
 
 audit-manifest: $(VENV)/.installed ## Rewrite offline/loaded-modules.txt from the import audit (what make build keeps)
 	$(PY) -m offline.import_audit manifest

@@ -64,6 +64,7 @@ def rehearse_versions(template_path: Path, defaults: Transformed) -> tuple[Findi
     findings: list[Finding] = []
     checked = 0
     before_values = Stack.of(defaults.template, defaults.parameters).values
+    changed_templates: dict[str, Transformed] = {}  # one transform per parameter, whichever functions read it
     for function in sorted(functions_behind_aliases(defaults.template)):
         for parameter in sorted(configuration_parameters(defaults.template, function)):
             value = other_value(parameter, defaults.template["Parameters"][parameter])
@@ -71,7 +72,9 @@ def rehearse_versions(template_path: Path, defaults: Transformed) -> tuple[Findi
                 findings.append(Finding("version", f"{parameter}: name a second value in offline/rehearsal/matrix.py"))
                 continue
             overrides = {**matrix.COMPANIONS.get(parameter, {}), parameter: value}
-            changed = transform(f"version-{parameter}", template_path, overrides)[0]
+            if parameter not in changed_templates:
+                changed_templates[parameter] = transform(f"version-{parameter}", template_path, overrides)[0]
+            changed = changed_templates[parameter]
             before = Stack(defaults.template, dict(before_values))
             after = Stack.of(changed.template, overrides)
             checked += 1

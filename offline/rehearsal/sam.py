@@ -53,6 +53,8 @@ def transform(name: str, path: Path, parameters: dict[str, str]) -> list[Transfo
     parent_template = copy.deepcopy(source)
     stack = Stack.of(source, parameters)
     for logical_id, resource in source.get("Resources", {}).items():
+        if not isinstance(resource, dict):  # an Fn::ForEach: expanded by the transform, never a nested stack here
+            continue
         location = resource.get("Properties", {}).get(NESTED.get(resource.get("Type", ""), ""))
         if not _is_local(location):
             continue

@@ -3,8 +3,10 @@
 from typing import Any
 
 import pytest
+from offline.rehearsal import matrix
 from offline.rehearsal.cfn import Stack, Unresolvable
 from offline.rehearsal.checks import (
+    ACCOUNT_WIDE_NAMES,
     alias_moves,
     configuration_parameters,
     created_anew,
@@ -12,6 +14,7 @@ from offline.rehearsal.checks import (
     cycles,
     fixed_name_findings,
 )
+from offline.template import load_template
 
 TWO_STACKS = ("staging", "production")
 
@@ -207,3 +210,38 @@ def test_values_resolve_as_cloudformation_resolves_them() -> None:
     assert stack.resolve([{"Ref": "AWS::NoValue"}, {"Fn::Select": [1, ["a", "b"]]}]) == ["b"]
     with pytest.raises(Unresolvable):
         stack.resolve({"Fn::GetAZs": ""})
+
+
+def test_the_rehearsal_deploys_every_parameter_set_the_docs_offer() -> None:
+    sets = {case.name: case.parameters for case in matrix.CASES}
+    template = load_template()
+
+    assert sets["defaults"] == {}
+    assert sets["snapstart"] == {"SnapStart": "true"}
+    assert sets["gradual"]["DeploymentStrategy"] != "AllAtOnce"
+    assert sets["snapstart-gradual"]["SnapStart"] == "true"
+    assert sets["alarm-email"]["AlarmEmail"]
+    assert not sets["bus-by-name"]["EventBusName"].startswith("arn:")
+    assert sets["bus-by-arn"]["EventBusName"].startswith("arn:")
+    assert {"JwtIssuer", "JwtAudience"} <= set(sets["own-issuer"])
+    assert sets["x86-64"] == {"Architecture": "x86_64"}
+    assert sets["reconciliation-off"] == {"ReconcileEnabled": "false"}
+    for name, parameters in sets.items():
+        assert set(parameters) <= set(template["Parameters"]), name
+        assert Stack.of(template, parameters).refused_parameters() == [], name
+
+
+@pytest.mark.parametrize("parameter", sorted(matrix.OTHER_VALUES))
+def test_each_second_value_differs_from_the_default_and_cloudformation_accepts_it(parameter: str) -> None:
+    template = load_template()
+    overrides = {**matrix.COMPANIONS.get(parameter, {}), parameter: matrix.OTHER_VALUES[parameter]}
+
+    assert str(template["Parameters"][parameter].get("Default")) != matrix.OTHER_VALUES[parameter]
+    assert Stack.of(template, overrides).refused_parameters() == []
+
+
+def test_the_name_check_knows_every_resource_type_the_template_declares_directly() -> None:
+    declared = {r["Type"] for r in load_template()["Resources"].values()} - {"AWS::Serverless::Function"}
+    declared -= {"AWS::Serverless::HttpApi"}  # transformed into AWS::ApiGatewayV2::Api and Stage, which it knows
+
+    assert declared <= set(ACCOUNT_WIDE_NAMES)

@@ -78,4 +78,8 @@ OTHER_VALUES = {
     "RegistryThrottleThreshold": "5",
 }
 # Parameters that only make sense together with another one: the second value needs the other set too.
-COMPANIONS = {"JwtIssuer": {"JwtAudience": "mobile-app"}, "JwtAudience": {"JwtIssuer": ISSUER}}
+COMPANIONS = {
+    "JwtIssuer": {"JwtAudience": "mobile-app"},
+    "JwtAudience": {"JwtIssuer": ISSUER},
+    "TerraSecretKmsKeyArn": {"TerraSecretArn": SECRET_ARN},
+}

@@ -41,7 +41,7 @@ endef
 dev: $(VENV)/.installed ## Run the whole product locally: API on http://127.0.0.1:$${PORT:-3000}, no AWS, no Docker
 	PYTHONPATH=functions $(PY) -m offline.dev
 
-token: $(VENV)/.installed ## A real access token from the running make dev's user pool (make token USER=alice), last line
+token: $(VENV)/.installed ## A real access token (the API takes no ID token) from make dev's pool (make token USER=alice), last line
 	@PYTHONPATH=functions $(PY) -m offline.dev token $(USER)
 
 help: ## List the targets

@@ -15,6 +15,9 @@ SAM_ENV := PATH="$(PYTHON313_DIR):$$PATH" SAM_CLI_TELEMETRY=0 AWS_REGION=us-east
 SAM_AWS_ENV := PATH="$(PYTHON313_DIR):$$PATH" SAM_CLI_TELEMETRY=0
 # The stack `make e2e STACK=...` tests and `make delete` removes.
 STACK ?=
+# The architecture make build builds wheels for and make deploy deploys: ARCH=x86_64 or ARCH=arm64, else the one the
+# last guided deploy saved in samconfig.toml, else the template's default (offline/architecture.py).
+ARCH ?= $(shell $(PY) -m offline.architecture chosen)
 # The smoke run builds for the machine it runs on (the RIE and the wheels must execute here).
 HOST_ARCH := $(if $(filter aarch64 arm64,$(shell uname -m)),arm64,x86_64)
 RIE := $(SAM_VENV)/lib/python3.13/site-packages/samcli/local/rapid/aws-lambda-rie-$(HOST_ARCH)
@@ -33,12 +36,12 @@ define make_venv
 	touch $(1)/.installed
 endef
 
-.PHONY: dev token help venv lint format unit validate scan build build-local reference-build audit-manifest smoke sam-local-invoke bench bench-quick fuzz test screenshots docs deploy delete e2e clean
+.PHONY: dev token help venv lint format unit validate scan rehearse build build-local reference-build audit-manifest smoke sam-local-invoke bench bench-quick fuzz test screenshots docs deploy delete e2e clean
 
 dev: $(VENV)/.installed ## Run the whole product locally: API on http://127.0.0.1:$${PORT:-3000}, no AWS, no Docker
 	PYTHONPATH=functions $(PY) -m offline.dev
 
-token: $(VENV)/.installed ## A real access token from the running make dev's user pool (make token USER=alice), last line
+token: $(VENV)/.installed ## A real access token (the API takes no ID token) from make dev's pool (make token USER=alice), last line
 	@PYTHONPATH=functions $(PY) -m offline.dev token $(USER)
 
 help: ## List the targets
@@ -79,6 +82,9 @@ scan: $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed ## cfn-lint (with server
 	BC_SKIP_MAPPING=TRUE CKV_SKIP_PACKAGE_UPDATE_CHECK=true $(CHECKOV_VENV)/bin/checkov --quiet --compact \
 		--skip-download --framework cloudformation -f template.yaml
 
+rehearse: $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed ## Deploy rehearsal: each parameter set transformed as sam deploy does, linted, checked
+	$(SAM_VENV)/bin/python -m offline.rehearsal --checkov $(CHECKOV_VENV)/bin/checkov
+
 # Lambda's /var/task is read-only: without shipped bytecode every cold start compiles every module it imports
 # (docs/performance.md measures it). Paths are rewritten to /var/task so tracebacks read as they do in Lambda.
 compile_bytecode = for fn in $(1)/*Function; do \
@@ -87,8 +93,9 @@ compile_bytecode = for fn in $(1)/*Function; do \
 # pruned artifact, fail the build if anything pruned is needed (skipped when this very artifact passed before).
 prune_artifact = $(PY) -m offline.prune $(1) && $(PY) -m offline.import_audit check $(1)/ApiFunction
 
-build: $(SAM_VENV)/.installed $(VENV)/.installed ## sam build (python3.13), then compile bytecode into the artifact
-	$(SAM_ENV) $(SAM) build
+build: $(SAM_VENV)/.installed $(VENV)/.installed ## sam build for ARCH (python3.13), then compile bytecode into the artifact
+	$(SAM_ENV) $(SAM) build --cache-dir .aws-sam/cache-$(ARCH) --parameter-overrides Architecture=$(ARCH)
+	$(PY) -m offline.architecture pin .aws-sam/build $(ARCH)
 	$(call compile_bytecode,.aws-sam/build)
 	$(call prune_artifact,.aws-sam/build)
 
@@ -111,7 +118,7 @@ smoke: build-local $(VENV)/.installed $(RUNTIME_VENV)/.installed ## Every event 
 sam-local-invoke: build-local $(VENV)/.installed ## Every event through the real `sam local invoke` (Docker)
 	$(SAM_ENV) scripts/sam-local-invoke $(SAM) $(PY) $(SMOKE_BUILD) $(HOST_ARCH)
 
-test: lint unit validate scan build ## Everything CI checks
+test: lint unit validate scan rehearse build ## Everything CI checks
 
 audit-manifest: $(VENV)/.installed ## Rewrite offline/loaded-modules.txt from the import audit (what make build keeps)
 	$(PY) -m offline.import_audit manifest
@@ -134,8 +141,8 @@ docs: $(VENV)/.installed ## Regenerate docs/openapi.json and the tables in docs/
 	PYTHONPATH=functions $(PY) -m offline.openapi --write
 	PYTHONPATH=functions $(PY) -m tests.security_doc --write
 
-deploy: build ## sam deploy --guided
-	$(SAM_AWS_ENV) $(SAM) deploy --guided
+deploy: build ## sam deploy --guided of the build for ARCH (make deploy ARCH=x86_64)
+	$(SAM_AWS_ENV) $(SAM) deploy --guided --parameter-overrides "$$($(PY) -m offline.architecture overrides $(ARCH))"
 
 delete: $(SAM_VENV)/.installed ## sam delete STACK=<name> (the connections table and user pool are retained)
 	@test -n "$(STACK)" || { echo "usage: make delete STACK=<stack name>"; exit 2; }

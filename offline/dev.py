@@ -43,6 +43,7 @@ from offline.aws import (
 )
 from offline.gateway import FunctionInstance, JwtAuthorizer, LocalGateway, jwks_from
 from offline.streams import LocalStreamTrigger
+from offline.template import authorization_scopes
 from offline.terra_simulator import TerraSimulator
 from terra_connect.settings import CURRENT_WIDGET_SESSION_URL
 
@@ -91,7 +92,11 @@ class LocalIdentity:
         return cls(endpoint=endpoint, pool_id=pool["Id"], client_id=client["ClientId"])
 
     def token(self, username: str) -> str:
-        """A real access token for `username` (created on first use, password LOCAL_PASSWORD)."""
+        """A real access token for `username` (created on first use, password LOCAL_PASSWORD): what the API takes."""
+        return self.sign_in(username)["AccessToken"]
+
+    def sign_in(self, username: str) -> dict[str, str]:
+        """`username`'s tokens as Cognito answers a sign-in: AccessToken, IdToken, RefreshToken."""
         cognito = _cognito(self.endpoint)
         with suppress(cognito.exceptions.UsernameExistsException):
             cognito.admin_create_user(UserPoolId=self.pool_id, Username=username, MessageAction="SUPPRESS")
@@ -104,7 +109,7 @@ class LocalIdentity:
             AuthFlow="ADMIN_USER_PASSWORD_AUTH",
             AuthParameters={"USERNAME": username, "PASSWORD": LOCAL_PASSWORD},
         )
-        return str(signed_in["AuthenticationResult"]["AccessToken"])
+        return {name: str(value) for name, value in signed_in["AuthenticationResult"].items() if name.endswith("Token")}
 
     def subject(self, username: str) -> str:
         """The user's `sub`: what becomes their reference_id (created on first use)."""
@@ -301,7 +306,10 @@ def dev_stack(
         ).start()
         stack.callback(trigger.stop)
         authorizer = JwtAuthorizer(
-            issuer=identity.issuer, audiences=frozenset({identity.client_id}), jwks=jwks_from(identity.jwks_url)
+            issuer=identity.issuer,
+            audiences=frozenset({identity.client_id}),
+            jwks=jwks_from(identity.jwks_url),
+            scopes=authorization_scopes(own_user_pool=True),
         )
         gateway = LocalGateway(
             functions,

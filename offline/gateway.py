@@ -3,9 +3,11 @@
 What it reproduces, because app teams develop against it:
 - the routes template.yaml declares, and nothing else: any other method or path gets `404 {"message":"Not Found"}`;
 - the JWT authorizer: the token's RS256 signature against the issuer's JWKS, `iss`, `aud` or `client_id`, `exp`,
-  `nbf` and `iat`, on every route but those with `Auth: NONE`. A request it refuses gets API Gateway's
-  `401 {"message":"Unauthorized"}` and never reaches a function; one it lets through carries the claims as API
-  Gateway passes them (every value a string);
+  `nbf` and `iat`, on every route but those with `Auth: NONE`, then the template's authorization scopes (with the
+  stack's own pool, an access token's `aws.cognito.signin.user.admin`: an ID token has no scope). A request it
+  refuses gets API Gateway's `401 {"message":"Unauthorized"}` (a valid token without a required scope: `403
+  {"message":"Forbidden"}`) and never reaches a function; one it lets through carries the claims as API Gateway
+  passes them (every value a string), and its scopes when the route requires some;
 - Lambda's concurrency: a function instance handles one event at a time, with its own per-invocation context
   (request id, remaining time counted down from the template's Timeout); a concurrent request waits its turn.
   Where Lambda runs each function in its own container, here they share one Python process - and Powertools keeps
@@ -46,6 +48,7 @@ API_ID = "local"
 # API Gateway's own answers, as it words them.
 NOT_FOUND = (404, {"message": "Not Found"})
 UNAUTHORIZED = (401, {"message": "Unauthorized"})
+FORBIDDEN = (403, {"message": "Forbidden"})
 TOO_LARGE = (413, {"message": "Request Entity Too Large"})
 BAD_REQUEST = (400, {"message": "Bad Request"})
 INTERNAL_ERROR = (500, {"message": "Internal Server Error"})
@@ -99,19 +102,24 @@ class Unauthorized(Exception):
     """The token is missing or fails a check the JWT authorizer makes; the message is for the log only."""
 
 
+class Forbidden(Exception):
+    """A valid token that carries none of the scopes the route requires (an ID token carries none)."""
+
+
 @dataclass
 class JwtAuthorizer:
     """API Gateway's JWT authorizer: RS256 tokens from `issuer` for one of `audiences`, checked against the
-    issuer's JWKS (`jwks` fetches it, once)."""
+    issuer's JWKS (`jwks` fetches it, once), carrying one of `scopes` when there are any."""
 
     issuer: str
     audiences: frozenset[str]
     jwks: Callable[[], dict[str, Any]]
+    scopes: frozenset[str] = frozenset()
     clock: Callable[[], float] = time.time
     _keys: KeySet | None = field(default=None, init=False, repr=False)
 
     def claims(self, authorization: str | None) -> dict[str, str]:
-        """The token's claims as API Gateway hands them to Lambda, or Unauthorized."""
+        """The token's claims as API Gateway hands them to Lambda; Unauthorized, or Forbidden without a scope."""
         token = (authorization or "").strip()
         if token[:7].lower() == "bearer ":
             token = token[7:].strip()
@@ -123,7 +131,13 @@ class JwtAuthorizer:
             raise Unauthorized(f"token not signed by the issuer: {type(error).__name__}") from None
         claims = decoded.claims
         self._check(claims)
+        if self.scopes and not self.scopes & set(token_scopes(claims)):
+            raise Forbidden(f"none of the scopes {sorted(self.scopes)}")
         return {name: _as_api_gateway_string(value) for name, value in claims.items()}
+
+    def granted_scopes(self, claims: Mapping[str, str]) -> list[str] | None:
+        """The event's `scopes`: the token's scopes when the route requires some, else null, as API Gateway passes."""
+        return token_scopes(claims) if self.scopes else None
 
     def _check(self, claims: Mapping[str, Any]) -> None:
         now = self.clock()
@@ -145,6 +159,16 @@ class JwtAuthorizer:
         if self._keys is None:
             self._keys = KeySet.import_key_set(self.jwks())  # type: ignore[arg-type]
         return self._keys
+
+
+def token_scopes(claims: Mapping[str, Any]) -> list[str]:
+    """The scopes a token grants: its `scope` claim (space-separated, as OAuth and Cognito write it) or `scp`."""
+    granted = claims.get("scope", claims.get("scp", ""))
+    if isinstance(granted, str):
+        return granted.split()
+    if isinstance(granted, list):
+        return [str(scope) for scope in granted]
+    return []
 
 
 def jwks_from(url: str) -> Callable[[], dict[str, Any]]:
@@ -281,15 +305,20 @@ class LocalGateway:
         return _gateway_answer(*NOT_FOUND)
 
     def _invoke(self, route: Route, parameters: dict[str, str], request: Request) -> Response:
-        claims = None
+        claims = scopes = None
         if route.authorized:
             try:
                 claims = self._authorizer.claims(request.headers.get("Authorization"))
             except Unauthorized as refused:
                 self._log(f"authorizer refused the request: {refused}")
                 return _gateway_answer(*UNAUTHORIZED, headers={"www-authenticate": 'Bearer error="invalid_token"'})
+            except Forbidden as refused:
+                self._log(f"authorizer refused the request: {refused}")
+                challenge = f'Bearer scope="{" ".join(sorted(self._authorizer.scopes))}" error="insufficient_scope"'
+                return _gateway_answer(*FORBIDDEN, headers={"www-authenticate": challenge})
+            scopes = self._authorizer.granted_scopes(claims)
         body = request.get_data(cache=False)
-        event = api_gateway_event(route, parameters, request, body, claims)
+        event = api_gateway_event(route, parameters, request, body, claims, scopes=scopes)
         try:
             result = self._functions[route.function].invoke(event)
         except Exception as error:
@@ -299,7 +328,13 @@ class LocalGateway:
 
 
 def api_gateway_event(
-    route: Route, parameters: dict[str, str], request: Request, body: bytes, claims: dict[str, str] | None
+    route: Route,
+    parameters: dict[str, str],
+    request: Request,
+    body: bytes,
+    claims: dict[str, str] | None,
+    *,
+    scopes: list[str] | None = None,
 ) -> dict[str, Any]:
     """The payload 2.0 event API Gateway gives the function for this request."""
     now = datetime.now(UTC)
@@ -331,7 +366,7 @@ def api_gateway_event(
         "timeEpoch": int(now.timestamp() * 1000),
     }
     if claims is not None:
-        context["authorizer"] = {"jwt": {"claims": claims, "scopes": None}}
+        context["authorizer"] = {"jwt": {"claims": claims, "scopes": scopes}}
     event: dict[str, Any] = {
         "version": "2.0",
         "routeKey": route.route_key,

@@ -7,6 +7,8 @@ from typing import Any
 
 import yaml
 
+from offline.rehearsal.cfn import Stack
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -53,3 +55,14 @@ def undeclared_variables(env_file: Path) -> dict[str, set[str]]:
     variables: dict[str, dict[str, str]] = json.loads(env_file.read_text())
     missing = {function: set(values) - function_environment(function) for function, values in variables.items()}
     return {function: names for function, names in missing.items() if names}
+
+
+def authorization_scopes(*, own_user_pool: bool) -> frozenset[str]:
+    """The scopes the HTTP API's default JWT authorizer requires, one of which a token must carry, as deployed with
+    the stack's own user pool or with an issuer of the operator's (JwtIssuer)."""
+    template = load_template()
+    (api,) = resources_of_type("AWS::Serverless::HttpApi").values()
+    auth = api["Properties"]["Auth"]
+    authorizer = auth["Authorizers"][auth["DefaultAuthorizer"]]
+    issuer = {} if own_user_pool else {"JwtIssuer": "https://issuer.example", "JwtAudience": "app"}
+    return frozenset(Stack.of(template, issuer).resolve(authorizer.get("AuthorizationScopes", [])))

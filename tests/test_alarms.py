@@ -6,11 +6,12 @@ from typing import Any
 
 import pytest
 import responses
+from offline.rehearsal.cfn import Stack
 from offline.template import load_template
 
 from terra_connect.api.observability import REJECTION_KINDS
 from terra_connect.domain import errors
-from tests.support import ROOT, WIDGET_URL, ApiAnswer, api_event, emf_documents, webhook_event
+from tests.support import ROOT, WIDGET_URL, ApiAnswer, FakeLambdaContext, api_event, emf_documents, webhook_event
 
 NOTIFY = {"Fn::If": ["AlarmEmailSet", [{"Ref": "AlarmTopic"}], {"Ref": "AWS::NoValue"}]}
 SILENCE_IS_THE_FAILURE = {"ReconcileNotRunningAlarm"}
@@ -89,20 +90,53 @@ def test_the_topic_is_encrypted_and_exists_only_with_an_email() -> None:
     assert found["AlarmTopicKey"]["Properties"]["EnableKeyRotation"] is True
 
 
+def refers_to(value: Any, logical_id: str) -> bool:
+    return f'"{logical_id}"' in json.dumps(value) or f"${{{logical_id}" in json.dumps(value)
+
+
 def test_gradual_deployments_roll_back_on_the_functions_alarms_and_compose_with_snapstart() -> None:
     found = resources()
     for function in ("ApiFunction", "WebhookFunction"):
         properties = found[function]["Properties"]
         preference = properties["DeploymentPreference"]
         assert preference["Type"] == {"Ref": "DeploymentStrategy"}
-        assert {"Ref": f"{function}ErrorsAlarm"} in preference["Alarms"]
-        assert {"Ref": f"{function}ThrottlesAlarm"} in preference["Alarms"]
-        assert {"Ref": "ApiServerErrorRateAlarm"} in preference["Alarms"]
+        assert preference["Alarms"] == [
+            {"Ref": f"{function}ServerErrorRateAlarm"},
+            {"Ref": f"{function}ErrorsAlarm"},
+            {"Ref": f"{function}ThrottlesAlarm"},
+        ]
+        # The HTTP API invokes the alias these alarms guard: an alarm on the API would be a dependency loop.
+        for trigger in preference["Alarms"]:
+            assert not refers_to(found[trigger["Ref"]], "HttpApi"), trigger
         assert properties["AutoPublishAlias"] == "live"  # the alias both CodeDeploy and SnapStart act through
         assert "SnapStart" in properties
     parameter = load_template()["Parameters"]["DeploymentStrategy"]
     assert parameter["Default"] == "AllAtOnce"
     assert {"Canary10Percent5Minutes", "Linear10PercentEvery1Minute"} <= set(parameter["AllowedValues"])
+
+
+@pytest.mark.parametrize("function", ["ApiFunction", "WebhookFunction"])
+def test_the_rollback_5xx_rate_judges_the_version_behind_live_by_its_own_answers_and_failures(function: str) -> None:
+    alarm = alarms()[f"{function}ServerErrorRateAlarm"]
+    version = {"Fn::GetAtt": [function, "Version.Version"]}  # the version SAM publishes for the function
+    alias = {"Fn::Sub": f"${{{function}}}:live"}
+    by_version = {"FunctionName": {"Ref": function}, "Resource": alias, "ExecutedVersion": version}
+
+    assert sorted(watched(alarm), key=lambda series: series[1]) == [
+        ("AWS/Lambda", "Errors", by_version),
+        ("AWS/Lambda", "Invocations", by_version),
+        (
+            "TerraConnect",
+            "ServerErrors",
+            {"function_name": {"Ref": function}, "function_version": version, "service": {"Ref": "AWS::StackName"}},
+        ),
+    ]
+    (rate,) = [query for query in alarm["Metrics"] if query["ReturnData"]]
+    assert rate["Expression"] == {
+        "Fn::Sub": "IF(invocations >= ${ApiServerErrorMinRequests}, "
+        "100 * (FILL(answers, 0) + FILL(failures, 0)) / invocations, 0)"
+    }
+    assert alarm["Threshold"] == {"Ref": "ApiServerErrorRatePercent"}
 
 
 def test_thresholds_are_parameters_with_defaults() -> None:
@@ -119,9 +153,24 @@ def test_thresholds_are_parameters_with_defaults() -> None:
         assert parameters[name]["Description"], name
 
 
+def dashboard(reconciliation: str) -> dict[str, Any]:
+    stack = Stack.of(load_template(), {"ReconcileEnabled": reconciliation})
+    body: dict[str, Any] = json.loads(stack.resolve(resources()["Dashboard"]["Properties"]["DashboardBody"]))
+    return body
+
+
+@pytest.mark.parametrize("reconciliation", ["true", "false"])
+def test_the_dashboard_shows_every_alarm_the_stack_has(reconciliation: str) -> None:
+    stack = Stack.of(load_template(), {"ReconcileEnabled": reconciliation})
+    existing = {stack.physical(name, "Arn") for name in alarms() if stack.exists(name)}
+    (widget,) = [w for w in dashboard(reconciliation)["widgets"] if w["type"] == "alarm"]
+
+    assert sorted(widget["properties"]["alarms"]) == sorted(existing)
+    assert len(existing) == len(alarms()) - (reconciliation == "false")
+
+
 def test_the_dashboard_body_is_json_with_the_promised_widgets() -> None:
-    body = resources()["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
-    titles = {w["properties"].get("title") for w in json.loads(body)["widgets"]}
+    titles = {w["properties"].get("title") for w in dashboard("true")["widgets"]}
     for title in (
         "API requests and errors",
         "API latency (ms)",
@@ -147,10 +196,22 @@ def emitted(stdout: str) -> set[tuple[str, str, frozenset[tuple[str, str]]]]:
     return series
 
 
+def as_emitted(value: Any) -> str:
+    """A dimension value an alarm names, as the tests' handlers emit it: the stack's name is the service, a function
+    and its version are what Lambda passes the function (FakeLambdaContext)."""
+    if value == {"Ref": "AWS::StackName"}:
+        return "terra-connect"
+    if isinstance(value, dict) and "Ref" in value:
+        return FakeLambdaContext.function_name
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        return FakeLambdaContext.function_version
+    return str(value)
+
+
 def alarmed_custom_metrics() -> set[tuple[str, frozenset[tuple[str, str]]]]:
-    """Custom metrics the alarms read, with `service` (the stack's name in AWS) as the tests' service name."""
+    """Custom metrics the alarms read, with their dimensions as the tests' handlers would emit them."""
     return {
-        (metric, frozenset((k, "terra-connect" if k == "service" else v) for k, v in dimensions.items()))
+        (metric, frozenset((k, as_emitted(v)) for k, v in dimensions.items()))
         for alarm in alarms().values()
         for namespace, metric, dimensions in watched(alarm)
         if namespace == "TerraConnect"
@@ -189,6 +250,38 @@ def test_a_bad_signature_is_counted_where_its_alarm_looks(
     expected = ("WebhookSignatureFailures", frozenset({("service", "terra-connect")}))
     assert expected in {(metric, dims) for _, metric, dims in emitted(capsys.readouterr().out)}
     assert expected in alarmed_custom_metrics()
+
+
+def test_a_5xx_answer_is_counted_by_function_and_version_where_the_rollback_alarm_looks(
+    invoke: Callable[..., ApiAnswer],
+    terra: responses.RequestsMock,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "terra-connect")
+    terra.post(WIDGET_URL, status=503)
+
+    assert invoke(api_event()).status == 503
+
+    by_version = frozenset(
+        {
+            ("function_name", FakeLambdaContext.function_name),
+            ("function_version", FakeLambdaContext.function_version),
+            ("service", "terra-connect"),
+        }
+    )
+    series = {(metric, dims) for _, metric, dims in emitted(capsys.readouterr().out)}
+    assert ("ServerErrors", by_version) in series
+    assert ("ServerErrors", by_version) in alarmed_custom_metrics()
+    assert ("ServerErrors", frozenset({("service", "terra-connect")})) in series  # the stack-wide count stays
+
+
+def test_a_4xx_answer_is_not_counted_against_the_version(
+    invoke: Callable[..., ApiAnswer], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert invoke(api_event(body="{")).status == 400
+
+    assert not any(metric == "ServerErrors" for _, metric, _ in emitted(capsys.readouterr().out))
 
 
 def test_every_terra_errors_kind_an_alarm_watches_is_one_the_code_can_emit() -> None:

@@ -12,7 +12,8 @@ import requests
 from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
 from offline.dev import DevStack, dev_stack
-from offline.gateway import JwtAuthorizer, LocalContext, Unauthorized
+from offline.gateway import Forbidden, JwtAuthorizer, LocalContext, Unauthorized
+from offline.template import authorization_scopes
 
 from tests.support import terra_user
 
@@ -23,11 +24,15 @@ KEY = RSAKey.generate_key(2048, parameters={"kid": "k1"})
 OTHER_KEY = RSAKey.generate_key(2048, parameters={"kid": "k1"})
 
 
-def authorizer() -> JwtAuthorizer:
+ACCESS_SCOPE = "aws.cognito.signin.user.admin"
+
+
+def authorizer(scopes: frozenset[str] = frozenset()) -> JwtAuthorizer:
     return JwtAuthorizer(
         issuer=ISSUER,
         audiences=frozenset({CLIENT}),
         jwks=lambda: dict(KeySet([KEY]).as_dict(private=False)),
+        scopes=scopes,
         clock=lambda: NOW,
     )
 
@@ -96,6 +101,32 @@ def test_an_audience_claim_may_name_the_client() -> None:
     assert authorizer().claims(token(client_id=None, aud=["x", CLIENT]))["sub"] == "alice-sub"
 
 
+def test_the_stack_requires_an_access_tokens_scope_with_its_own_user_pool_only() -> None:
+    assert authorization_scopes(own_user_pool=True) == {ACCESS_SCOPE}
+    assert authorization_scopes(own_user_pool=False) == frozenset()
+
+
+@pytest.mark.parametrize(
+    ("claims", "accepted"),
+    [
+        ({"scope": ACCESS_SCOPE, "token_use": "access"}, True),
+        ({"scope": f"openid {ACCESS_SCOPE} email"}, True),
+        ({"scp": [ACCESS_SCOPE]}, True),
+        ({"client_id": None, "aud": CLIENT, "token_use": "id", "email": "alice@example.com"}, False),  # an ID token
+        ({"scope": "openid email"}, False),
+        ({"scope": ""}, False),
+    ],
+)
+def test_with_a_required_scope_only_a_token_carrying_it_passes(claims: dict[str, Any], accepted: bool) -> None:
+    required = authorizer(frozenset({ACCESS_SCOPE}))
+    if accepted:
+        assert required.claims(token(**claims))["sub"] == "alice-sub"
+    else:
+        with pytest.raises(Forbidden):
+            required.claims(token(**claims))
+    assert authorizer().claims(token(**claims))["sub"] == "alice-sub"  # no scope required: signature and claims only
+
+
 def test_each_invocation_has_its_own_request_id_and_a_real_countdown() -> None:
     first, second = LocalContext("f", 10, 512), LocalContext("f", 10, 512)
 
@@ -124,6 +155,25 @@ def test_a_request_without_a_valid_token_gets_api_gateways_401_and_reaches_no_fu
     assert [(a.status_code, a.json()) for a in answers] == [(401, {"message": "Unauthorized"})] * 3
     assert all(a.headers["www-authenticate"].startswith("Bearer") for a in answers)
     assert api.invocations == before
+
+
+def test_an_id_token_gets_api_gateways_403_and_reaches_no_function_while_the_access_token_passes(
+    stack: DevStack,
+) -> None:
+    api = stack.functions["ApiFunction"]
+    tokens = stack.identity.sign_in("alice")
+    before = api.invocations
+
+    refused = requests.get(f"{stack.api_url}/v1/connections", headers={"Authorization": tokens["IdToken"]}, timeout=10)
+
+    assert (refused.status_code, refused.json()) == (403, {"message": "Forbidden"})
+    assert 'error="insufficient_scope"' in refused.headers["www-authenticate"]
+    assert api.invocations == before
+    passed = requests.get(
+        f"{stack.api_url}/v1/connections", headers={"Authorization": tokens["AccessToken"]}, timeout=10
+    )
+    assert passed.status_code == 200
+    assert api.invocations == before + 1
 
 
 def test_the_webhook_route_has_no_authorizer_and_the_function_checks_the_signature(stack: DevStack) -> None:

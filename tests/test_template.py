@@ -5,6 +5,7 @@ import re
 from typing import Any
 
 import pytest
+from offline.rehearsal.cfn import Stack, parameters_read
 from offline.template import function_environment, load_template, resources_of_type
 
 from tests.support import LEGACY_WIDGET_URL, ROOT, WIDGET_URL
@@ -85,12 +86,14 @@ TABLE = {"Fn::GetAtt": ["ConnectionsTable", "Arn"]}
 
 
 def statements(logical_id: str) -> dict[str, tuple[Any, Any]]:
+    """The function's unconditional policy statements: Sid -> (Action, Resource)."""
     function = load_template()["Resources"][logical_id]["Properties"]
     (policy,) = function["Policies"]
     assert "Role" not in function
     assert "*" not in json.dumps(policy)
-    assert all(s["Effect"] == "Allow" for s in policy["Statement"])
-    return {s["Sid"]: (s["Action"], s["Resource"]) for s in policy["Statement"]}
+    granted = [s for s in policy["Statement"] if "Fn::If" not in s]  # the conditional grant is tested on its own
+    assert all(s["Effect"] == "Allow" for s in granted)
+    return {s["Sid"]: (s["Action"], s["Resource"]) for s in granted}
 
 
 # Registry writes are TransactWriteItems of Put, Delete and ConditionCheck items: IAM checks each one.
@@ -141,9 +144,70 @@ def test_the_reconciliation_runs_on_a_schedule_that_can_be_changed_or_turned_off
     assert event["Properties"]["ScheduleExpression"] == {"Ref": "ReconcileSchedule"}
     assert event["Properties"]["State"] == {"Fn::If": ["ReconcileOn", "ENABLED", "DISABLED"]}
     assert event["Properties"]["RetryPolicy"] == {"MaximumRetryAttempts": 0}
+    assert event["Properties"]["OmitName"] is True  # a name of its own would be the same in every stack
     assert parameters["ReconcileSchedule"]["Default"] == "rate(6 hours)"
     assert parameters["ReconcileEnabled"]["AllowedValues"] == ["true", "false"]
     assert function["Timeout"] == 900
+
+
+OWN_SECRET = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:terra/credentials-AbC123"
+OWN_KEY = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+
+@pytest.mark.parametrize("function", ["ApiFunction", "WebhookFunction", "ReconcileFunction"])
+def test_a_secret_under_a_customer_managed_key_may_be_decrypted_through_secrets_manager_for_it_only(
+    function: str,
+) -> None:
+    policy = load_template()["Resources"][function]["Properties"]["Policies"][0]
+    stack = Stack.of(load_template(), {"TerraSecretArn": OWN_SECRET, "TerraSecretKmsKeyArn": OWN_KEY})
+    stack.region = "eu-west-1"
+
+    (decrypt,) = [s for s in stack.resolve(policy["Statement"]) if s["Sid"] == "DecryptTerraSecret"]
+
+    assert decrypt == {
+        "Sid": "DecryptTerraSecret",
+        "Effect": "Allow",
+        "Action": "kms:Decrypt",
+        "Resource": OWN_KEY,
+        "Condition": {
+            "StringEquals": {
+                "kms:ViaService": "secretsmanager.eu-west-1.amazonaws.com",
+                "kms:EncryptionContext:SecretARN": OWN_SECRET,
+            }
+        },
+    }
+    for without_key in ({"TerraSecretArn": OWN_SECRET}, {}):
+        deployed = Stack.of(load_template(), without_key).resolve(policy["Statement"])
+        assert "DecryptTerraSecret" not in [s["Sid"] for s in deployed]
+
+
+@pytest.mark.parametrize(
+    ("parameters", "refused"),
+    [
+        ({"TerraSecretArn": OWN_SECRET}, []),
+        ({"TerraSecretArn": OWN_SECRET.removesuffix("-AbC123")}, ["TerraSecretArn"]),
+        ({"TerraSecretArn": OWN_SECRET, "TerraSecretKmsKeyArn": OWN_KEY}, []),
+        ({"TerraSecretKmsKeyArn": OWN_KEY}, ["rule SecretKeyOnlyWithOwnSecret"]),
+        ({"TerraSecretArn": OWN_SECRET, "TerraSecretKmsKeyArn": "alias/terra"}, ["TerraSecretKmsKeyArn"]),
+        ({"JwtIssuer": "https://login.example.com/", "JwtAudience": "a, b ,c"}, []),
+        ({"JwtIssuer": "https://login.example.com/", "JwtAudience": "a,,b"}, ["JwtAudience"]),
+        ({"JwtIssuer": "https://login.example.com/"}, ["rule AudienceRequiredWithIssuer"]),
+    ],
+)
+def test_cloudformation_refuses_a_secret_key_or_audience_the_functions_could_not_use(
+    parameters: dict[str, str], refused: list[str]
+) -> None:
+    refusals = Stack.of(load_template(), parameters).refused_parameters()
+
+    assert [refusal.split(":")[0] for refusal in refusals] == refused
+
+
+def test_audiences_are_trimmed_around_their_commas() -> None:
+    (api,) = resources_of_type("AWS::Serverless::HttpApi").values()
+    audience = api["Properties"]["Auth"]["Authorizers"]["JwtAuthorizer"]["JwtConfiguration"]["audience"]
+    stack = Stack.of(load_template(), {"JwtIssuer": "https://login.example.com/", "JwtAudience": " a ,b,  c"})
+
+    assert stack.resolve(audience) == ["a", "b", "c"]
 
 
 def test_history_expires_after_a_retention_the_stack_sets() -> None:
@@ -198,6 +262,19 @@ def test_access_logs_are_json_and_every_log_group_has_a_retention() -> None:
     for group in groups.values():
         assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionInDays"}
     assert api_function()["LoggingConfig"]["LogGroup"] == {"Ref": "ApiFunctionLogGroup"}
+
+
+@pytest.mark.parametrize(
+    ("level", "lambda_level"), [("DEBUG", "DEBUG"), ("INFO", "INFO"), ("WARNING", "WARN"), ("ERROR", "ERROR")]
+)
+def test_the_log_level_sets_lambdas_own_filter_as_well_as_powertools(level: str, lambda_level: str) -> None:
+    template = load_template()
+    stack = Stack.of(template, {"LogLevel": level})
+    logging = template["Globals"]["Function"]["LoggingConfig"]
+
+    assert set(template["Parameters"]["LogLevel"]["AllowedValues"]) == set(template["Mappings"]["LambdaLogLevel"])
+    assert stack.resolve(logging) == {"LogFormat": "JSON", "ApplicationLogLevel": lambda_level}
+    assert stack.resolve(template["Globals"]["Function"]["Environment"]["Variables"]["POWERTOOLS_LOG_LEVEL"]) == level
 
 
 def test_the_widget_route_is_post_v1_widget_sessions() -> None:
@@ -266,6 +343,24 @@ def test_snapstart_is_opt_in_on_the_two_http_functions_which_the_api_reaches_thr
         assert properties["AutoPublishAlias"] == "live", name
         assert properties["SnapStart"] == {"ApplyOn": {"Fn::If": ["SnapStartOn", "PublishedVersions", "None"]}}
     assert "SnapStart" not in resources["ReconcileFunction"]["Properties"]  # scheduled: its cold start is nobody's wait
+
+
+@pytest.mark.parametrize("function", ["ApiFunction", "WebhookFunction"])
+def test_every_parameter_a_versioned_functions_configuration_reads_is_in_its_configuration_version(
+    function: str,
+) -> None:
+    template = load_template()
+    properties = template["Resources"][function]["Properties"]
+    configuration = {
+        key: [template["Globals"]["Function"].get(key), properties.get(key)]
+        for key in ("Environment", "LoggingConfig", "Architectures", "SnapStart", "MemorySize", "Timeout", "Runtime")
+    }
+    recorded = template["Resources"][f"{function}Configuration"]["Properties"]["Content"]["Fn::Sub"]
+
+    assert parameters_read(template, configuration) == set(re.findall(r"^(\w+)=\$\{\1\}$", recorded, re.MULTILINE))
+    assert properties["VersionDescription"]["Fn::Sub"].startswith(
+        f"Configuration ${{{function}Configuration.VersionNumber}}"
+    )
 
 
 def test_lifecycle_events_may_go_to_one_bus_only_and_come_from_the_tables_stream() -> None:

@@ -2,6 +2,7 @@
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from terra_connect.domain.errors import InvalidSignature, TerraRejected
 
@@ -33,9 +34,18 @@ def terra_error_kind(code: str, terra_status: object) -> str:
     return code
 
 
-def count_error(code: str, *, server_side: bool, terra_status: object = None) -> None:
-    """Count every error answer; Terra failures also by kind (terra_timeout, terra_gone, ...); bad signatures apart."""
+def count_error(
+    code: str, *, server_side: bool, function: LambdaContext | None = None, terra_status: object = None
+) -> None:
+    """Count every error answer; Terra failures also by kind (terra_timeout, terra_gone, ...); bad signatures apart.
+
+    A 5xx answer is also counted by function and version: while CodeDeploy shifts traffic to a new version, its
+    rollback alarm judges that version's share of 5xx answers apart from the old version's (template.yaml)."""
     metrics.add_metric(name="ServerErrors" if server_side else "ClientErrors", unit=MetricUnit.Count, value=1)
+    if server_side and function is not None:
+        with single_metric(name="ServerErrors", unit=MetricUnit.Count, value=1, namespace=metrics.namespace) as metric:
+            metric.add_dimension(name="function_name", value=function.function_name)
+            metric.add_dimension(name="function_version", value=function.function_version)
     if code == InvalidSignature.code:
         metrics.add_metric(name="WebhookSignatureFailures", unit=MetricUnit.Count, value=1)
     if code.startswith("terra_"):

@@ -58,8 +58,14 @@ GATEWAY_MESSAGE: Schema = {
 SCHEMAS: dict[str, Schema] = {"ProblemDetails": PROBLEM_DETAILS, "GatewayMessage": GATEWAY_MESSAGE}
 
 
-# Answered by API Gateway itself as well: its JWT authorizer refusing the token, a body over its 10 MB quota.
-_GATEWAY_ANSWERS = {401: "API Gateway's JWT authorizer: no token, or one it refuses", 413: "over API Gateway's 10 MB"}
+# Answered by API Gateway itself as well: its JWT authorizer refusing the token, a body over its 10 MB quota; and
+# only by it: a valid token without the scope the routes require (with the stack's own user pool, an ID token).
+_GATEWAY_ANSWERS = {
+    401: "API Gateway's JWT authorizer: no token, or one it refuses",
+    403: "API Gateway's JWT authorizer: a token without the required scope (an ID token instead of the access token)",
+    413: "over API Gateway's 10 MB",
+}
+_GATEWAY_ONLY = frozenset({403})
 
 _DESCRIPTIONS = {
     400: "malformed_body",
@@ -75,16 +81,21 @@ _DESCRIPTIONS = {
 }
 
 
-def problem_responses(*statuses: int, gateway: frozenset[int] = frozenset({401, 413})) -> dict[int, OpenAPIResponse]:
+def problem_responses(
+    *statuses: int, gateway: frozenset[int] = frozenset({401, 403, 413})
+) -> dict[int, OpenAPIResponse]:
     """OpenAPI entries for a route's error answers: problem+json from the function, and - for the statuses API
     Gateway itself answers on this route (`gateway`) - its `{"message": ...}` JSON."""
     responses: dict[int, OpenAPIResponse] = {}
-    for status in statuses:
-        description = f"{HTTPStatus(status).phrase}: {_DESCRIPTIONS[status]}"
-        content: dict[str, Any] = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/ProblemDetails"}}}
-        if status in gateway and status in _GATEWAY_ANSWERS:
-            description += f"; or `application/json` from {_GATEWAY_ANSWERS[status]}"
+    for status in sorted(set(statuses) | (gateway & _GATEWAY_ONLY)):
+        gateways = f"`application/json` from {_GATEWAY_ANSWERS[status]}" if status in gateway else ""
+        content: dict[str, Any] = {}
+        if status in statuses:
+            content[PROBLEM_JSON] = {"schema": {"$ref": "#/components/schemas/ProblemDetails"}}
+        if gateways:
             content["application/json"] = {"schema": {"$ref": "#/components/schemas/GatewayMessage"}}
+        functions = _DESCRIPTIONS[status] if status in statuses else ""
+        description = f"{HTTPStatus(status).phrase}: {'; or '.join(filter(None, (functions, gateways)))}"
         responses[status] = {"description": description, "content": content}
     return responses
 

@@ -65,7 +65,12 @@ def create_resolver(*routers: Router) -> APIGatewayHttpResolver:
         errors = error.errors if isinstance(error, InvalidRequest) else None
         if error.status >= 500:
             logger.error("Request failed", extra=log)
-            count_error(error.code, server_side=True, terra_status=error.log_context.get("terra_status"))
+            count_error(
+                error.code,
+                server_side=True,
+                function=app.lambda_context,
+                terra_status=error.log_context.get("terra_status"),
+            )
         else:
             logger.info("Request refused", extra={**log, "errors": errors} if errors else log)
             count_error(error.code, server_side=False)

@@ -29,8 +29,15 @@ TRANSACT_ITEMS = {
 
 
 def granted(function: str) -> set[str]:
+    """The actions of every statement, those a condition adds (`!If [cond, statement, AWS::NoValue]`) included."""
     policy = load_template()["Resources"][function]["Properties"]["Policies"][0]
-    actions = (s["Action"] for s in policy["Statement"])
+    statements = [
+        branch
+        for statement in policy["Statement"]
+        for branch in (statement["Fn::If"][1:] if "Fn::If" in statement else [statement])
+        if "Action" in branch
+    ]
+    actions = (s["Action"] for s in statements)
     return {action for action in actions for action in ([action] if isinstance(action, str) else action)}
 
 

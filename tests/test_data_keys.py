@@ -14,6 +14,7 @@ from terra_connect.domain.errors import RegistryRejected
 from terra_connect.health_data import keys, layout
 from terra_connect.health_data.keys import RecordIdentity
 from terra_connect.health_data.models import DataPayload
+from terra_connect.health_data.ordering import CopyOrder
 from terra_connect.health_data.payloads import parse_payload
 from tests.terra_data import (
     RECEIVED_MS,
@@ -306,24 +307,28 @@ def test_day_key_bounds_hold_exactly_the_days_of_the_range(days: list[Any], valu
     assert not low <= layout.day_key(other_type, day) <= high
 
 
-def test_object_keys_follow_athenas_partitions_and_name_no_one() -> None:
+def test_object_keys_follow_athenas_partitions_name_no_one_and_are_one_payloads_own() -> None:
     identity = RecordIdentity("daily", "GARMIN", "d:2026-07-01")
-    key = layout.record_object_key(
-        layout.owner_partition("alice@example.com"), identity, "2026-07-01", 1_782_900_000_123, "ab" * 32
-    )
-    other_copy = layout.record_object_key(
-        layout.owner_partition("alice@example.com"), identity, "2026-07-01", 1_782_900_000_124, "ab" * 32
-    )
-    unattributed = layout.record_object_key(
-        layout.unattributed_partition("alice@example.com"), identity, "2026-07-01", 1, "ab"
-    )
+    alice = layout.owner_partition("alice@example.com")
 
-    assert key.startswith("records/type=daily/day=2026-07-01/")
-    assert key.endswith(".json")
-    assert "alice" not in key
-    assert "GARMIN" not in key
-    assert "d:2026-07-01" not in key
-    assert len({key, other_copy, unattributed}) == 3
+    def key(partition: str = alice, ordering_ms: int = 1_782_900_000_123, payload_id: str = "a" * 32) -> str:
+        order = CopyOrder(ordering_ms, ordering_ms, "ab" * 32)
+        return layout.record_object_key(partition, identity, "2026-07-01", order, payload_id)
+
+    copies = {
+        key(),
+        key(ordering_ms=1_782_900_000_124),
+        key(payload_id="b" * 32),
+        key(layout.unattributed_partition("x")),
+    }
+
+    assert key().startswith("records/type=daily/day=2026-07-01/")
+    assert key().endswith(".json")
+    assert "alice" not in key()
+    assert "GARMIN" not in key()
+    assert "d:2026-07-01" not in key()
+    assert len(copies) == 4
+    assert key() == key()  # a retry of the payload writes under the same key
     assert layout.raw_object_key("f" * 64, RECEIVED_MS) == f"raw/dt=2026-07-01/{'f' * 40}.json"
     assert layout.payload_part_key("0" * 32, 3) == f"p#{'0' * 32}#0003"
 
@@ -348,3 +353,16 @@ def test_a_terra_reference_names_its_request_with_or_without_a_chunk_suffix(
     header: str | None, reference: str | None
 ) -> None:
     assert keys.base_reference(header) == reference
+
+
+def test_records_missing_what_their_type_is_keyed_by_are_not_keyed() -> None:
+    events = [
+        data_event("hormone", [{"lh_mIU_per_ml": 5.2}]),
+        data_event("activity", [{"metadata": {"name": "no summary id, no start"}}]),
+        data_event("lab_report", []) | {"type": "lab_report.completed", "data": {"results": []}},
+    ]
+
+    for event in events:
+        payload = parsed(event)
+        assert (payload.records, payload.unkeyed) == ((), 1)
+        assert payload.span is None

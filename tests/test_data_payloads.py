@@ -277,3 +277,26 @@ def test_a_published_shape_with_any_value_anywhere_is_read_without_raising(
 
     assert isinstance(read_event(mutated, received_ms=RECEIVED_MS), PARSED)
     assert isinstance(parse(mutated), PARSED)
+
+
+def test_a_record_too_deep_or_not_json_to_write_out_again_leaves_the_payload_unreadable() -> None:
+    deep: list[Any] = []
+    for _ in range(100_000):
+        deep = [deep]
+    for record in ({"metadata": {"start_time": "2026-07-01T00:00:00Z"}, "x": deep}, {"x": float("nan")}):
+        outcome = read_event(data_event("ecg", [record]), received_ms=RECEIVED_MS)
+        assert outcome == Unreadable(UnreadableReason.NOT_JSON, "ecg")
+
+
+def test_several_profiles_in_one_athlete_event_are_one_record() -> None:
+    event = {
+        "type": "athlete",
+        "version": "1",
+        "user": terra_user(),
+        "data": [{"first_name": "A"}, {"first_name": "B"}],
+    }
+
+    payload = parse(event)
+
+    assert [record.identity.record_key for record in payload.records] == ["profile"]
+    assert payload.span.start_time is None

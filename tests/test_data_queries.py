@@ -169,3 +169,12 @@ def test_a_page_token_continues_its_own_query_and_no_other() -> None:
         error = refused(data_type, {**parameters, "page_token": token})
         assert isinstance(error, InvalidPageToken)
         assert (error.status, error.code) == (422, "invalid_page_token")
+
+
+def test_a_payloads_records_are_paged_with_tokens_bound_to_the_payload() -> None:
+    first = data_query("sleep", {"payload_id": "a" * 32})
+    position = RecordPosition("r#sleep#OURA#s:1", "sleep#2020-01-01#OURA#s:1")
+    token = encode_page_token(first.scope, position)
+
+    assert data_query("sleep", {"payload_id": "a" * 32, "page_token": token}).after == position
+    assert isinstance(refused("sleep", {"payload_id": "b" * 32, "page_token": token}), InvalidPageToken)

@@ -2,6 +2,7 @@
 is refused by any query but its own, and paging with them lists every record of a range exactly once."""
 
 import base64
+import hashlib
 import json
 from datetime import date, timedelta
 
@@ -157,3 +158,14 @@ def test_paging_with_tokens_lists_every_record_of_the_range_once(records: list[R
         token = encode_page_token(SCOPE, page[limit - 1])
 
     assert listed == [r for r in index if "2026-01-01" <= r.day_key[6:16] <= "2026-12-31"]
+
+
+def test_keys_of_the_wrong_kind_or_length_are_refused_even_with_a_valid_check() -> None:
+    day_key = "daily#2026-03-01#GARMIN#d:x"
+    for sort_key, day in ((7, day_key), ("r#daily#GARMIN#" + "k" * 700, day_key), ("r#daily#GARMIN#d:x", None)):
+        body = {"v": 1, "t": "daily", "s": "2026-01-01", "e": "2026-12-31", "k": sort_key, "d": day}
+        check = hashlib.sha256(canonical_json(body).encode()).hexdigest()[:16]
+        token = base64.urlsafe_b64encode(canonical_json({**body, "c": check}).encode()).rstrip(b"=").decode()
+        assert len(token) <= MAX_TOKEN_LENGTH
+        with pytest.raises(InvalidPageToken):
+            decode_page_token(token, SCOPE)

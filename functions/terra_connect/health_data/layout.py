@@ -6,15 +6,17 @@ DataTable, one partition per owner: `u#<reference_id>`, or `t#<terra_user_id>` w
 - `p#<payload_id>#<part:04d>`: which records a payload changed.
 
 DataBucket: `raw/dt=<UTC receipt date>/<delivery key[:40]>.json` (the bytes Terra sent), and
-`records/type=<type>/day=<day>/<owner16>.<provider8>.<key24>.<ordering13>.<digest12>.json` (one copy of one
-record: its own key per copy, so two writers never collide, and no personal identifier in any key; Athena's
-partition projection reads `type` and `day` from it). Types and days are validated before they get here (keys.py).
+`records/type=<type>/day=<day>/<owner16>.<provider8>.<key24>.<ordering13>.<digest12>.<payload12>.json` (one copy
+of one record: only the attempts of one payload ever write under a key, so a retry can delete what an attempt
+that crashed left there without touching anyone else's; no personal identifier in any key; Athena's partition
+projection reads `type` and `day` from it). Types and days are validated before they get here (keys.py).
 """
 
 import hashlib
 from datetime import UTC, datetime
 
 from terra_connect.health_data.keys import RecordIdentity
+from terra_connect.health_data.ordering import CopyOrder
 
 RECORD_PREFIX = "r#"
 PAYLOAD_PART_PREFIX = "p#"
@@ -54,13 +56,14 @@ def raw_object_key(delivery_key: str, received_ms: int) -> str:
     return f"{RAW_PREFIX}dt={day}/{delivery_key[:40]}.json"
 
 
-def record_object_key(partition: str, identity: RecordIdentity, day: str, ordering_ms: int, digest: str) -> str:
+def record_object_key(partition: str, identity: RecordIdentity, day: str, order: CopyOrder, payload_id: str) -> str:
     parts = (
         _sha256(partition)[:16],
         _sha256(identity.provider)[:8],
         _sha256(identity.record_key)[:24],
-        f"{ordering_ms:013d}",
-        digest[:12],
+        f"{order.ordering_ms:013d}",
+        order.digest[:12],
+        payload_id[:12],
     )
     return f"{RECORDS_PREFIX}type={identity.data_type}/day={day}/{'.'.join(parts)}.json"
 

@@ -133,6 +133,9 @@ class StoredCopy:
     received_ms: int
     start_time: str | None = None
     end_time: str | None = None
+    # Copies this one replaced whose objects may still exist: deleted after the commit, then forgotten. Kept on the
+    # item so that a crash in between leaves them named, for the next writer or retry to delete.
+    superseded: tuple[ObjectVersion, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -300,3 +300,9 @@ def test_several_profiles_in_one_athlete_event_are_one_record() -> None:
 
     assert [record.identity.record_key for record in payload.records] == ["profile"]
     assert payload.span.start_time is None
+
+
+def test_an_athlete_event_with_a_null_athlete_reads_its_profile_from_data() -> None:
+    event = {"type": "athlete", "version": "1", "user": terra_user(), "athlete": None, "data": {"first_name": "J"}}
+
+    assert [record.identity.record_key for record in parse(event).records] == ["profile"]

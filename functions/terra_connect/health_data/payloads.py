@@ -146,7 +146,9 @@ def _records(document: Mapping[str, Any], data_type: str) -> Iterator[Any]:
         # The whole envelope is the record: its type (completed or failed), event_id and occurred_at belong to it.
         yield document
     elif data_type == ATHLETE:
-        profile = document.get("athlete", data)
+        profile = document.get("athlete")
+        if not isinstance(profile, dict | list):
+            profile = data
         if isinstance(profile, list):
             yield from profile
         elif isinstance(profile, dict):

@@ -70,10 +70,10 @@ _GATEWAY_ONLY = frozenset({403})
 _DESCRIPTIONS = {
     400: "malformed_body",
     401: "unauthenticated, invalid_signature",
-    404: "not_found, unknown_provider",
+    404: "not_found, unknown_provider, unknown_data_type",
     413: "payload_too_large",
     415: "unsupported_media_type",
-    422: "validation_error, reference_id_not_allowed, redirect_not_allowed",
+    422: "validation_error, reference_id_not_allowed, redirect_not_allowed, invalid_date_range, invalid_page_token",
     500: "configuration_error, registry_rejected, internal_error",
     502: "terra_rejected, terra_bad_response",
     503: "terra_unavailable, secrets_unavailable, registry_unavailable (with Retry-After)",

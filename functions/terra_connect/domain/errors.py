@@ -55,6 +55,11 @@ class UnknownProvider(NotFound):
     default_detail = "Terra does not know this provider, or it is not enabled for this app."
 
 
+class UnknownDataType(NotFound):
+    code = "unknown_data_type"
+    default_detail = "No such data type."
+
+
 class PayloadTooLarge(ServiceError):
     status = 413
     code = "payload_too_large"
@@ -92,6 +97,16 @@ class ReferenceIdNotAllowed(InvalidRequest):
 class RedirectNotAllowed(InvalidRequest):
     code = "redirect_not_allowed"
     default_detail = "The redirect URL is not one of the configured destinations."
+
+
+class InvalidDateRange(InvalidRequest):
+    code = "invalid_date_range"
+    default_detail = "end_date is before start_date, or the range is longer than 366 days."
+
+
+class InvalidPageToken(InvalidRequest):
+    code = "invalid_page_token"
+    default_detail = "The page token is not one this query gave; start again without it."
 
 
 # 5xx: the operator or an upstream has to act.

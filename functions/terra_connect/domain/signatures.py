@@ -1,4 +1,5 @@
-"""Terra's webhook signatures: `t=<unix seconds>,v1=<hex>[,v1=...]`, HMAC-SHA256 over f"{t}.{raw body}"."""
+"""Terra's webhook signatures: `t=<unix seconds>,v1=<hex>[,v1=...]`, HMAC-SHA256 over f"{t}.{raw body}"; and the
+time a signed delivery stands for, which the signature bounds."""
 
 import hashlib
 import hmac
@@ -47,3 +48,26 @@ def verify_signature(header: str | None, raw_body: bytes, secret: str, now: floa
     if not any(matches):
         raise InvalidSignature(log_context={"reason": "no v1 signature matches"})
     return timestamp
+
+
+# Terra stamps each event (unix milliseconds) when it emits it and keeps the stamp on every retry; a newer copy
+# carries a higher one. The signature does not cover it (only `t.body`), so only a value Terra could have sent
+# with this signature is believed: emitted no later than the signing second, and no earlier than Terra still
+# retries (10 attempts, 30 s doubling to an 8 h cap: about 8.5 hours, rounded up). Anything else - absent,
+# unreadable, out of range - gives way to the signature's `t`. So a captured delivery replayed (within the 300 s
+# tolerance) with a forged header can never look newer than its own signature already says.
+ORDERING_HEADER = "x-terra-ordering-timestamp"
+MAX_ORDERING_LAG_MS = 12 * 3600 * 1000
+_MAX_ORDERING_DIGITS = 16
+
+
+def fact_time(headers: Mapping[str, str], signed_at: int) -> int:
+    """The time (milliseconds) a delivery signed at `signed_at` (seconds) stands for: Terra's ordering timestamp
+    when it carries one it could have sent, else the start of the signing second."""
+    signed = signed_at * 1000
+    value = next((v for name, v in headers.items() if name.lower() == ORDERING_HEADER), None)
+    # str.isdigit() also accepts non-ASCII digits that int() reads.
+    if value is None or not (value.isascii() and value.isdigit() and len(value) <= _MAX_ORDERING_DIGITS):
+        return signed
+    ordering = int(value)
+    return ordering if signed - MAX_ORDERING_LAG_MS <= ordering < signed + 1000 else signed

@@ -6,34 +6,12 @@ from collections.abc import Callable, Mapping
 
 from terra_connect.domain.errors import ConfigurationError, InvalidSignature, MalformedBody
 from terra_connect.domain.ports import CredentialsSource
-from terra_connect.domain.signatures import signature_header, verify_signature
+from terra_connect.domain.signatures import fact_time, signature_header, verify_signature
 from terra_connect.domain.webhooks import Outcome, WebhookProcessor
 
 # A failed signature may mean the signing secret was rotated, so the secret is read again - but at most this
 # often, or anyone could make every forged request cost a Secrets Manager call.
 REFRESH_INTERVAL_SECONDS = 60.0
-
-# Terra stamps each event (unix milliseconds) when it emits it and keeps the stamp on every retry; a newer copy
-# carries a higher one. The signature does not cover it (only `t.body`), so only a value Terra could have sent
-# with this signature is believed: emitted no later than the signing second, and no earlier than Terra still
-# retries (10 attempts, 30 s doubling to an 8 h cap: about 8.5 hours, rounded up). Anything else - absent,
-# unreadable, out of range - gives way to the signature's `t`. So a captured delivery replayed (within the 300 s
-# tolerance) with a forged header can never look newer than its own signature already says.
-ORDERING_HEADER = "x-terra-ordering-timestamp"
-MAX_ORDERING_LAG_MS = 12 * 3600 * 1000
-_MAX_ORDERING_DIGITS = 16
-
-
-def fact_time(headers: Mapping[str, str], signed_at: int) -> int:
-    """The time (milliseconds) a delivery signed at `signed_at` (seconds) stands for: Terra's ordering timestamp
-    when it carries one it could have sent, else the start of the signing second."""
-    signed = signed_at * 1000
-    value = next((v for name, v in headers.items() if name.lower() == ORDERING_HEADER), None)
-    # str.isdigit() also accepts non-ASCII digits that int() reads.
-    if value is None or not (value.isascii() and value.isdigit() and len(value) <= _MAX_ORDERING_DIGITS):
-        return signed
-    ordering = int(value)
-    return ordering if signed - MAX_ORDERING_LAG_MS <= ordering < signed + 1000 else signed
 
 
 class WebhookReceiver:

@@ -139,7 +139,7 @@ class WebhookProcessor:
         self, event: Mapping[str, Any], delivery_id: str | None, sent_at: int, ordered_at: int | None = None
     ) -> Outcome:
         """`sent_at`: the signature's `t` (seconds); `ordered_at`: the time the event stands for (milliseconds,
-        webhook_receiver.fact_time), the signing second when not given. Terra retries every non-2xx for hours, so
+        signatures.fact_time), the signing second when not given. Terra retries every non-2xx for hours, so
         anything authentic but unusable is acknowledged, not refused."""
         event_type = event.get("type")
         name = event_type if isinstance(event_type, str) and _EVENT_TYPE.fullmatch(event_type) else "other"

@@ -17,21 +17,25 @@ from pathlib import Path
 # The packages the artifact ships (functions/requirements.txt and the function's own code): the audit's scope.
 ARTIFACT_PACKAGES = frozenset(
     {
+        "annotated_types",
         "aws_lambda_powertools",
         "certifi",
         "charset_normalizer",
         "idna",
         "jmespath",
+        "pydantic",
+        "pydantic_core",
         "requests",
         "terra_connect",
         "typing_extensions",
+        "typing_inspection",
         "urllib3",
     }
 )
 
 # In these packages, every module the audit never saw loaded goes: offline/loaded-modules.txt lists those it saw
 # (`make audit-manifest` rewrites it; the build fails when it is out of date).
-AUDITED_PACKAGES = frozenset({"aws_lambda_powertools", "idna"})
+AUDITED_PACKAGES = frozenset({"aws_lambda_powertools", "pydantic", "annotated_types", "typing_inspection", "idna"})
 MANIFEST = Path(__file__).with_name("loaded-modules.txt")
 
 # Elsewhere, only these: the rest of the HTTP stack's lazy imports (SOCKS proxies, say) stay, even though no test

@@ -15,7 +15,7 @@ from terra_connect.api.routes.api_routes import API_ROUTERS
 # the init phase loudly instead of every request.
 get_container()
 snapstart.register(lambda: get_container().before_snapshot())
-app = create_resolver(*API_ROUTERS)
+app = create_resolver(*API_ROUTERS, enable_validation=True)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, log_event=False)

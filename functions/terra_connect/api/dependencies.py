@@ -7,6 +7,7 @@ Powertools' `Depends()`: the resolver re-reads the type hints of every declared 
 container; tests replace it with a container of their own.
 """
 
+import binascii
 from dataclasses import dataclass
 from typing import cast
 
@@ -14,9 +15,9 @@ from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 from terra_connect.api.container import Container, get_container
-from terra_connect.api.media_types import has_non_json_body
+from terra_connect.api.media_types import declares_non_json, has_non_json_body
 from terra_connect.domain.deadline import Deadline
-from terra_connect.domain.errors import InvalidRequest, ReferenceIdNotAllowed, UnsupportedMediaType
+from terra_connect.domain.errors import InvalidRequest, ReferenceIdNotAllowed, ServiceError, UnsupportedMediaType
 from terra_connect.domain.identity import names_reference_id, reference_id_from_claims
 
 
@@ -33,13 +34,26 @@ def services() -> Container:
     return get_container()
 
 
+def _body_names_reference_id(event: APIGatewayProxyEventV2) -> bool:
+    """A JSON object body with a reference_id field. A route with a body model has refused it already (Powertools'
+    validation); a route without one reads no body, so a body that is not a JSON object names nothing and stays
+    ignored, as it always was."""
+    if not event.body or declares_non_json(event):
+        return False
+    try:
+        document = event.json_body  # the resolver's strict parser, once per request
+    except (ServiceError, UnicodeDecodeError, binascii.Error):
+        return False
+    return isinstance(document, dict) and names_reference_id(document)
+
+
 def strict_request(event: APIGatewayProxyEventV2) -> None:
-    """Refuse what no route reads: a reference_id in a header or the query string (the identity comes from the token
+    """Refuse what no route reads: a reference_id wherever the caller puts it (the identity comes from the token
     only), any query parameter, a body that is not JSON."""
     if names_reference_id(event.raw_event.get("headers") or ()):
         raise ReferenceIdNotAllowed
     query = event.query_string_parameters or {}
-    if names_reference_id(query):
+    if names_reference_id(query) or _body_names_reference_id(event):
         raise ReferenceIdNotAllowed
     if query:
         raise InvalidRequest("This route takes no query parameters.")

@@ -81,7 +81,9 @@ scan: $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed ## cfn-lint (with server
 
 # Lambda's /var/task is read-only: without shipped bytecode every cold start compiles every module it imports
 # (docs/performance.md measures it). Paths are rewritten to /var/task so tracebacks read as they do in Lambda.
-compile_bytecode = for fn in $(1)/*Function; do \
+# Without each instruction's column ranges (PYTHONNODEBUGRANGES) the bytecode is smaller and loads faster;
+# tracebacks keep every file and line.
+compile_bytecode = for fn in $(1)/*Function; do PYTHONNODEBUGRANGES=1 \
 	$(PY) -m compileall -q -j 0 --invalidation-mode unchecked-hash -p /var/task -s $$fn $$fn; done
 # Then remove what no function loads (offline/prune.py) and prove it: the import audit's tests, run against the
 # pruned artifact, fail the build if anything pruned is needed (skipped when this very artifact passed before).

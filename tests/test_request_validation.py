@@ -39,6 +39,20 @@ def test_a_base64_encoded_json_body_is_accepted(
     assert b'"language": "fr"' in (terra.calls[0].request.body or b"")
 
 
+def test_a_json_media_type_in_any_case_and_a_label_without_a_body_are_read_as_always(
+    invoke: Callable[..., ApiAnswer], terra: responses.RequestsMock
+) -> None:
+    terra.post(WIDGET_URL, status=201, json=terra_session_answer())
+
+    upper_case = invoke(api_event({"language": "fr"}, headers={"content-type": "Application/JSON; charset=UTF-8"}))
+    labelled_but_empty = invoke(api_event(headers={"content-type": "text/plain"}))
+    not_json = invoke(api_event("language=fr", headers={"content-type": "TEXT/PLAIN"}))
+
+    assert (upper_case.status, labelled_but_empty.status) == (201, 201)
+    assert b'"language": "fr"' in (terra.calls[0].request.body or b"")
+    assert (not_json.status, not_json.code) == (415, "unsupported_media_type")
+
+
 def test_what_powertools_validation_refuses_is_answered_by_kind_never_with_the_value() -> None:
     def error(loc: tuple[str | int, ...], kind: str) -> RequestValidationError:
         return RequestValidationError([{"loc": loc, "type": kind, "msg": "m", "input": "<secret-input>"}])

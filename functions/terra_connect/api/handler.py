@@ -6,6 +6,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from terra_connect.api import snapstart
 from terra_connect.api.container import get_container
+from terra_connect.api.media_types import as_validation_reads_it
 from terra_connect.api.observability import logger, metrics
 from terra_connect.api.resolver import create_resolver
 from terra_connect.api.routes.api_routes import API_ROUTERS
@@ -23,4 +24,4 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     # API Gateway's request id, read directly: the same correlation id as `correlation_paths.API_GATEWAY_HTTP`,
     # without a JMESPath search on every request.
     logger.set_correlation_id((event.get("requestContext") or {}).get("requestId"))
-    return app.resolve(event, context)
+    return app.resolve(as_validation_reads_it(event), context)

@@ -24,6 +24,8 @@ RIE := $(SAM_VENV)/lib/python3.13/site-packages/samcli/local/rapid/aws-lambda-ri
 RUNTIME_VENV := .venv-lambda-runtime
 CHECKOV_VENV := .venv-checkov
 SMOKE_BUILD := .aws-sam/build-$(HOST_ARCH)
+# The same build before offline/prune.py, kept so make bench measures what pruning buys.
+UNPRUNED_BUILD := .aws-sam/unpruned-$(HOST_ARCH)
 # make bench compares cold starts with this commit's build (the code before the cold-start work), in the same run.
 BENCH_REFERENCE ?= 07447c3
 REFERENCE_DIR := .aws-sam/reference-$(BENCH_REFERENCE)
@@ -87,11 +89,13 @@ rehearse: $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed ## Deploy rehearsal:
 
 # Lambda's /var/task is read-only: without shipped bytecode every cold start compiles every module it imports
 # (docs/performance.md measures it). Paths are rewritten to /var/task so tracebacks read as they do in Lambda.
-compile_bytecode = for fn in $(1)/*Function; do \
+# Without each instruction's column ranges (PYTHONNODEBUGRANGES) the bytecode is smaller and loads faster;
+# tracebacks keep every file and line.
+compile_bytecode = for fn in $(1)/*Function; do PYTHONNODEBUGRANGES=1 \
 	$(PY) -m compileall -q -j 0 --invalidation-mode unchecked-hash -p /var/task -s $$fn $$fn; done
 # Then remove what no function loads (offline/prune.py) and prove it: the import audit's tests, run against the
 # pruned artifact, fail the build if anything pruned is needed (skipped when this very artifact passed before).
-prune_artifact = $(PY) -m offline.prune $(1) && $(PY) -m offline.import_audit check $(1)/ApiFunction
+prune_artifact = $(PY) -m offline.prune $(1) $(2) && $(PY) -m offline.import_audit check $(1)/ApiFunction
 
 build: $(SAM_VENV)/.installed $(VENV)/.installed ## sam build for ARCH (python3.13), then compile bytecode into the artifact
 	$(SAM_ENV) $(SAM) build --cache-dir .aws-sam/cache-$(ARCH) --parameter-overrides Architecture=$(ARCH)
@@ -103,7 +107,7 @@ build-local: $(SAM_VENV)/.installed $(VENV)/.installed ## The same build for thi
 	$(SAM_ENV) $(SAM) build --build-dir $(SMOKE_BUILD) --cache-dir .aws-sam/cache-$(HOST_ARCH) \
 		--parameter-overrides Architecture=$(HOST_ARCH)
 	$(call compile_bytecode,$(SMOKE_BUILD))
-	$(call prune_artifact,$(SMOKE_BUILD))
+	$(call prune_artifact,$(SMOKE_BUILD),--keep-unpruned $(UNPRUNED_BUILD))
 
 reference-build: $(SAM_VENV)/.installed $(VENV)/.installed ## Build BENCH_REFERENCE's code the same way, for make bench's ratios
 	rm -rf $(REFERENCE_DIR) && mkdir -p $(REFERENCE_DIR)/src
@@ -125,11 +129,13 @@ audit-manifest: $(VENV)/.installed ## Rewrite offline/loaded-modules.txt from th
 
 bench: build-local reference-build $(RUNTIME_VENV)/.installed ## Benchmarks (warm, cold start vs BENCH_REFERENCE, size, memory) -> docs/performance.md
 	PYTHONPATH=functions $(PY) -m bench.run --build-dir $(SMOKE_BUILD) --runtime-python $(RUNTIME_VENV)/bin/python \
-		--reference-build $(REFERENCE_DIR)/build --reference $(BENCH_REFERENCE) --output docs/performance.md
+		--unpruned-build $(UNPRUNED_BUILD) --reference-build $(REFERENCE_DIR)/build --reference $(BENCH_REFERENCE) \
+		--output docs/performance.md
 
 bench-quick: build-local reference-build $(RUNTIME_VENV)/.installed ## A short benchmark run that proves it still works (CI)
 	PYTHONPATH=functions $(PY) -m bench.run --build-dir $(SMOKE_BUILD) --runtime-python $(RUNTIME_VENV)/bin/python \
-		--reference-build $(REFERENCE_DIR)/build --reference $(BENCH_REFERENCE) --quick
+		--unpruned-build $(UNPRUNED_BUILD) --reference-build $(REFERENCE_DIR)/build --reference $(BENCH_REFERENCE) \
+		--quick
 
 fuzz: $(VENV)/.installed ## schemathesis against make dev's stack, then every method on every path -> docs/security.md
 	PYTHONPATH=functions $(PY) -m offline.fuzz --output docs/security.md

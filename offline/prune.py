@@ -1,6 +1,7 @@
 """What the artifact ships that no function ever loads, removed after `sam build`.
 
     python -m offline.prune .aws-sam/build        # every *Function folder in it; prints what it removed
+    python -m offline.prune .aws-sam/build --keep-unpruned DIR   # first copies each folder to DIR (make bench)
 
 In the audited packages a module goes when offline/loaded-modules.txt does not list it; elsewhere only the modules
 and file kinds listed below go, each with why nothing loads it. The proof is an audit: offline/import_audit.py runs
@@ -11,27 +12,32 @@ it fails the day code starts needing something pruned.
 
 import argparse
 import fnmatch
+import shutil
 import sys
 from pathlib import Path
 
 # The packages the artifact ships (functions/requirements.txt and the function's own code): the audit's scope.
 ARTIFACT_PACKAGES = frozenset(
     {
+        "annotated_types",
         "aws_lambda_powertools",
         "certifi",
         "charset_normalizer",
         "idna",
         "jmespath",
+        "pydantic",
+        "pydantic_core",
         "requests",
         "terra_connect",
         "typing_extensions",
+        "typing_inspection",
         "urllib3",
     }
 )
 
 # In these packages, every module the audit never saw loaded goes: offline/loaded-modules.txt lists those it saw
 # (`make audit-manifest` rewrites it; the build fails when it is out of date).
-AUDITED_PACKAGES = frozenset({"aws_lambda_powertools", "idna"})
+AUDITED_PACKAGES = frozenset({"aws_lambda_powertools", "pydantic", "annotated_types", "typing_inspection", "idna"})
 MANIFEST = Path(__file__).with_name("loaded-modules.txt")
 
 # Elsewhere, only these: the rest of the HTTP stack's lazy imports (SOCKS proxies, say) stay, even though no test
@@ -128,12 +134,16 @@ def prune(task_root: Path, loaded: frozenset[str] | None = None) -> dict[str, in
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("build_dir", type=Path, help="the output folder of sam build")
+    parser.add_argument("--keep-unpruned", type=Path, metavar="DIR", help="copy each function folder here first")
     args = parser.parse_args()
     functions = sorted(p for p in args.build_dir.glob("*Function") if p.is_dir())
     if not functions:
         print(f"no function folders in {args.build_dir}", file=sys.stderr)  # noqa: T201
         return 1
     for function in functions:
+        if args.keep_unpruned:  # what pruning buys is measured against it (make bench)
+            shutil.rmtree(args.keep_unpruned / function.name, ignore_errors=True)
+            shutil.copytree(function, args.keep_unpruned / function.name, symlinks=True)
         removed = prune(function)
         detail = ", ".join(f"{kind} {size / 1e6:.2f} MB" for kind, size in sorted(removed.items()))
         print(f"{function.name}: removed {sum(removed.values()) / 1e6:.2f} MB unpacked ({detail})")  # noqa: T201

@@ -301,6 +301,8 @@ HOSTILE_INPUTS: list[HostileInput] = [
          lambda: api_event(method="POST", path="/v1/sdk-tokens", claims=None), 401, U),
     _bad("sdk-token-for-someone-else", "mobile sdk", "a token asked for `?reference_id=eve`",
          lambda: api_event(method="POST", path="/v1/sdk-tokens", query="reference_id=eve"), 422, REF),
+    _bad("sdk-token-reference-id-body", "mobile sdk", "`reference_id` in the body of `POST /v1/sdk-tokens`",
+         lambda: api_event({"reference_id": "eve"}, method="POST", path="/v1/sdk-tokens"), 422, REF),
     _bad("sdk-token-form-body", "mobile sdk", "a form-encoded body",
          lambda: api_event("reference_id=eve", method="POST", path="/v1/sdk-tokens",
                            headers={"content-type": "application/x-www-form-urlencoded"}), 415, T),

@@ -1,8 +1,9 @@
 """The product's botocore session resolves every endpoint exactly as a stock botocore session does.
 
-adapters/aws.py gives botocore's loader the list of services the product uses, so a cold start does not list the
-~400 services botocore ships. Endpoint resolution must not change: compared here, client by client, for every region
-of every partition botocore knows, with and without FIPS and dual-stack.
+adapters/aws.py has botocore's loader search a folder linking only the services the product uses (and botocore's
+shared data files), so a cold start does not list the ~450 services botocore ships. Endpoint resolution must not
+change: compared here, client by client, for every region of every partition botocore knows, with and without FIPS
+and dual-stack.
 """
 
 import json
@@ -75,6 +76,16 @@ def test_the_known_services_are_listed_as_botocore_lists_them(fresh_product_sess
         expected = [service for service in stock.list_available_services(type_name) if service in aws.SERVICES]
         assert ours.list_available_services(type_name) == expected
     assert ours.list_available_services("service-2") == sorted(aws.SERVICES)
+
+
+def test_the_data_folder_links_botocores_own_shared_files_and_only_the_products_services() -> None:
+    folder = Path(aws.product_data_path())
+    builtin = Path(Loader.BUILTIN_DATA_PATH)
+    shared = {path.name for path in builtin.iterdir() if path.is_file()}
+
+    assert {"endpoints.json", "partitions.json"} <= shared
+    assert {path.name for path in folder.iterdir()} == shared | set(aws.SERVICES)
+    assert all(path.is_symlink() and path.resolve() == (builtin / path.name).resolve() for path in folder.iterdir())
 
 
 def test_a_service_the_product_does_not_use_is_unknown(fresh_product_session: botocore.session.Session) -> None:

@@ -1,22 +1,24 @@
 """Per-request values every JWT route reads first: the checks on the request, the caller and the deadline.
 
-Routes call these directly rather than through Powertools' `Depends()`: the resolver re-reads the type hints of
-every declared dependency on every request (about 55 µs of a warm invocation), for values that are a few lines
-each. `services()` is the one place a route reaches the container; tests replace it with a container of their own.
+Powertools validates what a route declares (its body model, its path parameters) before the route runs; the checks
+here are what every route refuses alike, whatever it declares. Routes call these directly rather than through
+Powertools' `Depends()`: the resolver re-reads the type hints of every declared dependency on every request (about
+55 µs of a warm invocation), for values that are a few lines each. `services()` is the one place a route reaches the
+container; tests replace it with a container of their own.
 """
 
+import binascii
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import cast
 
 from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 from terra_connect.api.container import Container, get_container
-from terra_connect.api.media_types import has_non_json_body
-from terra_connect.domain.contract import Schema, ValidationErrors, check
+from terra_connect.api.media_types import declares_non_json, has_non_json_body
 from terra_connect.domain.deadline import Deadline
-from terra_connect.domain.errors import InvalidRequest, ReferenceIdNotAllowed, UnsupportedMediaType
-from terra_connect.domain.identity import reference_id_from_claims
+from terra_connect.domain.errors import InvalidRequest, ReferenceIdNotAllowed, ServiceError, UnsupportedMediaType
+from terra_connect.domain.identity import names_reference_id, reference_id_from_claims
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +27,6 @@ class Caller:
 
     reference_id: str
     deadline: Deadline
-    body: dict[str, Any] | None = None  # the request body, valid against the route's schema (None: no body)
 
 
 def services() -> Container:
@@ -33,19 +34,26 @@ def services() -> Container:
     return get_container()
 
 
-def _reference_id_named(name: str) -> bool:
-    return "referenceid" in name.lower().replace("-", "").replace("_", "")
+def _body_names_reference_id(event: APIGatewayProxyEventV2) -> bool:
+    """A JSON object body with a reference_id field. A route with a body model has refused it already (Powertools'
+    validation); a route without one reads no body, so a body that is not a JSON object names nothing and stays
+    ignored, as it always was."""
+    if not event.body or declares_non_json(event):
+        return False
+    try:
+        document = event.json_body  # the resolver's strict parser, once per request
+    except (ServiceError, UnicodeDecodeError, binascii.Error):
+        return False
+    return isinstance(document, dict) and names_reference_id(document)
 
 
 def strict_request(event: APIGatewayProxyEventV2) -> None:
-    """Refuse what the route does not read: a non-JSON body, any query parameter, an identity-choosing header.
-
-    Runs after the body's validation, so a body naming reference_id is answered as such.
-    """
-    if any(_reference_id_named(name) for name in event.raw_event.get("headers") or {}):
+    """Refuse what no route reads: a reference_id wherever the caller puts it (the identity comes from the token
+    only), any query parameter, a body that is not JSON."""
+    if names_reference_id(event.raw_event.get("headers") or ()):
         raise ReferenceIdNotAllowed
     query = event.query_string_parameters or {}
-    if any(_reference_id_named(name) for name in query):
+    if names_reference_id(query) or _body_names_reference_id(event):
         raise ReferenceIdNotAllowed
     if query:
         raise InvalidRequest("This route takes no query parameters.")
@@ -65,38 +73,8 @@ def request_deadline() -> Deadline:
     return Deadline.after(context.get_remaining_time_in_millis() / 1000)
 
 
-def _refuse(errors: ValidationErrors) -> None:
-    if any(e["type"] == "extra_forbidden" and e["loc"][-1:] == ["reference_id"] for e in errors):
-        raise ReferenceIdNotAllowed
-    if errors:
-        raise InvalidRequest(errors=errors)
-
-
-def validated_body(event: APIGatewayProxyEventV2, schema: Schema) -> dict[str, Any] | None:
-    """The JSON body, valid against `schema`; None when there is none (an absent, empty or `null` body)."""
-    if has_non_json_body(event):
-        raise UnsupportedMediaType
-    if not event.body:
-        return None
-    document: dict[str, Any] | None = event.json_body  # the resolver's strict parser: 400, 413, or an object
-    if document is None:
-        return None
-    _refuse(check(schema, document, ("body",)))
-    return document
-
-
-def validated_path(name: str, value: str, schema: Schema) -> str:
-    """A path parameter as the resolver matched it, valid against `schema`."""
-    _refuse(check(schema, value, ("path", name)))
-    return value
-
-
-def signed_in_caller(body: Schema | None = None) -> Caller:
-    """Check the current request, then name its caller: what every JWT route does before anything else.
-
-    `body`: the route's request schema; a route without one reads no body (a JSON body is ignored).
-    """
+def signed_in_caller() -> Caller:
+    """Check the current request, then name its caller: what every JWT route does before anything else."""
     event = cast(APIGatewayProxyEventV2, BaseRouter.current_event)
-    document = validated_body(event, body) if body is not None else None
     strict_request(event)
-    return Caller(caller_reference_id(event), request_deadline(), document)
+    return Caller(caller_reference_id(event), request_deadline())

@@ -2,11 +2,11 @@
 
 from typing import Any
 
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from terra_connect.api import snapstart
 from terra_connect.api.container import get_container
+from terra_connect.api.media_types import as_validation_reads_it
 from terra_connect.api.observability import logger, metrics
 from terra_connect.api.resolver import create_resolver
 from terra_connect.api.routes.api_routes import API_ROUTERS
@@ -15,10 +15,13 @@ from terra_connect.api.routes.api_routes import API_ROUTERS
 # the init phase loudly instead of every request.
 get_container()
 snapstart.register(lambda: get_container().before_snapshot())
-app = create_resolver(*API_ROUTERS)
+app = create_resolver(*API_ROUTERS, enable_validation=True)
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, log_event=False)
+@logger.inject_lambda_context(log_event=False)
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+    # API Gateway's request id, read directly: the same correlation id as `correlation_paths.API_GATEWAY_HTTP`,
+    # without a JMESPath search on every request.
+    logger.set_correlation_id((event.get("requestContext") or {}).get("requestId"))
+    return app.resolve(as_validation_reads_it(event), context)

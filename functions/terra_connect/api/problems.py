@@ -12,7 +12,9 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
-from terra_connect.domain.contract import Schema
+# The answers below are built here, not from models (the webhook function, which answers them too, imports no
+# pydantic): their JSON Schemas are written out, and offline/openapi.py adds them to the OpenAPI document.
+Schema = Mapping[str, Any]
 
 PROBLEM_JSON = "application/problem+json"
 NO_STORE = {"Cache-Control": "no-store"}
@@ -98,11 +100,6 @@ def problem_responses(
         description = f"{HTTPStatus(status).phrase}: {'; or '.join(filter(None, (functions, gateways)))}"
         responses[status] = {"description": description, "content": content}
     return responses
-
-
-def optional_json_body(schema: Schema) -> dict[str, Any]:
-    """The OpenAPI requestBody of a route whose JSON body is optional (no body, or `null`, asks for the defaults)."""
-    return {"required": False, "content": {"application/json": {"schema": {"anyOf": [dict(schema), {"type": "null"}]}}}}
 
 
 def problem_response(

@@ -1,8 +1,8 @@
-"""The API resolver: strict body parsing and the one mapping from errors to problem+json.
+"""The resolver every function serves HTTP with: strict body parsing and the one mapping from errors to problem+json.
 
-Request bodies and path parameters are validated by the routes against the JSON Schemas of
-terra_connect.domain.models (see dependencies.signed_in_caller), not by Powertools' pydantic-based validation:
-pydantic's import and schema building were a fifth of every cold start.
+The API function's resolver validates requests with Powertools (`enable_validation`): each route's body model and
+path parameters (terra_connect.domain.contract), before the route runs. The webhook function's does not: its one
+route reads the raw body the signature covers, and that function never imports pydantic.
 """
 
 import binascii
@@ -12,7 +12,12 @@ from typing import Any, NoReturn
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 
+from terra_connect.api.media_types import declares_non_json, has_non_json_body
 from terra_connect.api.observability import count_error, logger
 from terra_connect.api.problems import problem_response
 from terra_connect.domain.errors import (
@@ -20,8 +25,11 @@ from terra_connect.domain.errors import (
     MalformedBody,
     NotFound,
     PayloadTooLarge,
+    ReferenceIdNotAllowed,
     ServiceError,
+    UnsupportedMediaType,
 )
+from terra_connect.domain.identity import names_reference_id
 
 MAX_BODY_BYTES = 16 * 1024
 
@@ -51,9 +59,25 @@ def parse_json_body(text: str) -> Any:
     return document
 
 
-def create_resolver(*routers: Router) -> APIGatewayHttpResolver:
-    """A resolver with strict JSON parsing and problem+json for every error."""
-    app = APIGatewayHttpResolver(json_body_deserializer=parse_json_body)
+def refusal(error: RequestValidationError | RequestUnsupportedContentType, *, json_body: bool) -> ServiceError:
+    """What a request Powertools' validation refused is answered: the location and kind of each error, never the
+    value (pydantic's messages can echo the input back)."""
+    if isinstance(error, RequestUnsupportedContentType) or not json_body:
+        return UnsupportedMediaType()  # Powertools parses form and multipart bodies too; this API reads JSON only
+    errors = [{"loc": list(e["loc"]), "type": e["type"]} for e in error.errors()]
+    if any(e["loc"][:1] == ["response"] for e in errors):
+        # Powertools reports a route's answer breaking its own annotation this way: this service's bug.
+        logger.error("An answer failed its own model", extra={"errors": errors})
+        return ServiceError()
+    if names_reference_id(str(e["loc"][-1]) for e in errors if e["type"] == "extra_forbidden"):
+        return ReferenceIdNotAllowed()
+    return InvalidRequest(errors=errors)
+
+
+def create_resolver(*routers: Router, enable_validation: bool = False) -> APIGatewayHttpResolver:
+    """A resolver with strict JSON parsing and problem+json for every error; with `enable_validation`, Powertools
+    validates every route's inputs against its models first."""
+    app = APIGatewayHttpResolver(enable_validation=enable_validation, json_body_deserializer=parse_json_body)
     for router in routers:
         app.include_router(router)
 
@@ -95,5 +119,21 @@ def create_resolver(*routers: Router) -> APIGatewayHttpResolver:
     def _unexpected(error: Exception) -> Response[str]:
         logger.exception("Unexpected error", extra={"error_type": type(error).__name__})
         return _problem_for(ServiceError())
+
+    if not enable_validation:
+        return app
+
+    @app.exception_handler([RequestValidationError, RequestUnsupportedContentType])
+    def _invalid_request(error: RequestValidationError | RequestUnsupportedContentType) -> Response[str]:
+        return _problem_for(refusal(error, json_body=not has_non_json_body(app.current_event)))
+
+    @app.exception_handler(ValueError)
+    def _unparseable_body(error: ValueError) -> Response[str]:
+        # Powertools parses form and multipart bodies before any route sees them, and raises ValueError on a
+        # broken one (a multipart content type without a boundary). Such a body is refused as any non-JSON is.
+        if declares_non_json(app.current_event):
+            return _problem_for(UnsupportedMediaType())
+        answer: Response[str] = _unexpected(error)  # the decorated handler is untyped to mypy
+        return answer
 
     return app

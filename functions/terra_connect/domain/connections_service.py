@@ -4,16 +4,16 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from terra_connect.domain.connections import EndReason
-from terra_connect.domain.deadline import Deadline
-from terra_connect.domain.errors import NotFound
-from terra_connect.domain.models import (
+from terra_connect.domain.contract import (
     AttemptView,
-    AuthUrlParams,
     AuthUrlRequest,
     AuthUrlResponse,
     ConnectionsResponse,
     ConnectionView,
 )
+from terra_connect.domain.deadline import Deadline
+from terra_connect.domain.errors import NotFound
+from terra_connect.domain.models import AuthUrlParams
 from terra_connect.domain.ports import TerraConnectionsGateway
 from terra_connect.domain.providers import ProvidersService
 from terra_connect.domain.records import Change, ended_by_id, stamp

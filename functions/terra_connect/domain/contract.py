@@ -1,147 +1,170 @@
-"""The API's JSON contract: request bodies checked against JSON Schema, answers serialised from dataclasses.
+"""The API's contract: what callers send and what they get back, as pydantic models.
 
-The schemas are the contract: the routes validate requests with them and the OpenAPI document publishes them
-(offline/openapi.py), so the two cannot disagree. `check` implements the part of JSON Schema they use (`type`,
-`properties`, `required`, `additionalProperties: false`, `pattern`, `minLength`/`maxLength`, `items`,
-`minItems`/`maxItems`, `enum`, `anyOf` for nullable values), strictly: a number is not a boolean or a string, a
-string is not a number. Errors name the location and the kind of each problem (pydantic's names for them, which
-this API has always answered), never the value.
+Powertools' event handler validates request bodies against these models, and the OpenAPI document is generated from
+them (offline/openapi.py), so the two cannot disagree. Only the API function imports this module, and with it
+pydantic: the webhook, reconciliation and events functions never do.
+
+Each model builds its validator and serializer when this module is imported, in the function's init phase, not on
+first use (pydantic's `defer_build`). Deferring saves a cold start nothing: most of the cost is pydantic's set-up for
+the first model it builds, which the first request would pay instead (measured: the same init + first invocation).
+And Lambda runs init with a full vCPU, where a 512 MB invocation gets about a third of one; with SnapStart what init
+built is in the snapshot. No request builds a model.
 """
 
-import dataclasses
-import json
-import re
-from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from functools import cache
-from typing import Any
+from typing import Annotated
 
-Schema = Mapping[str, Any]
-Location = tuple[str | int, ...]
-ValidationErrors = list[dict[str, Any]]
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-_TYPE_ERRORS = {
-    "object": "dict_type",
-    "string": "string_type",
-    "boolean": "bool_type",
-    "integer": "int_type",
-    "array": "list_type",
-    "null": "none_required",
-}
+from terra_connect.domain.models import PROVIDER_PATTERN
+from terra_connect.domain.redirects import MAX_URL_LENGTH
+
+MAX_PROVIDERS = 50
+# A widget language: "en", "fr", "zh_cn", "pt-BR" (Terra falls back to the browser's language for others).
+LANGUAGE_PATTERN = r"^[a-z]{2,3}(?:[_-][A-Za-z0-9]{2,8})?$"
 
 
-@cache
-def _compiled(pattern: str) -> re.Pattern[str]:
-    # JSON Schema's `$` ends the string; Python's also matches before a final newline, so it is made strict.
-    if pattern.endswith("$") and not pattern.endswith("\\$"):
-        pattern = pattern[:-1] + r"\Z"
-    return re.compile(pattern)
+# A request body is read strictly: a number is not a boolean or a string, and a field the API does not define
+# (`reference_id` above all: the caller's identity comes from the token) is refused.
+REQUEST = ConfigDict(frozen=True, strict=True, extra="forbid")
+# An answer has every field in its JSON, `null` when empty, so its published schema requires each one...
+ANSWER = ConfigDict(frozen=True, json_schema_serialization_defaults_required=True)
+# ...unless the route leaves its empty fields out (`exclude_none`).
+SPARSE_ANSWER = ConfigDict(frozen=True)
 
 
-def _has_type(value: Any, expected: str) -> bool:
-    match expected:
-        case "object":
-            return isinstance(value, dict)
-        case "string":
-            return isinstance(value, str)
-        case "boolean":
-            return isinstance(value, bool)
-        case "integer":
-            return isinstance(value, int) and not isinstance(value, bool)
-        case "array":
-            return isinstance(value, list)
-        case "null":
-            return value is None
-    raise ValueError(f"unsupported schema type {expected!r}")
+def _unique_in_order(codes: list[str]) -> list[str]:
+    return list(dict.fromkeys(codes))
 
 
-def _error(loc: Location, kind: str) -> dict[str, Any]:
-    return {"loc": list(loc), "type": kind}
+ProviderCode = Annotated[
+    str,
+    Field(
+        pattern=PROVIDER_PATTERN,
+        description="A Terra provider code such as GARMIN, FITBIT or OURA (any case).",
+        examples=["GARMIN"],
+    ),
+    AfterValidator(str.upper),
+]
+Language = Annotated[str, Field(pattern=LANGUAGE_PATTERN)]
+RedirectUrl = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=MAX_URL_LENGTH,
+        description="Must match one of the stack's AllowedRedirectUrls.",
+        examples=["myapp://terra/done"],
+    ),
+]
 
 
-def check(schema: Schema, value: Any, loc: Location = ()) -> ValidationErrors:
-    """Every way `value` breaks `schema`, as `{"loc": [...], "type": "..."}`; empty when it is valid."""
-    if "anyOf" in schema:
-        return _check_any_of(schema["anyOf"], value, loc)
-    expected = schema.get("type")
-    if expected is not None and not _has_type(value, expected):
-        return [_error(loc, _TYPE_ERRORS[expected])]
-    if "enum" in schema and value not in schema["enum"]:
-        return [_error(loc, "enum")]
-    checker = _CHECKERS.get(type(value))
-    return checker(schema, value, loc) if checker else []
+class WidgetSessionRequest(BaseModel):
+    """Options for the widget. Every field is optional; an empty body asks for Terra's defaults."""
+
+    model_config = REQUEST
+
+    providers: (
+        Annotated[
+            list[ProviderCode],
+            Field(min_length=1, max_length=MAX_PROVIDERS),
+            AfterValidator(_unique_in_order),
+        ]
+        | None
+    ) = Field(default=None, description="Providers to offer; omitted means every provider enabled for the app.")
+    language: Language | None = Field(
+        default=None, description="Widget language, e.g. en, fr, ja, zh_cn.", examples=["en"]
+    )
+    success_redirect_url: RedirectUrl | None = None
+    failure_redirect_url: RedirectUrl | None = None
+    multi_auth: bool | None = Field(default=None, description="Stay on the widget to connect several providers.")
+    show_disconnect: bool | None = Field(default=None, description="Offer to disconnect already-connected providers.")
+    bypass_feedback: bool | None = Field(default=None, description="Skip the widget's feedback screen at the end.")
+    use_terra_avengers_app: bool | None = Field(
+        default=None,
+        description="Let the widget hand Apple Health / Samsung Health to Terra's own companion app instead of "
+        "yours (for apps that do not embed Terra's mobile SDK).",
+    )
 
 
-def _check_any_of(branches: Sequence[Schema], value: Any, loc: Location) -> ValidationErrors:
-    results = [check(branch, value, loc) for branch in branches]
-    if any(not errors for errors in results):
-        return []
-    # Report against the branch that is not `null` (a nullable string given 5 is "string_type").
-    typed = [errors for branch, errors in zip(branches, results, strict=True) if branch.get("type") != "null"]
-    return typed[0] if typed else results[0]
+class AuthUrlRequest(BaseModel):
+    """Options for connecting one provider with the app's own UI (no Terra widget)."""
+
+    model_config = REQUEST
+
+    language: Language | None = None
+    success_redirect_url: RedirectUrl | None = None
+    failure_redirect_url: RedirectUrl | None = None
 
 
-def _check_string(schema: Schema, value: str, loc: Location) -> ValidationErrors:
-    if len(value) < schema.get("minLength", 0):
-        return [_error(loc, "string_too_short")]
-    if "maxLength" in schema and len(value) > schema["maxLength"]:
-        return [_error(loc, "string_too_long")]
-    if "pattern" in schema and not _compiled(schema["pattern"]).search(value):
-        return [_error(loc, "string_pattern_mismatch")]
-    return []
+class WidgetSessionResponse(BaseModel):
+    model_config = SPARSE_ANSWER
+
+    url: str = Field(description="Open in an in-app browser (never a WebView). Valid until expires_at.")
+    session_id: str
+    expires_in: int = Field(description="Seconds the URL stays valid, as Terra reported it.")
+    expires_at: datetime = Field(description="When the URL stops working (UTC, ISO-8601).")
+    warnings: list[str] | None = Field(
+        default=None, description="Terra's warnings, e.g. unknown providers (absent when there are none)."
+    )
 
 
-def _check_array(schema: Schema, value: list[Any], loc: Location) -> ValidationErrors:
-    if len(value) < schema.get("minItems", 0):
-        return [_error(loc, "too_short")]
-    if "maxItems" in schema and len(value) > schema["maxItems"]:
-        return [_error(loc, "too_long")]
-    items = schema.get("items")
-    if items is None:
-        return []
-    return [error for index, item in enumerate(value) for error in check(items, item, (*loc, index))]
+class AuthUrlResponse(BaseModel):
+    model_config = SPARSE_ANSWER
+
+    auth_url: str = Field(description="Open in an in-app browser; the provider's own sign-in page.")
+    provider: str
+    terra_user_id: str | None = Field(
+        default=None, description="The Terra user this attempt will create, when Terra says (absent otherwise)."
+    )
 
 
-def _check_object(schema: Schema, value: dict[str, Any], loc: Location) -> ValidationErrors:
-    properties: Mapping[str, Schema] = schema.get("properties", {})
-    errors: ValidationErrors = []
-    for name in schema.get("required", ()):
-        if name not in value:
-            errors.append(_error((*loc, name), "missing"))
-    for name, item in value.items():
-        if name in properties:
-            errors.extend(check(properties[name], item, (*loc, name)))
-        elif schema.get("additionalProperties", True) is False:
-            errors.append(_error((*loc, name), "extra_forbidden"))
-    return errors
+class ConnectionView(BaseModel):
+    model_config = ANSWER
+
+    terra_user_id: str
+    provider: str
+    status: str = Field(description="connected, or needs_reauth (the provider rejected Terra: reconnect).")
+    scopes: list[str] = Field(default_factory=list, description="Permissions the user granted, as Terra reports them.")
+    active: bool | None = Field(
+        default=None, description="Terra's flag: false means Terra receives no data updates for this connection."
+    )
+    connected_at: datetime | None = None
+    updated_at: datetime | None = None
 
 
-_CHECKERS: dict[type, Callable[[Schema, Any, Location], ValidationErrors]] = {
-    str: _check_string,
-    list: _check_array,
-    dict: _check_object,
-}
+class AttemptView(BaseModel):
+    model_config = ANSWER
+
+    status: str = Field(description="success or error")
+    provider: str | None = None
+    reason: str | None = None
+    at: datetime | None = None
 
 
-def _json_value(value: Any) -> Any:
-    if isinstance(value, datetime):
-        # ISO-8601, UTC written as Z.
-        text = value.isoformat()
-        return text[:-6] + "Z" if text.endswith("+00:00") else text
-    if isinstance(value, Document):
-        return value.as_dict()
-    if isinstance(value, list | tuple):
-        return [_json_value(item) for item in value]
-    return value
+class ConnectionsResponse(BaseModel):
+    model_config = ANSWER
+
+    connections: list[ConnectionView]
+    last_attempt: AttemptView | None = Field(default=None, description="The latest widget or custom-UI outcome.")
 
 
-class Document:
-    """A dataclass answered as JSON: its fields in declaration order, datetimes in ISO-8601."""
+class SdkTokenResponse(BaseModel):
+    model_config = ANSWER
 
-    def as_dict(self, *, exclude_none: bool = False) -> dict[str, Any]:
-        fields = dataclasses.fields(self)  # type: ignore[arg-type]  # every Document is a dataclass
-        document = {field.name: _json_value(getattr(self, field.name)) for field in fields}
-        return {k: v for k, v in document.items() if v is not None} if exclude_none else document
+    token: str = Field(description="Pass to Terra's mobile SDK initConnection(). Single use; expires at expires_at.")
+    expires_in: int = Field(description="Seconds the token stays valid, as Terra reported it (180).")
+    expires_at: datetime = Field(description="When the token stops working (UTC).")
+    reference_id: str = Field(
+        description="Initialise Terra's SDK with exactly this reference_id: SDK connections under any other are "
+        "kept out of the user's connections."
+    )
 
-    def to_json(self, *, exclude_none: bool = False) -> str:
-        return json.dumps(self.as_dict(exclude_none=exclude_none), separators=(",", ":"))
+
+class ProvidersResponse(BaseModel):
+    model_config = ANSWER
+
+    providers: list[str] = Field(description="Providers connected through Terra's widget or custom UI (cloud APIs).")
+    sdk_providers: list[str] = Field(
+        description="Providers connected through Terra's mobile SDK on the device (Apple Health, Samsung Health, "
+        "Health Connect): get a token from POST /v1/sdk-tokens."
+    )

@@ -4,9 +4,10 @@ so the custom-UI route refuses a provider the account does not have without aski
 import time
 from collections.abc import Callable
 
+from terra_connect.domain.contract import ProvidersResponse
 from terra_connect.domain.deadline import Deadline
 from terra_connect.domain.errors import UnknownProvider
-from terra_connect.domain.models import Integrations, ProvidersResponse
+from terra_connect.domain.models import Integrations
 from terra_connect.domain.ports import TerraIntegrationsGateway
 
 # Providers are switched on and off in Terra's dashboard, rarely: a change shows within this.

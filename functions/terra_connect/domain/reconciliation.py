@@ -13,18 +13,23 @@ other fact. A Terra user missing from a listing is only ended after Terra, asked
 it: listings can lag, and pages shift under a walk.
 """
 
+from __future__ import annotations
+
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from terra_connect.domain.connections import EndReason, TerraUser
-from terra_connect.domain.connections_service import ConnectionsService
 from terra_connect.domain.deadline import Deadline
 from terra_connect.domain.errors import RegistryRejected, ServiceError, UpstreamUnavailable
-from terra_connect.domain.models import ConnectionsResponse
 from terra_connect.domain.ports import ReconciliationCursor, RegistryStore, TerraUsersGateway
 from terra_connect.domain.records import Change, ended_by_id, stamp
 from terra_connect.domain.registry import ConnectionRegistry
+
+if TYPE_CHECKING:  # the sync answers with the API's contract; the scheduled reconciliation never imports it
+    from terra_connect.domain.connections_service import ConnectionsService
+    from terra_connect.domain.contract import ConnectionsResponse
 
 SYNC_MIN_INTERVAL_SECONDS = 30
 # Terra users the caller's registry lists but Terra's answer does not: each costs one Terra call to confirm.

@@ -3,8 +3,8 @@
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from terra_connect.domain.contract import SdkTokenResponse
 from terra_connect.domain.deadline import Deadline
-from terra_connect.domain.models import SdkTokenResponse
 from terra_connect.domain.ports import RegistryStore, TerraSdkGateway
 from terra_connect.domain.records import stamp
 from terra_connect.domain.sdk import TOKEN_RECORD_RETENTION

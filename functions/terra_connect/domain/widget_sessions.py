@@ -6,9 +6,10 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from terra_connect.domain.connections import ConnectionStatus, EndReason
+from terra_connect.domain.contract import WidgetSessionRequest, WidgetSessionResponse
 from terra_connect.domain.deadline import Deadline
 from terra_connect.domain.errors import RegistryUnavailable, StaleConnectedUsers
-from terra_connect.domain.models import WidgetSessionParams, WidgetSessionRequest, WidgetSessionResponse
+from terra_connect.domain.models import WidgetSessionParams
 from terra_connect.domain.ports import WidgetSessionGateway
 from terra_connect.domain.records import Change, ended_by_id, stamp
 from terra_connect.domain.redirects import RedirectPolicy

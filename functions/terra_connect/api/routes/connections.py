@@ -1,13 +1,17 @@
 """The caller's connections: list, disconnect one, or get a provider's auth URL for a custom UI."""
 
+from typing import Annotated
+
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.metrics import MetricUnit
 
 from terra_connect.api import dependencies
 from terra_connect.api.observability import metrics
-from terra_connect.api.problems import NO_STORE, optional_json_body, problem_responses
-from terra_connect.domain.models import AUTH_URL_REQUEST, PROVIDER_PATTERN, AuthUrlRequest, ref
+from terra_connect.api.problems import NO_STORE, problem_responses
+from terra_connect.domain.contract import AuthUrlRequest, AuthUrlResponse, ConnectionsResponse
+from terra_connect.domain.models import PROVIDER_PATTERN
 from terra_connect.domain.terra_users import TERRA_USER_ID_PATTERN
 
 router = Router()  # type: ignore[no-untyped-call]  # Powertools declares no return type on __init__
@@ -24,14 +28,9 @@ DISCONNECT_LISTED = {
 SYNC_STATUS = "Sync-Status"
 SYNCED_AT = "Synced-At"
 
-TERRA_USER_ID = {"type": "string", "pattern": TERRA_USER_ID_PATTERN, "description": "A Terra user id from the list."}
-PROVIDER = {
-    "type": "string",
-    "pattern": PROVIDER_PATTERN,
-    "description": "A Terra provider code, e.g. GARMIN (any case).",
-}
-# The schema of each path parameter, by name: the routes validate with it, the OpenAPI document publishes it.
-PATH_PARAMETERS = {"terra_user_id": TERRA_USER_ID, "provider": PROVIDER}
+TerraUserId = Annotated[str, Path(pattern=TERRA_USER_ID_PATTERN, description="A Terra user id from the list.")]
+Provider = Annotated[str, Path(pattern=PROVIDER_PATTERN, description="A Terra provider code, e.g. GARMIN (any case).")]
+Options = Annotated[AuthUrlRequest | None, Body(description="No body, or `null`, asks for the defaults.")]
 
 
 @router.get(
@@ -44,7 +43,7 @@ PATH_PARAMETERS = {"terra_user_id": TERRA_USER_ID, "provider": PROVIDER}
     responses={
         200: {
             "description": "The caller's connections.",
-            "content": {"application/json": {"schema": ref("ConnectionsResponse")}},
+            "content": {"application/json": {"model": ConnectionsResponse}},
             "links": DISCONNECT_LISTED,
         },
         **problem_responses(401, 415, 422, 500, 503),
@@ -54,7 +53,7 @@ def list_connections() -> Response[str]:
     caller = dependencies.signed_in_caller()
     answer = dependencies.services().connections.list(caller.reference_id, caller.deadline)
     metrics.add_metric(name="ConnectionsListed", unit=MetricUnit.Count, value=1)
-    return Response(200, "application/json", answer.to_json(), headers=NO_STORE)
+    return Response(200, "application/json", answer.model_dump_json(), headers=NO_STORE)
 
 
 @router.delete(
@@ -95,7 +94,7 @@ def erase_user() -> Response[None]:
         200: {
             "description": "The caller's connections, after the sync. `Sync-Status` says whether Terra was asked "
             "(`performed`) or a recent sync stands (`recent`); `Synced-At` is when the last sync completed.",
-            "content": {"application/json": {"schema": ref("ConnectionsResponse")}},
+            "content": {"application/json": {"model": ConnectionsResponse}},
             "links": DISCONNECT_LISTED,
         },
         **problem_responses(401, 415, 422, 500, 502, 503, 504),
@@ -112,7 +111,7 @@ def sync_connections() -> Response[str]:
     metrics.add_metric(
         name="ConnectionsSynced" if result.performed else "SyncsAnsweredFromRegistry", unit=MetricUnit.Count, value=1
     )
-    return Response(200, "application/json", result.connections.to_json(), headers=headers)
+    return Response(200, "application/json", result.connections.model_dump_json(), headers=headers)
 
 
 @router.delete(
@@ -127,8 +126,7 @@ def sync_connections() -> Response[str]:
         **problem_responses(401, 404, 415, 422, 500, 502, 503, 504),
     },
 )
-def delete_connection(terra_user_id: str) -> Response[None]:
-    terra_user_id = dependencies.validated_path("terra_user_id", terra_user_id, TERRA_USER_ID)
+def delete_connection(terra_user_id: TerraUserId) -> Response[None]:
     caller = dependencies.signed_in_caller()
     dependencies.services().connections.disconnect(caller.reference_id, terra_user_id, caller.deadline)
     metrics.add_metric(name="ConnectionsDisconnected", unit=MetricUnit.Count, value=1)
@@ -146,16 +144,18 @@ def delete_connection(terra_user_id: str) -> Response[None]:
     responses={
         201: {
             "description": "The provider's sign-in URL.",
-            "content": {"application/json": {"schema": ref("AuthUrlResponse")}},
+            "content": {"application/json": {"model": AuthUrlResponse}},
         },
         **problem_responses(400, 401, 404, 413, 415, 422, 500, 502, 503, 504),
     },
-    openapi_extensions={"requestBody": optional_json_body(ref("AuthUrlRequest"))},
 )
-def create_auth_url(provider: str) -> Response[str]:
-    provider = dependencies.validated_path("provider", provider, PROVIDER)
-    caller = dependencies.signed_in_caller(body=AUTH_URL_REQUEST)
-    request = AuthUrlRequest.from_document(caller.body)
-    answer = dependencies.services().connections.auth_url(caller.reference_id, provider, request, caller.deadline)
+def create_auth_url(
+    provider: Provider,
+    request: Options = None,
+) -> Response[str]:
+    caller = dependencies.signed_in_caller()
+    answer = dependencies.services().connections.auth_url(
+        caller.reference_id, provider, request or AuthUrlRequest(), caller.deadline
+    )
     metrics.add_metric(name="AuthUrlsCreated", unit=MetricUnit.Count, value=1)
-    return Response(201, "application/json", answer.to_json(exclude_none=True), headers=NO_STORE)
+    return Response(201, "application/json", answer.model_dump_json(exclude_none=True), headers=NO_STORE)

@@ -7,7 +7,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from terra_connect.api import dependencies
 from terra_connect.api.observability import metrics
 from terra_connect.api.problems import NO_STORE, problem_responses
-from terra_connect.domain.models import ref
+from terra_connect.domain.contract import ProvidersResponse, SdkTokenResponse
 
 router = Router()  # type: ignore[no-untyped-call]  # Powertools declares no return type on __init__
 
@@ -25,7 +25,7 @@ PROVIDERS_CACHE_CONTROL = {"Cache-Control": "private, max-age=300"}
     tags=["Mobile SDK"],
     status_code=201,
     responses={
-        201: {"description": "The token.", "content": {"application/json": {"schema": ref("SdkTokenResponse")}}},
+        201: {"description": "The token.", "content": {"application/json": {"model": SdkTokenResponse}}},
         **problem_responses(401, 415, 422, 500, 502, 503, 504),
     },
 )
@@ -33,7 +33,7 @@ def create_sdk_token() -> Response[str]:
     caller = dependencies.signed_in_caller()
     token = dependencies.services().sdk_tokens.issue(caller.reference_id, caller.deadline)
     metrics.add_metric(name="SdkTokensIssued", unit=MetricUnit.Count, value=1)
-    return Response(201, "application/json", token.to_json(), headers=NO_STORE)
+    return Response(201, "application/json", token.model_dump_json(), headers=NO_STORE)
 
 
 @router.get(
@@ -47,7 +47,7 @@ def create_sdk_token() -> Response[str]:
     responses={
         200: {
             "description": "The providers.",
-            "content": {"application/json": {"schema": ref("ProvidersResponse")}},
+            "content": {"application/json": {"model": ProvidersResponse}},
             "links": {
                 "AuthUrlForFirst": {
                     "operationId": "createAuthUrl",
@@ -63,4 +63,4 @@ def list_providers() -> Response[str]:
     caller = dependencies.signed_in_caller()  # the list is the account's, but only for a signed-in caller
     answer = dependencies.services().providers.list(caller.deadline)
     metrics.add_metric(name="ProvidersListed", unit=MetricUnit.Count, value=1)
-    return Response(200, "application/json", answer.to_json(), headers=PROVIDERS_CACHE_CONTROL)
+    return Response(200, "application/json", answer.model_dump_json(), headers=PROVIDERS_CACHE_CONTROL)

@@ -1,15 +1,20 @@
 """POST /v1/widget-sessions: a Terra widget URL for the signed-in caller."""
 
+from typing import Annotated
+
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.metrics import MetricUnit
 
 from terra_connect.api import dependencies
 from terra_connect.api.observability import metrics
-from terra_connect.api.problems import NO_STORE, optional_json_body, problem_responses
-from terra_connect.domain.models import WIDGET_SESSION_REQUEST, WidgetSessionRequest, ref
+from terra_connect.api.problems import NO_STORE, problem_responses
+from terra_connect.domain.contract import WidgetSessionRequest, WidgetSessionResponse
 
 router = Router()  # type: ignore[no-untyped-call]  # Powertools declares no return type on __init__
+
+Options = Annotated[WidgetSessionRequest | None, Body(description="No body, or `null`, asks for Terra's defaults.")]
 
 
 @router.post(
@@ -25,20 +30,22 @@ router = Router()  # type: ignore[no-untyped-call]  # Powertools declares no ret
     responses={
         201: {
             "description": "The widget session was created.",
-            "content": {"application/json": {"schema": ref("WidgetSessionResponse")}},
+            "content": {"application/json": {"model": WidgetSessionResponse}},
         },
         **problem_responses(400, 401, 413, 415, 422, 500, 502, 503, 504),
     },
-    openapi_extensions={"requestBody": optional_json_body(ref("WidgetSessionRequest"))},
 )
-def create_widget_session() -> Response[str]:
-    caller = dependencies.signed_in_caller(body=WIDGET_SESSION_REQUEST)
-    request = WidgetSessionRequest.from_document(caller.body)
-    session = dependencies.services().widget_sessions.create(caller.reference_id, request, caller.deadline)
+def create_widget_session(
+    request: Options = None,
+) -> Response[str]:
+    caller = dependencies.signed_in_caller()
+    session = dependencies.services().widget_sessions.create(
+        caller.reference_id, request or WidgetSessionRequest(), caller.deadline
+    )
     metrics.add_metric(name="WidgetSessionsCreated", unit=MetricUnit.Count, value=1)
     return Response(
         status_code=201,
         content_type="application/json",
-        body=session.to_json(exclude_none=True),
+        body=session.model_dump_json(exclude_none=True),
         headers=NO_STORE,
     )

@@ -186,6 +186,7 @@ class TerraSimulator:
         self._emitted = 0  # the latest ordering timestamp sent (milliseconds)
         self._faults: deque[Fault] = deque()
         self._lock = threading.Lock()
+        self._event_built = threading.Condition(self._lock)
         self._server = _Server((host, port), _Handler, self, tls)
         self._thread: threading.Thread | None = None
         scheme = "https" if tls else "http"
@@ -223,11 +224,19 @@ class TerraSimulator:
 
     # --- webhooks, as Terra sends them ---
 
+    def wait_for_events(self, count: int, timeout: float = 5.0) -> list[dict[str, Any]]:
+        """The events built so far, once there are at least `count` (or `timeout` seconds have passed): Terra sends
+        a webhook after it has answered the request that caused it, so the caller may see the answer first."""
+        with self._event_built:
+            self._event_built.wait_for(lambda: len(self.sent_events) >= count, timeout)
+            return list(self.sent_events)
+
     def send_event(self, payload: dict[str, Any]) -> int:
         """Deliver one signed webhook to `webhook_url`; returns the receiver's status (0 when none is set or the
         delivery is dropped)."""
         with self._lock:
             self.sent_events.append(payload)
+            self._event_built.notify_all()
             if self.drop_webhooks:
                 self.dropped.append(payload)
                 return 0

@@ -58,18 +58,23 @@ def expand_for_each(value: Any) -> Any:
 
 
 def _substitute(value: Any, identifier: str, element: str) -> Any:
-    """`${identifier}` and `&{identifier}` (alphanumerics only) in every key and string, `Ref: identifier` itself."""
+    """`${identifier}` and `&{identifier}` (alphanumerics only) in every key and string, `Ref: identifier` itself;
+    an `Fn::Sub` left with nothing to substitute is its text (a `Ref` or `Fn::GetAtt` may name its target so)."""
     if isinstance(value, str):
         return value.replace(f"${{{identifier}}}", element).replace(
             f"&{{{identifier}}}", re.sub(r"[^A-Za-z0-9]", "", element)
         )
     if isinstance(value, list):
         return [_substitute(item, identifier, element) for item in value]
-    if isinstance(value, dict):
-        if value == {"Ref": identifier}:
-            return element
-        return {_substitute(k, identifier, element): _substitute(v, identifier, element) for k, v in value.items()}
-    return value
+    if not isinstance(value, dict):
+        return value
+    if value == {"Ref": identifier}:
+        return element
+    substituted = {_substitute(k, identifier, element): _substitute(v, identifier, element) for k, v in value.items()}
+    text = substituted.get("Fn::Sub")
+    if len(substituted) == 1 and isinstance(text, str) and "${" not in text:
+        return text
+    return substituted
 
 
 def to_json_string(argument: Any, stack: Stack) -> Any:

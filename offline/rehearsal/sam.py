@@ -58,8 +58,9 @@ def transform(name: str, path: Path, parameters: dict[str, str]) -> list[Transfo
         location = resource.get("Properties", {}).get(NESTED.get(resource.get("Type", ""), ""))
         if not _is_local(location):
             continue
-        child_parameters = _passed_parameters(stack, resource.get("Properties", {}).get("Parameters", {}))
-        children += transform(f"{name}/{logical_id}", path.parent / str(location), child_parameters)
+        if stack.exists(logical_id):  # a nested stack its Condition leaves out is not created, so not rehearsed
+            child_parameters = _passed_parameters(stack, resource.get("Properties", {}).get("Parameters", {}))
+            children += transform(f"{name}/{logical_id}", path.parent / str(location), child_parameters)
         parent_template["Resources"][logical_id]["Properties"][NESTED[resource["Type"]]] = (
             f"https://s3.{REGION}.amazonaws.com/rehearsal/{name}/{logical_id}.template"
         )

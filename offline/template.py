@@ -52,6 +52,17 @@ def function_environment(logical_id: str) -> set[str]:
     return set(own) | set(shared)
 
 
+def policy_statements(logical_id: str) -> list[Any]:
+    """Every statement a function's role gets from the template: its own policies' and those of the managed
+    policies of the stack it names (`- !Ref ReadTerraSecret`), each as written (a conditional one as its Fn::If)."""
+    resources = load_template()["Resources"]
+    statements: list[Any] = []
+    for policy in resources[logical_id]["Properties"].get("Policies", []):
+        named = set(policy) == {"Ref"}
+        statements += (resources[policy["Ref"]]["Properties"]["PolicyDocument"] if named else policy)["Statement"]
+    return statements
+
+
 def undeclared_variables(env_file: Path) -> dict[str, set[str]]:
     """Variables an env-vars file sets that the template does not declare: `sam local invoke` drops them."""
     variables: dict[str, dict[str, str]] = json.loads(env_file.read_text())

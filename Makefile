@@ -81,8 +81,9 @@ TEMPLATES := template.yaml notifications.yaml monitoring.yaml
 
 scan: $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed ## cfn-lint (with serverless rules) and checkov on the templates
 	$(SAM_VENV)/bin/cfn-lint $(TEMPLATES) --append-rules cfn_lint_serverless.rules
-	# Offline: no policy download from the vendor, no update check. checkov reads no Fn::ForEach and has no check for
-	# alarms or dashboards, so monitoring.yaml is checked as CloudFormation receives it, by make rehearse.
+	# Offline: no policy download from the vendor, no update check. checkov reads no Fn::ForEach (it warns that it
+	# cannot enrich the template and leaves out what the loops make): make rehearse checks those resources, and
+	# monitoring.yaml, as CloudFormation receives them.
 	BC_SKIP_MAPPING=TRUE CKV_SKIP_PACKAGE_UPDATE_CHECK=true $(CHECKOV_VENV)/bin/checkov --quiet --compact \
 		--skip-download --framework cloudformation -f template.yaml -f notifications.yaml
 

@@ -42,7 +42,8 @@ def test_runtime_is_python313_on_arm64_by_default_with_x86_option() -> None:
     assert template["Parameters"]["Architecture"]["Default"] == "arm64"
     assert set(template["Parameters"]["Architecture"]["AllowedValues"]) == {"arm64", "x86_64"}
     assert api_function()["Handler"] == "terra_connect.api.handler.lambda_handler"
-    assert api_function()["CodeUri"] == "functions/"
+    assert function_globals["CodeUri"] == "functions/"
+    assert all("CodeUri" not in f["Properties"] for f in resources_of_type("AWS::Serverless::Function").values())
 
 
 def test_timeout_is_well_below_api_gateways_30_seconds() -> None:

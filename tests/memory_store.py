@@ -10,8 +10,6 @@ from datetime import datetime
 from typing import Any
 
 from terra_connect.domain.connections import AuthAttempt, Connection, EndReason, HistoryEntry
-from terra_connect.domain.deadline import Deadline
-from terra_connect.domain.errors import RegistryRejected
 from terra_connect.domain.ports import (
     Erasure,
     ErasureScope,
@@ -21,6 +19,8 @@ from terra_connect.domain.ports import (
     SyncClaim,
 )
 from terra_connect.domain.records import Change, StoredRules, StoredUser
+from terra_connect.kernel.deadline import Deadline
+from terra_connect.kernel.errors import RegistryRejected
 
 
 @dataclass

@@ -10,12 +10,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from terra_connect.domain import terra_users
-from terra_connect.domain.errors import RegistryRejected
 from terra_connect.health_data import keys, layout
 from terra_connect.health_data.keys import RecordIdentity
 from terra_connect.health_data.models import DataPayload
 from terra_connect.health_data.ordering import CopyOrder
 from terra_connect.health_data.payloads import parse_payload
+from terra_connect.kernel.errors import RegistryRejected
 from tests.terra_data import (
     RECEIVED_MS,
     activity,

@@ -8,16 +8,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from terra_connect.domain.errors import (
+from terra_connect.health_data.models import RecordPosition
+from terra_connect.health_data.page_tokens import encode_page_token
+from terra_connect.health_data.queries import READABLE_TYPES, DataQuery, DateRange, data_query
+from terra_connect.kernel.errors import (
     InvalidDateRange,
     InvalidPageToken,
     InvalidRequest,
     ServiceError,
     UnknownDataType,
 )
-from terra_connect.health_data.models import RecordPosition
-from terra_connect.health_data.page_tokens import encode_page_token
-from terra_connect.health_data.queries import READABLE_TYPES, DataQuery, DateRange, data_query
 
 DAYS = {"start_date": "2026-06-01", "end_date": "2026-06-30"}
 

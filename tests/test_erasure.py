@@ -15,16 +15,16 @@ from offline.aws import create_connections_table
 from terra_connect.adapters.dynamodb_registry import DynamoDBRegistryStore
 from terra_connect.domain.connections import AuthAttempt, TerraUser
 from terra_connect.domain.connections_service import ConnectionsService
-from terra_connect.domain.deadline import Deadline
 from terra_connect.domain.erasure import ErasureReport, ErasureService
-from terra_connect.domain.errors import TerraUnavailable
 from terra_connect.domain.lifecycle import DetailType
 from terra_connect.domain.ports import RegistryStore, UsersPage
 from terra_connect.domain.reconciliation import SyncService
 from terra_connect.domain.records import Change, UnnamedReauth, seen_alive
-from terra_connect.domain.redirects import RedirectPolicy
 from terra_connect.domain.registry import ConnectionRegistry
 from terra_connect.domain.webhooks import WebhookProcessor
+from terra_connect.kernel.deadline import Deadline
+from terra_connect.kernel.errors import TerraUnavailable
+from terra_connect.kernel.redirects import RedirectPolicy
 from tests.memory_store import InMemoryRegistryStore
 from tests.terra_world import START, Delivery, Step, World, steps
 

@@ -10,12 +10,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from terra_connect.domain.errors import InvalidPageToken
 from terra_connect.health_data import keys, layout
 from terra_connect.health_data.keys import RecordIdentity
 from terra_connect.health_data.models import RecordPosition
 from terra_connect.health_data.ordering import canonical_json
 from terra_connect.health_data.page_tokens import MAX_TOKEN_LENGTH, TokenScope, decode_page_token, encode_page_token
+from terra_connect.kernel.errors import InvalidPageToken
 
 SCOPE = TokenScope("daily", "2026-01-01", "2026-12-31")
 BASE64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"

@@ -6,7 +6,7 @@ from offline.expectations import event_files
 from offline.template import load_template
 
 from terra_connect.api.problems import _DESCRIPTIONS
-from terra_connect.domain import errors
+from terra_connect.kernel import errors
 from tests.support import ROOT
 
 README = (ROOT / "README.md").read_text()

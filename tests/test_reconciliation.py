@@ -11,12 +11,12 @@ import pytest
 import responses
 
 from terra_connect.domain.connections import TerraUser
-from terra_connect.domain.deadline import Deadline
-from terra_connect.domain.errors import TerraUnavailable
 from terra_connect.domain.ports import UsersPage
 from terra_connect.domain.reconciliation import Reconciler
 from terra_connect.domain.registry import ConnectionRegistry
 from terra_connect.domain.webhooks import WebhookProcessor
+from terra_connect.kernel.deadline import Deadline
+from terra_connect.kernel.errors import TerraUnavailable
 from tests.memory_store import InMemoryRegistryStore
 from tests.support import emitted_metrics, terra_user
 

@@ -8,7 +8,7 @@ import responses
 from hypothesis import given
 from hypothesis import strategies as st
 
-from terra_connect.domain.redirects import AllowedRedirect, RedirectPolicy
+from terra_connect.kernel.redirects import AllowedRedirect, RedirectPolicy
 from tests.conftest import terra_session_answer
 from tests.support import WIDGET_URL, ApiAnswer, api_event
 

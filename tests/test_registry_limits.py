@@ -12,10 +12,10 @@ import pytest
 from botocore.exceptions import ClientError
 
 from terra_connect.adapters.dynamodb_registry import DynamoDBRegistryStore
-from terra_connect.domain.deadline import Deadline
-from terra_connect.domain.errors import RegistryUnavailable
 from terra_connect.domain.registry import ConnectionRegistry
 from terra_connect.domain.webhooks import WebhookProcessor
+from terra_connect.kernel.deadline import Deadline
+from terra_connect.kernel.errors import RegistryUnavailable
 from tests.conftest import AwsCalls
 from tests.support import SUBJECT, ApiAnswer, api_event, emitted_metrics, terra_user, webhook_event
 

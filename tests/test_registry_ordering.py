@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from terra_connect.domain.deadline import Deadline
 from terra_connect.domain.registry import ConnectionRegistry
 from terra_connect.domain.webhooks import WebhookProcessor
+from terra_connect.kernel.deadline import Deadline
 from tests.memory_store import InMemoryRegistryStore
 
 T = 1_795_000_000

@@ -11,8 +11,8 @@ import responses
 from botocore.exceptions import ClientError
 
 from terra_connect.domain.connections import ConnectionStatus, TerraUser
-from terra_connect.domain.deadline import Deadline
 from terra_connect.domain.records import StoredUser, seen_alive
+from terra_connect.kernel.deadline import Deadline
 from tests.conftest import AwsCalls
 from tests.support import (
     SDK_TOKEN,

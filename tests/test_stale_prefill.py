@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import responses
 
-from terra_connect.domain.deadline import Deadline
+from terra_connect.kernel.deadline import Deadline
 from tests.conftest import terra_session_answer
 from tests.support import SUBJECT, WIDGET_URL, ApiAnswer, api_event, emitted_metrics, terra_user, webhook_event
 

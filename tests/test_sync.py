@@ -11,12 +11,12 @@ import responses
 
 from terra_connect.domain.connections import TerraUser
 from terra_connect.domain.connections_service import ConnectionsService
-from terra_connect.domain.deadline import Deadline
-from terra_connect.domain.errors import TerraUnavailable
 from terra_connect.domain.reconciliation import MAX_CONFIRMATIONS_PER_SYNC, SyncService
-from terra_connect.domain.redirects import RedirectPolicy
 from terra_connect.domain.registry import ConnectionRegistry
 from terra_connect.domain.webhooks import WebhookProcessor
+from terra_connect.kernel.deadline import Deadline
+from terra_connect.kernel.errors import TerraUnavailable
+from terra_connect.kernel.redirects import RedirectPolicy
 from tests.memory_store import InMemoryRegistryStore
 from tests.support import SUBJECT, ApiAnswer, api_event, terra_user, webhook_event
 

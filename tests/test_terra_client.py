@@ -9,10 +9,10 @@ import requests
 import responses
 
 from terra_connect.adapters.terra import RetryPolicy, TerraClient
-from terra_connect.domain.deadline import Deadline
-from terra_connect.domain.errors import TerraBadResponse, TerraRejected, TerraTimeout, TerraUnavailable
 from terra_connect.domain.models import WidgetSessionParams
 from terra_connect.domain.ports import TerraCredentials
+from terra_connect.kernel.deadline import Deadline
+from terra_connect.kernel.errors import TerraBadResponse, TerraRejected, TerraTimeout, TerraUnavailable
 from tests.conftest import terra_session_answer
 from tests.support import API_KEY, DEV_ID, LEGACY_WIDGET_URL, ROTATED_API_KEY, SESSION_URL, WIDGET_URL
 

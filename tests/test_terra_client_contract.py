@@ -9,8 +9,8 @@ import pytest
 import responses
 
 from terra_connect.adapters.terra import TerraClient
-from terra_connect.domain.deadline import Deadline
-from terra_connect.domain.errors import TerraBadResponse, TerraRejected
+from terra_connect.kernel.deadline import Deadline
+from terra_connect.kernel.errors import TerraBadResponse, TerraRejected
 from tests.conftest import terra_session_answer
 from tests.test_terra_client import PARAMS, FakeClock, FakeCredentials
 

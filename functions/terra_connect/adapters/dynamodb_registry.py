@@ -47,8 +47,6 @@ from terra_connect.domain.connections import (
     HistoryEntry,
     TerraUser,
 )
-from terra_connect.domain.deadline import Deadline
-from terra_connect.domain.errors import ConfigurationError, RegistryRejected, RegistryUnavailable
 from terra_connect.domain.lifecycle import attempt_events, user_events
 from terra_connect.domain.ports import Erasure, ErasureScope, ReconciliationCursor, ScanPage, SyncClaim
 from terra_connect.domain.records import (
@@ -65,6 +63,8 @@ from terra_connect.domain.records import (
     seen_alive,
     stamp,
 )
+from terra_connect.kernel.deadline import Deadline
+from terra_connect.kernel.errors import ConfigurationError, RegistryRejected, RegistryUnavailable
 
 MAX_CONFLICT_RETRIES = 8  # concurrent writers of one item are rare and short: a few rereads settle them
 CLIENT_CONFIG = Config(connect_timeout=1, read_timeout=2, retries={"mode": "standard", "max_attempts": 3})

@@ -20,17 +20,6 @@ import requests
 
 from terra_connect.domain import terra_users
 from terra_connect.domain.connections import TerraUser
-from terra_connect.domain.deadline import Deadline
-from terra_connect.domain.errors import (
-    RegistryRejected,
-    ServiceError,
-    StaleConnectedUsers,
-    TerraBadResponse,
-    TerraRejected,
-    TerraTimeout,
-    TerraUnavailable,
-    UnknownProvider,
-)
 from terra_connect.domain.models import (
     PROVIDER_PATTERN,
     AuthUrlParams,
@@ -41,6 +30,17 @@ from terra_connect.domain.models import (
     WidgetSessionParams,
 )
 from terra_connect.domain.ports import CredentialsSource, TerraCredentials, UsersPage
+from terra_connect.kernel.deadline import Deadline
+from terra_connect.kernel.errors import (
+    RegistryRejected,
+    ServiceError,
+    StaleConnectedUsers,
+    TerraBadResponse,
+    TerraRejected,
+    TerraTimeout,
+    TerraUnavailable,
+    UnknownProvider,
+)
 from terra_connect.settings import (
     CURRENT_WIDGET_SESSION_URL,
     DEFAULT_TERRA_API_BASE_URL,

@@ -4,7 +4,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from terra_connect.domain.errors import InvalidSignature, TerraRejected
+from terra_connect.kernel.errors import InvalidSignature, TerraRejected
 
 logger = Logger()
 metrics = Metrics()

@@ -16,9 +16,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from terra_connect.api.observability import logger, metrics
 from terra_connect.api.reconciler_container import get_reconciler_container
-from terra_connect.domain.deadline import Deadline
-from terra_connect.domain.errors import ServiceError, Unauthenticated
-from terra_connect.domain.identity import reference_id_from_claims
+from terra_connect.kernel.deadline import Deadline
+from terra_connect.kernel.errors import ServiceError, Unauthenticated
+from terra_connect.kernel.identity import reference_id_from_claims
 
 # Kept back from the Lambda timeout: saving the cursor and flushing metrics must happen before it.
 SAFETY_MARGIN_SECONDS = 10.0

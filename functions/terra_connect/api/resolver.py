@@ -20,7 +20,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 from terra_connect.api.media_types import declares_non_json, has_non_json_body
 from terra_connect.api.observability import count_error, logger
 from terra_connect.api.problems import problem_response
-from terra_connect.domain.errors import (
+from terra_connect.kernel.errors import (
     InvalidRequest,
     MalformedBody,
     NotFound,
@@ -29,7 +29,7 @@ from terra_connect.domain.errors import (
     ServiceError,
     UnsupportedMediaType,
 )
-from terra_connect.domain.identity import names_reference_id
+from terra_connect.kernel.identity import names_reference_id
 
 MAX_BODY_BYTES = 16 * 1024
 

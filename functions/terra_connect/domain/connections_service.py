@@ -11,14 +11,14 @@ from terra_connect.domain.contract import (
     ConnectionsResponse,
     ConnectionView,
 )
-from terra_connect.domain.deadline import Deadline
-from terra_connect.domain.errors import NotFound
 from terra_connect.domain.models import AuthUrlParams
 from terra_connect.domain.ports import TerraConnectionsGateway
 from terra_connect.domain.providers import ProvidersService
 from terra_connect.domain.records import Change, ended_by_id, stamp
-from terra_connect.domain.redirects import RedirectPolicy
 from terra_connect.domain.registry import ConnectionRegistry
+from terra_connect.kernel.deadline import Deadline
+from terra_connect.kernel.errors import NotFound
+from terra_connect.kernel.redirects import RedirectPolicy
 
 
 class ConnectionsService:

@@ -21,11 +21,11 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from terra_connect.domain.connections import EndReason, TerraUser
-from terra_connect.domain.deadline import Deadline
-from terra_connect.domain.errors import RegistryRejected, ServiceError, UpstreamUnavailable
 from terra_connect.domain.ports import ReconciliationCursor, RegistryStore, TerraUsersGateway
 from terra_connect.domain.records import Change, ended_by_id, stamp
 from terra_connect.domain.registry import ConnectionRegistry
+from terra_connect.kernel.deadline import Deadline
+from terra_connect.kernel.errors import RegistryRejected, ServiceError, UpstreamUnavailable
 
 if TYPE_CHECKING:  # the sync answers with the API's contract; the scheduled reconciliation never imports it
     from terra_connect.domain.connections_service import ConnectionsService

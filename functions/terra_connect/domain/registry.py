@@ -12,8 +12,6 @@ from datetime import datetime
 from enum import StrEnum
 
 from terra_connect.domain.connections import AuthAttempt, Connection, EndReason, HistoryEntry, TerraUser
-from terra_connect.domain.deadline import Deadline
-from terra_connect.domain.errors import RegistryUnavailable
 from terra_connect.domain.ports import RegistryStore, SyncClaim
 from terra_connect.domain.records import (
     ERASED_OWNER,
@@ -29,6 +27,8 @@ from terra_connect.domain.records import (
     without_owner,
 )
 from terra_connect.domain.sdk import SDK_PROVIDERS, SdkBinding
+from terra_connect.kernel.deadline import Deadline
+from terra_connect.kernel.errors import RegistryUnavailable
 
 # Concurrent deliveries about one Terra user are rare and short: a few rereads settle them.
 MAX_CONFLICT_RETRIES = 8

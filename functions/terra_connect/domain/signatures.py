@@ -5,7 +5,7 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 
-from terra_connect.domain.errors import InvalidSignature
+from terra_connect.kernel.errors import InvalidSignature
 
 # Docs and SDKs name the header terra-signature; the platform now sends X-Terra-Signature (and the old one too).
 SIGNATURE_HEADERS = ("terra-signature", "x-terra-signature")

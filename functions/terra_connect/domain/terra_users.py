@@ -17,7 +17,7 @@ from terra_connect.domain.connections import (
     MAX_SCOPES,
     TerraUser,
 )
-from terra_connect.domain.errors import RegistryRejected
+from terra_connect.kernel.errors import RegistryRejected
 
 # Terra user ids are UUIDs. The registry stores, lists and accepts in DELETE /v1/connections/{id} exactly
 # the ids this pattern admits, so anything it lists can be disconnected.

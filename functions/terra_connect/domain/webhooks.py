@@ -23,9 +23,9 @@ from typing import Any
 
 from terra_connect.domain import terra_users
 from terra_connect.domain.connections import AuthAttempt, ConnectionStatus, EndReason, TerraUser
-from terra_connect.domain.errors import RegistryRejected
 from terra_connect.domain.records import Change, UnnamedReauth, ended, moment, scopes_changed, seen_alive
 from terra_connect.domain.registry import ConnectionRegistry
+from terra_connect.kernel.errors import RegistryRejected
 
 # What an event type must look like to be named in logs and metrics as sent (Terra's are lower_snake_case).
 _EVENT_TYPE = re.compile(r"[a-z0-9_]{1,40}")

@@ -23,7 +23,6 @@ from typing import Any
 
 from terra_connect.domain import terra_users
 from terra_connect.domain.connections import TerraUser
-from terra_connect.domain.errors import RegistryRejected
 from terra_connect.health_data.keys import (
     ATHLETE,
     KNOWN_DATA_TYPES,
@@ -48,6 +47,7 @@ from terra_connect.health_data.models import (
     UnreadableReason,
 )
 from terra_connect.health_data.ordering import canonical_json, content_digest
+from terra_connect.kernel.errors import RegistryRejected
 
 POINTER_TYPES = frozenset({"s3_payload", "s3_upload"})
 LARGE_REQUEST_PROCESSING = "large_request_processing"

@@ -4,7 +4,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from terra_connect.domain.errors import Unauthenticated
+from terra_connect.kernel.errors import Unauthenticated
 
 # Terra documents no limit for reference_id; identity providers' subjects are far shorter
 # (Cognito 36, Auth0 and Firebase under 128), so anything longer is not a real subject.

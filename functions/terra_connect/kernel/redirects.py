@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import SplitResult, urlsplit
 
-from terra_connect.domain.errors import RedirectNotAllowed
+from terra_connect.kernel.errors import RedirectNotAllowed
 
 MAX_URL_LENGTH = 2048
 

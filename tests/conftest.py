@@ -153,7 +153,7 @@ def settings_env(secret_arn: str, table: str, monkeypatch: pytest.MonkeyPatch) -
 @pytest.fixture
 def function_logs() -> Iterator[io.StringIO]:
     """Every line the function's logger writes during the test, formatted exactly as in CloudWatch."""
-    from terra_connect.api.observability import logger  # noqa: PLC0415
+    from terra_connect.platform.observability import logger  # noqa: PLC0415
 
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)

@@ -9,8 +9,8 @@ import responses
 from offline.rehearsal.cfn import Stack
 from offline.template import load_template
 
-from terra_connect.api.observability import REJECTION_KINDS
 from terra_connect.kernel import errors
+from terra_connect.platform.observability import REJECTION_KINDS
 from tests.support import ROOT, WIDGET_URL, ApiAnswer, FakeLambdaContext, api_event, emf_documents, webhook_event
 
 NOTIFY = {"Fn::If": ["AlarmEmailSet", [{"Ref": "AlarmTopic"}], {"Ref": "AWS::NoValue"}]}

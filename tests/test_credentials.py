@@ -7,8 +7,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from terra_connect.adapters.credentials import SecretsManagerCredentials
 from terra_connect.kernel.errors import ConfigurationError, SecretsUnavailable
+from terra_connect.platform.secrets import SecretsManagerCredentials
 from tests.support import API_KEY, DEV_ID, ROTATED_API_KEY
 
 

@@ -38,7 +38,6 @@ from typing import Any
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from terra_connect.adapters.aws import aws_client
 from terra_connect.domain.connections import (
     AuthAttempt,
     Connection,
@@ -65,6 +64,7 @@ from terra_connect.domain.records import (
 )
 from terra_connect.kernel.deadline import Deadline
 from terra_connect.kernel.errors import ConfigurationError, RegistryRejected, RegistryUnavailable
+from terra_connect.platform.aws_clients import aws_client
 
 MAX_CONFLICT_RETRIES = 8  # concurrent writers of one item are rare and short: a few rereads settle them
 CLIENT_CONFIG = Config(connect_timeout=1, read_timeout=2, retries={"mode": "standard", "max_attempts": 3})

@@ -7,9 +7,9 @@ from typing import Any
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from terra_connect.adapters.aws import aws_client
 from terra_connect.domain.lifecycle import SOURCE
 from terra_connect.kernel.errors import EventsUnavailable
+from terra_connect.platform.aws_clients import aws_client
 
 CLIENT_CONFIG = Config(connect_timeout=1, read_timeout=3, retries={"mode": "standard", "max_attempts": 3})
 MAX_ENTRIES = 10  # PutEvents takes at most 10 entries per call

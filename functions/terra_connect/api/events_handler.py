@@ -12,7 +12,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from terra_connect.api.lifecycle_publisher import get_events_container, publish_records
-from terra_connect.api.observability import logger, metrics
+from terra_connect.platform.observability import logger, metrics
 
 get_events_container()  # cold start: a bad setting fails the init phase, not every batch
 

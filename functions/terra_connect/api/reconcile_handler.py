@@ -14,11 +14,11 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from terra_connect.api.observability import logger, metrics
 from terra_connect.api.reconciler_container import get_reconciler_container
 from terra_connect.kernel.deadline import Deadline
 from terra_connect.kernel.errors import ServiceError, Unauthenticated
 from terra_connect.kernel.identity import reference_id_from_claims
+from terra_connect.platform.observability import logger, metrics
 
 # Kept back from the Lambda timeout: saving the cursor and flushing metrics must happen before it.
 SAFETY_MARGIN_SECONDS = 10.0

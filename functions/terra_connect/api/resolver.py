@@ -18,7 +18,6 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 )
 
 from terra_connect.api.media_types import declares_non_json, has_non_json_body
-from terra_connect.api.observability import count_error, logger
 from terra_connect.api.problems import problem_response
 from terra_connect.kernel.errors import (
     InvalidRequest,
@@ -30,6 +29,7 @@ from terra_connect.kernel.errors import (
     UnsupportedMediaType,
 )
 from terra_connect.kernel.identity import names_reference_id
+from terra_connect.platform.observability import count_error, logger
 
 MAX_BODY_BYTES = 16 * 1024
 

@@ -5,11 +5,11 @@ from typing import Any
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from terra_connect.api import snapstart
-from terra_connect.api.observability import logger, metrics
 from terra_connect.api.resolver import create_resolver
 from terra_connect.api.routes import webhooks
 from terra_connect.api.webhook_container import get_webhook_container
+from terra_connect.platform import snapstart
+from terra_connect.platform.observability import logger, metrics
 
 # Cold start: a bad setting fails the init phase, not every delivery.
 get_webhook_container()

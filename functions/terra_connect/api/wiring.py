@@ -3,11 +3,11 @@
 Nothing here imports the Terra HTTP client (requests): the webhook function never calls Terra.
 """
 
-from terra_connect.adapters.credentials import SecretsManagerCredentials
 from terra_connect.adapters.dynamodb_registry import DynamoDBRegistryStore
-from terra_connect.api.observability import observe_erased_fact, observe_unverified_sdk_connection
 from terra_connect.domain.registry import ConnectionRegistry
 from terra_connect.domain.sdk import SdkBinding
+from terra_connect.platform.observability import observe_erased_fact, observe_unverified_sdk_connection
+from terra_connect.platform.secrets import SecretsManagerCredentials
 from terra_connect.settings import CommonSettings
 
 

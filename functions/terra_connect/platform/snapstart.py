@@ -13,7 +13,7 @@ local mode) it may be missing, and there is nothing to register.
 import random
 from collections.abc import Callable
 
-from terra_connect.api.observability import logger
+from terra_connect.platform.observability import logger
 
 
 def register(before_snapshot: Callable[[], None]) -> bool:

@@ -31,7 +31,7 @@ STAGES: list[tuple[str, list[str]]] = [
     (MODELS_STAGE, ["terra_connect.domain.contract"]),
     (
         PRODUCT_STAGE,
-        ["terra_connect.api.container", "terra_connect.api.resolver", "terra_connect.api.routes.api_routes"],
+        ["terra_connect.api.container", "terra_connect.http.resolver", "terra_connect.api.routes.api_routes"],
     ),
 ]
 

@@ -178,7 +178,8 @@ def invoke(
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[Callable[..., ApiAnswer]]:
     """Run an event through the real Lambda handler; only the backoff sleep is replaced."""
-    from terra_connect.api import container, dependencies  # noqa: PLC0415 - after the environment is set
+    from terra_connect.api import container  # noqa: PLC0415 - after the environment is set
+    from terra_connect.http import dependencies  # noqa: PLC0415
 
     container.get_container.cache_clear()
     handler = importlib.import_module("terra_connect.api.handler")

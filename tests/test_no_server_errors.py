@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from offline.signing import terra_signature
 
-from terra_connect.api.problems import PROBLEM_JSON
+from terra_connect.http.problems import PROBLEM_JSON
 from tests.conftest import AwsCalls
 from tests.support import ROOT, SIGNING_SECRET, ApiAnswer, api_event, assert_matches_schema
 

@@ -5,7 +5,7 @@ import re
 from offline.expectations import event_files
 from offline.template import load_template
 
-from terra_connect.api.problems import _DESCRIPTIONS
+from terra_connect.http.problems import _DESCRIPTIONS
 from terra_connect.kernel import errors
 from tests.support import ROOT
 

@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestValidationError,
 )
 
-from terra_connect.api.resolver import refusal
+from terra_connect.http.resolver import refusal
 from terra_connect.kernel.errors import InvalidRequest, ReferenceIdNotAllowed, ServiceError, UnsupportedMediaType
 from tests.conftest import terra_session_answer
 from tests.support import WIDGET_URL, ApiAnswer, api_event

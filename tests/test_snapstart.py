@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 import responses
 
-from terra_connect.api import container, dependencies, webhook_container
+from terra_connect.api import container, webhook_container
+from terra_connect.http import dependencies
 from terra_connect.platform import snapstart
 from tests.conftest import AwsCalls
 from tests.support import SIGNING_SECRET, ApiAnswer, api_event, terra_user, webhook_event

@@ -5,9 +5,9 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from terra_connect.api.container import get_container
-from terra_connect.api.media_types import as_validation_reads_it
-from terra_connect.api.resolver import create_resolver
 from terra_connect.api.routes.api_routes import API_ROUTERS
+from terra_connect.http.media_types import as_validation_reads_it
+from terra_connect.http.resolver import create_resolver
 from terra_connect.platform import snapstart
 from terra_connect.platform.observability import logger, metrics
 

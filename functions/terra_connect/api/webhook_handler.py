@@ -5,9 +5,9 @@ from typing import Any
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from terra_connect.api.resolver import create_resolver
 from terra_connect.api.routes import webhooks
 from terra_connect.api.webhook_container import get_webhook_container
+from terra_connect.http.resolver import create_resolver
 from terra_connect.platform import snapstart
 from terra_connect.platform.observability import logger, metrics
 

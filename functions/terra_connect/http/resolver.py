@@ -17,8 +17,8 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestValidationError,
 )
 
-from terra_connect.api.media_types import declares_non_json, has_non_json_body
-from terra_connect.api.problems import problem_response
+from terra_connect.http.media_types import declares_non_json, has_non_json_body
+from terra_connect.http.problems import problem_response
 from terra_connect.kernel.errors import (
     InvalidRequest,
     MalformedBody,

@@ -15,7 +15,7 @@ from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 from terra_connect.api.container import Container, get_container
-from terra_connect.api.media_types import declares_non_json, has_non_json_body
+from terra_connect.http.media_types import declares_non_json, has_non_json_body
 from terra_connect.kernel.deadline import Deadline
 from terra_connect.kernel.errors import InvalidRequest, ReferenceIdNotAllowed, ServiceError, UnsupportedMediaType
 from terra_connect.kernel.identity import names_reference_id, reference_id_from_claims

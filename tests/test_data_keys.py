@@ -9,13 +9,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from terra_connect.domain import terra_users
 from terra_connect.health_data import keys, layout
 from terra_connect.health_data.keys import RecordIdentity
 from terra_connect.health_data.models import DataPayload
 from terra_connect.health_data.ordering import CopyOrder
 from terra_connect.health_data.payloads import parse_payload
 from terra_connect.kernel.errors import RegistryRejected
+from terra_connect.terra import users
 from tests.terra_data import (
     RECEIVED_MS,
     activity,
@@ -96,7 +96,7 @@ provider_names = st.text(min_size=1, max_size=70)
 
 def normalised(provider: str) -> str | None:
     try:
-        return terra_users.provider(provider)
+        return users.provider(provider)
     except RegistryRejected:
         return None
 

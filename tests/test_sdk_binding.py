@@ -18,7 +18,6 @@ from hypothesis import strategies as st
 
 from terra_connect.domain.connections import TerraUser
 from terra_connect.domain.connections_service import ConnectionsService
-from terra_connect.domain.models import TerraSdkToken
 from terra_connect.domain.reconciliation import SyncService
 from terra_connect.domain.registry import ConnectionRegistry
 from terra_connect.domain.sdk import CLOCK_SKEW_MS, GRACE_MS, TOKEN_LIFETIME_MS, SdkBinding
@@ -26,6 +25,7 @@ from terra_connect.domain.sdk_tokens import SdkTokenService
 from terra_connect.domain.webhooks import WebhookProcessor
 from terra_connect.kernel.deadline import Deadline
 from terra_connect.kernel.redirects import RedirectPolicy
+from terra_connect.terra.messages import TerraSdkToken
 from tests.memory_store import InMemoryRegistryStore
 
 APP_USERS = ("alice", "bob")

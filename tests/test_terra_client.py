@@ -8,11 +8,11 @@ import pytest
 import requests
 import responses
 
-from terra_connect.adapters.terra import RetryPolicy, TerraClient
-from terra_connect.domain.models import WidgetSessionParams
 from terra_connect.domain.ports import TerraCredentials
 from terra_connect.kernel.deadline import Deadline
 from terra_connect.kernel.errors import TerraBadResponse, TerraRejected, TerraTimeout, TerraUnavailable
+from terra_connect.terra.client import RetryPolicy, TerraClient
+from terra_connect.terra.messages import WidgetSessionParams
 from tests.conftest import terra_session_answer
 from tests.support import API_KEY, DEV_ID, LEGACY_WIDGET_URL, ROTATED_API_KEY, SESSION_URL, WIDGET_URL
 

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 import responses
 
-from terra_connect.adapters.terra import TerraClient
 from terra_connect.kernel.deadline import Deadline
 from terra_connect.kernel.errors import TerraBadResponse, TerraRejected
+from terra_connect.terra.client import TerraClient
 from tests.conftest import terra_session_answer
 from tests.test_terra_client import PARAMS, FakeClock, FakeCredentials
 

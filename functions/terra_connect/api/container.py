@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from functools import cache
 
 from terra_connect.adapters.dynamodb_registry import DynamoDBRegistryStore
-from terra_connect.adapters.terra import TerraClient
 from terra_connect.api import wiring
 from terra_connect.domain.connections_service import ConnectionsService
 from terra_connect.domain.erasure import ErasureService
@@ -18,6 +17,7 @@ from terra_connect.domain.widget_sessions import WidgetSessionService
 from terra_connect.platform.observability import observe_stale_prefill, observe_terra_attempt, observe_widget_url_found
 from terra_connect.platform.secrets import SecretsManagerCredentials
 from terra_connect.settings import Settings
+from terra_connect.terra.client import TerraClient
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,12 +6,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
 
-from terra_connect.adapters.terra import TerraClient
 from terra_connect.api import wiring
 from terra_connect.domain.erasure import ErasureService
 from terra_connect.domain.reconciliation import Reconciler
 from terra_connect.platform.observability import observe_terra_attempt
 from terra_connect.settings import ReconcilerSettings
+from terra_connect.terra.client import TerraClient
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,6 @@ from terra_connect.domain.contract import (
     ConnectionsResponse,
     ConnectionView,
 )
-from terra_connect.domain.models import AuthUrlParams
 from terra_connect.domain.ports import TerraConnectionsGateway
 from terra_connect.domain.providers import ProvidersService
 from terra_connect.domain.records import Change, ended_by_id, stamp
@@ -19,6 +18,7 @@ from terra_connect.domain.registry import ConnectionRegistry
 from terra_connect.kernel.deadline import Deadline
 from terra_connect.kernel.errors import NotFound
 from terra_connect.kernel.redirects import RedirectPolicy
+from terra_connect.terra.messages import AuthUrlParams
 
 
 class ConnectionsService:

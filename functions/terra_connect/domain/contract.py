@@ -16,8 +16,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from terra_connect.domain.models import PROVIDER_PATTERN
 from terra_connect.kernel.redirects import MAX_URL_LENGTH
+from terra_connect.terra.messages import PROVIDER_PATTERN
 
 MAX_PROVIDERS = 50
 # A widget language: "en", "fr", "zh_cn", "pt-BR" (Terra falls back to the browser's language for others).

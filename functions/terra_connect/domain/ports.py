@@ -12,7 +12,7 @@ from terra_connect.domain.records import Change, StoredRules, StoredUser
 from terra_connect.kernel.deadline import Deadline
 
 if TYPE_CHECKING:  # only the Terra port's signatures name them: the webhook function never imports the API models
-    from terra_connect.domain.models import (
+    from terra_connect.terra.messages import (
         AuthUrlParams,
         Integrations,
         TerraAuthUrl,

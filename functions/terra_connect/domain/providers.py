@@ -5,10 +5,10 @@ import time
 from collections.abc import Callable
 
 from terra_connect.domain.contract import ProvidersResponse
-from terra_connect.domain.models import Integrations
 from terra_connect.domain.ports import TerraIntegrationsGateway
 from terra_connect.kernel.deadline import Deadline
 from terra_connect.kernel.errors import UnknownProvider
+from terra_connect.terra.messages import Integrations
 
 # Providers are switched on and off in Terra's dashboard, rarely: a change shows within this.
 CACHE_SECONDS = 900.0

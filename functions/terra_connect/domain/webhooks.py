@@ -21,11 +21,11 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from terra_connect.domain import terra_users
 from terra_connect.domain.connections import AuthAttempt, ConnectionStatus, EndReason, TerraUser
 from terra_connect.domain.records import Change, UnnamedReauth, ended, moment, scopes_changed, seen_alive
 from terra_connect.domain.registry import ConnectionRegistry
 from terra_connect.kernel.errors import RegistryRejected
+from terra_connect.terra import users
 
 # What an event type must look like to be named in logs and metrics as sent (Terra's are lower_snake_case).
 _EVENT_TYPE = re.compile(r"[a-z0-9_]{1,40}")
@@ -44,8 +44,8 @@ class Outcome:
 
 
 def _user(event: Mapping[str, Any], key: str = "user", *, fallback: bool = True) -> TerraUser | None:
-    top_level = terra_users.reference_id(event.get("reference_id")) if fallback else None
-    return terra_users.terra_user(event.get(key), reference_id_fallback=top_level)
+    top_level = users.reference_id(event.get("reference_id")) if fallback else None
+    return users.terra_user(event.get(key), reference_id_fallback=top_level)
 
 
 def _auth(event: Mapping[str, Any], at: int) -> tuple[Change, str]:
@@ -65,13 +65,11 @@ def _auth(event: Mapping[str, Any], at: int) -> tuple[Change, str]:
 def _auth_failed(event: Mapping[str, Any], at: int) -> tuple[Change, str]:
     document = event.get("user")
     user: Mapping[str, Any] = document if isinstance(document, dict) else {}
-    reference_id = terra_users.reference_id(event.get("reference_id")) or terra_users.reference_id(
-        user.get("reference_id")
-    )
+    reference_id = users.reference_id(event.get("reference_id")) or users.reference_id(user.get("reference_id"))
     if reference_id is None:
         return Change(), "ignored (no reference_id)"
-    provider = terra_users.provider(event.get("provider")) or terra_users.provider(user.get("provider"))
-    attempt = AuthAttempt("error", provider, terra_users.reason(event.get("reason")), moment(at))
+    provider = users.provider(event.get("provider")) or users.provider(user.get("provider"))
+    attempt = AuthAttempt("error", provider, users.reason(event.get("reason")), moment(at))
     return Change(attempt=(reference_id, attempt)), "attempt recorded"
 
 
@@ -112,8 +110,8 @@ def _permission_change(event: Mapping[str, Any], at: int) -> tuple[Change, str]:
     user = _user(event)
     if user is None:
         return Change(), "ignored (no user)"
-    added = terra_users.scopes(event.get("scopes_added")) or ()
-    removed = terra_users.scopes(event.get("scopes_removed")) or ()
+    added = users.scopes(event.get("scopes_added")) or ()
+    removed = users.scopes(event.get("scopes_removed")) or ()
     return Change(records=(scopes_changed(user, at, added, removed),)), "scopes updated"
 
 

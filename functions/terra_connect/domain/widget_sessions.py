@@ -7,13 +7,13 @@ from datetime import UTC, datetime, timedelta
 
 from terra_connect.domain.connections import ConnectionStatus, EndReason
 from terra_connect.domain.contract import WidgetSessionRequest, WidgetSessionResponse
-from terra_connect.domain.models import WidgetSessionParams
 from terra_connect.domain.ports import WidgetSessionGateway
 from terra_connect.domain.records import Change, ended_by_id, stamp
 from terra_connect.domain.registry import ConnectionRegistry
 from terra_connect.kernel.deadline import Deadline
 from terra_connect.kernel.errors import RegistryUnavailable, StaleConnectedUsers
 from terra_connect.kernel.redirects import RedirectPolicy
+from terra_connect.terra.messages import WidgetSessionParams
 
 # Told how many pre-filled ids Terra refused (and which), so the composition root can log and count it.
 StalePrefillObserver = Callable[[tuple[str, ...]], None]

@@ -8,11 +8,11 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.metrics import MetricUnit
 
 from terra_connect.domain.contract import AuthUrlRequest, AuthUrlResponse, ConnectionsResponse
-from terra_connect.domain.models import PROVIDER_PATTERN
-from terra_connect.domain.terra_users import TERRA_USER_ID_PATTERN
 from terra_connect.http import dependencies
 from terra_connect.http.problems import NO_STORE, problem_responses
 from terra_connect.platform.observability import metrics
+from terra_connect.terra.messages import PROVIDER_PATTERN
+from terra_connect.terra.users import TERRA_USER_ID_PATTERN
 
 router = Router()  # type: ignore[no-untyped-call]  # Powertools declares no return type on __init__
 

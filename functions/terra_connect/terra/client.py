@@ -18,17 +18,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from terra_connect.domain import terra_users
 from terra_connect.domain.connections import TerraUser
-from terra_connect.domain.models import (
-    PROVIDER_PATTERN,
-    AuthUrlParams,
-    Integrations,
-    TerraAuthUrl,
-    TerraSdkToken,
-    TerraWidgetSession,
-    WidgetSessionParams,
-)
 from terra_connect.domain.ports import CredentialsSource, TerraCredentials, UsersPage
 from terra_connect.kernel.deadline import Deadline
 from terra_connect.kernel.errors import (
@@ -47,6 +37,16 @@ from terra_connect.settings import (
     is_legacy_widget_url,
     is_local_url,
     widget_session_candidates,
+)
+from terra_connect.terra import users
+from terra_connect.terra.messages import (
+    PROVIDER_PATTERN,
+    AuthUrlParams,
+    Integrations,
+    TerraAuthUrl,
+    TerraSdkToken,
+    TerraWidgetSession,
+    WidgetSessionParams,
 )
 
 USER_AGENT = "terra-connect/0.1"
@@ -299,9 +299,9 @@ class TerraClient:
             entries = data.get("results")
         else:
             next_page, entries = None, document.get("users")
-        users = _users(entries)
+        readable = _users(entries)
         listed = len(entries) if isinstance(entries, list) else 0
-        return UsersPage(tuple(users), next_page, unusable=listed - len(users))
+        return UsersPage(tuple(readable), next_page, unusable=listed - len(readable))
 
     def users_by_ids(self, terra_user_ids: Sequence[str], deadline: Deadline) -> list[TerraUser]:
         """POST /bulkUserInfo with the ids: the TerraUsers Terra still knows (404: none of them)."""
@@ -535,15 +535,15 @@ def _users(document: Any) -> list[TerraUser]:
     could not store (ids beyond its bounds) are left out."""
     if isinstance(document, dict):
         document = [document["user"]] if isinstance(document.get("user"), dict) else document.get("users")
-    users: list[TerraUser] = []
+    found: list[TerraUser] = []
     for entry in document if isinstance(document, list) else []:
         try:
-            user = terra_users.terra_user(entry)
+            user = users.terra_user(entry)
         except RegistryRejected:
             continue
         if user is not None:
-            users.append(user)
-    return users
+            found.append(user)
+    return found
 
 
 def _invalid_user_ids(body: bytes) -> tuple[str, ...]:

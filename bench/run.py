@@ -41,8 +41,8 @@ from offline.expectations import load_expectations
 from offline.template import ROOT
 from offline.terra_simulator import Fault, TerraSimulator
 
-from terra_connect.adapters.dynamodb_registry import DynamoDBRegistryStore
-from terra_connect.domain.registry import ConnectionRegistry
+from terra_connect.connections.dynamodb import DynamoDBRegistryStore
+from terra_connect.connections.registry import ConnectionRegistry
 from terra_connect.domain.webhooks import WebhookProcessor
 
 BENCH = Path(__file__).resolve().parent

@@ -247,8 +247,8 @@ def publish(settings_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> It
 @pytest.fixture
 def registry(settings_env: dict[str, str]) -> Any:
     """The registry the functions write, read through the domain's own facade."""
-    from terra_connect.adapters.dynamodb_registry import DynamoDBRegistryStore  # noqa: PLC0415
-    from terra_connect.domain.registry import ConnectionRegistry  # noqa: PLC0415
+    from terra_connect.connections.dynamodb import DynamoDBRegistryStore  # noqa: PLC0415
+    from terra_connect.connections.registry import ConnectionRegistry  # noqa: PLC0415
 
     return ConnectionRegistry(DynamoDBRegistryStore(settings_env["CONNECTIONS_TABLE"], retention=timedelta(days=30)))
 

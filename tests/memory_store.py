@@ -9,7 +9,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from terra_connect.domain.connections import AuthAttempt, Connection, EndReason, HistoryEntry
+from terra_connect.connections.records import Change, StoredRules, StoredUser
+from terra_connect.connections.vocabulary import AuthAttempt, Connection, EndReason, HistoryEntry
 from terra_connect.domain.ports import (
     Erasure,
     ErasureScope,
@@ -18,7 +19,6 @@ from terra_connect.domain.ports import (
     ScanPage,
     SyncClaim,
 )
-from terra_connect.domain.records import Change, StoredRules, StoredUser
 from terra_connect.kernel.deadline import Deadline
 from terra_connect.kernel.errors import RegistryRejected
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from terra_connect.domain.registry import ConnectionRegistry
+from terra_connect.connections.registry import ConnectionRegistry
 from terra_connect.domain.webhooks import WebhookProcessor
 from tests.memory_store import InMemoryRegistryStore
 

@@ -12,15 +12,15 @@ from hypothesis import strategies as st
 from moto import mock_aws
 from offline.aws import create_connections_table
 
-from terra_connect.adapters.dynamodb_registry import DynamoDBRegistryStore
-from terra_connect.domain.connections import AuthAttempt, TerraUser
-from terra_connect.domain.connections_service import ConnectionsService
+from terra_connect.connections.dynamodb import DynamoDBRegistryStore
+from terra_connect.connections.records import Change, UnnamedReauth, seen_alive
+from terra_connect.connections.registry import ConnectionRegistry
+from terra_connect.connections.service import ConnectionsService
+from terra_connect.connections.vocabulary import AuthAttempt, TerraUser
 from terra_connect.domain.erasure import ErasureReport, ErasureService
 from terra_connect.domain.lifecycle import DetailType
 from terra_connect.domain.ports import RegistryStore, UsersPage
 from terra_connect.domain.reconciliation import SyncService
-from terra_connect.domain.records import Change, UnnamedReauth, seen_alive
-from terra_connect.domain.registry import ConnectionRegistry
 from terra_connect.domain.webhooks import WebhookProcessor
 from terra_connect.kernel.deadline import Deadline
 from terra_connect.kernel.errors import TerraUnavailable

@@ -12,13 +12,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from terra_connect.adapters.dynamodb_registry import DynamoDBRegistryStore, stream_change
 from terra_connect.adapters.eventbridge import EventBridgePublisher
 from terra_connect.api.lifecycle_publisher import EventsContainer, publish_records
-from terra_connect.domain.connections import AuthAttempt, EndReason, TerraUser
+from terra_connect.connections.dynamodb import DynamoDBRegistryStore, stream_change
+from terra_connect.connections.records import Change, ended_by_id, scopes_changed, seen_alive
+from terra_connect.connections.registry import ConnectionRegistry
+from terra_connect.connections.vocabulary import AuthAttempt, EndReason, TerraUser
 from terra_connect.domain.lifecycle import SOURCE, DetailType, LifecycleEvent, attempt_events, user_events
-from terra_connect.domain.records import Change, ended_by_id, scopes_changed, seen_alive
-from terra_connect.domain.registry import ConnectionRegistry
 from terra_connect.domain.webhooks import WebhookProcessor
 from terra_connect.kernel.errors import EventsUnavailable
 from tests.memory_store import InMemoryRegistryStore

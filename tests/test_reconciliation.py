@@ -10,10 +10,10 @@ import boto3
 import pytest
 import responses
 
-from terra_connect.domain.connections import TerraUser
+from terra_connect.connections.registry import ConnectionRegistry
+from terra_connect.connections.vocabulary import TerraUser
 from terra_connect.domain.ports import UsersPage
 from terra_connect.domain.reconciliation import Reconciler
-from terra_connect.domain.registry import ConnectionRegistry
 from terra_connect.domain.webhooks import WebhookProcessor
 from terra_connect.kernel.deadline import Deadline
 from terra_connect.kernel.errors import TerraUnavailable

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from moto import mock_aws
 from offline.aws import create_connections_table
 
-from terra_connect.adapters.dynamodb_registry import DynamoDBRegistryStore
-from terra_connect.domain.registry import ConnectionRegistry
+from terra_connect.connections.dynamodb import DynamoDBRegistryStore
+from terra_connect.connections.registry import ConnectionRegistry
 from terra_connect.domain.webhooks import WebhookProcessor
 from tests.memory_store import InMemoryRegistryStore, registry_snapshot
 from tests.terra_world import OWNERS, Step, World, steps

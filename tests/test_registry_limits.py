@@ -11,8 +11,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from terra_connect.adapters.dynamodb_registry import DynamoDBRegistryStore
-from terra_connect.domain.registry import ConnectionRegistry
+from terra_connect.connections.dynamodb import DynamoDBRegistryStore
+from terra_connect.connections.registry import ConnectionRegistry
 from terra_connect.domain.webhooks import WebhookProcessor
 from terra_connect.kernel.deadline import Deadline
 from terra_connect.kernel.errors import RegistryUnavailable

@@ -5,8 +5,8 @@ from typing import Any
 
 import pytest
 
-from terra_connect.domain.connections import TerraUser
-from terra_connect.domain.registry import ConnectionRegistry
+from terra_connect.connections.registry import ConnectionRegistry
+from terra_connect.connections.vocabulary import TerraUser
 from terra_connect.domain.webhooks import WebhookProcessor
 from terra_connect.kernel.deadline import Deadline
 from tests.memory_store import InMemoryRegistryStore

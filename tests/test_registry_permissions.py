@@ -13,7 +13,7 @@ import responses
 from botocore.client import BaseClient
 from offline.template import load_template
 
-from terra_connect.adapters.dynamodb_registry import DynamoDBRegistryStore
+from terra_connect.connections.dynamodb import DynamoDBRegistryStore
 from tests.support import SUBJECT, ApiAnswer, api_event, terra_user, webhook_event
 
 USER_INFO = "https://api.tryterra.co/v2/userInfo"

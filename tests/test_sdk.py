@@ -10,8 +10,8 @@ import pytest
 import responses
 from botocore.exceptions import ClientError
 
-from terra_connect.domain.connections import ConnectionStatus, TerraUser
-from terra_connect.domain.records import StoredUser, seen_alive
+from terra_connect.connections.records import StoredUser, seen_alive
+from terra_connect.connections.vocabulary import ConnectionStatus, TerraUser
 from terra_connect.kernel.deadline import Deadline
 from tests.conftest import AwsCalls
 from tests.support import (

@@ -16,10 +16,10 @@ from typing import Any
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
-from terra_connect.domain.connections import TerraUser
-from terra_connect.domain.connections_service import ConnectionsService
+from terra_connect.connections.registry import ConnectionRegistry
+from terra_connect.connections.service import ConnectionsService
+from terra_connect.connections.vocabulary import TerraUser
 from terra_connect.domain.reconciliation import SyncService
-from terra_connect.domain.registry import ConnectionRegistry
 from terra_connect.domain.sdk import CLOCK_SKEW_MS, GRACE_MS, TOKEN_LIFETIME_MS, SdkBinding
 from terra_connect.domain.sdk_tokens import SdkTokenService
 from terra_connect.domain.webhooks import WebhookProcessor

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 import responses
 
-from terra_connect.domain.connections import TerraUser
-from terra_connect.domain.connections_service import ConnectionsService
+from terra_connect.connections.registry import ConnectionRegistry
+from terra_connect.connections.service import ConnectionsService
+from terra_connect.connections.vocabulary import TerraUser
 from terra_connect.domain.reconciliation import MAX_CONFIRMATIONS_PER_SYNC, SyncService
-from terra_connect.domain.registry import ConnectionRegistry
 from terra_connect.domain.webhooks import WebhookProcessor
 from terra_connect.kernel.deadline import Deadline
 from terra_connect.kernel.errors import TerraUnavailable

@@ -6,9 +6,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
 
-from terra_connect.adapters.dynamodb_registry import DynamoDBRegistryStore
 from terra_connect.api import wiring
-from terra_connect.domain.connections_service import ConnectionsService
+from terra_connect.connections.dynamodb import DynamoDBRegistryStore
+from terra_connect.connections.service import ConnectionsService
 from terra_connect.domain.erasure import ErasureService
 from terra_connect.domain.providers import ProvidersService
 from terra_connect.domain.reconciliation import SyncService

@@ -5,8 +5,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 
-from terra_connect.adapters.dynamodb_registry import DynamoDBRegistryStore
 from terra_connect.api import wiring
+from terra_connect.connections.dynamodb import DynamoDBRegistryStore
 from terra_connect.domain.webhook_receiver import WebhookReceiver
 from terra_connect.domain.webhooks import WebhookProcessor
 from terra_connect.platform.secrets import SecretsManagerCredentials

@@ -3,8 +3,8 @@
 Nothing here imports the Terra HTTP client (requests): the webhook function never calls Terra.
 """
 
-from terra_connect.adapters.dynamodb_registry import DynamoDBRegistryStore
-from terra_connect.domain.registry import ConnectionRegistry
+from terra_connect.connections.dynamodb import DynamoDBRegistryStore
+from terra_connect.connections.registry import ConnectionRegistry
 from terra_connect.domain.sdk import SdkBinding
 from terra_connect.platform.observability import observe_erased_fact, observe_unverified_sdk_connection
 from terra_connect.platform.secrets import SecretsManagerCredentials

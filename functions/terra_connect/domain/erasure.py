@@ -33,11 +33,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
-from terra_connect.domain.connections import TerraUser
+from terra_connect.connections.records import StoredUser, stamp
+from terra_connect.connections.registry import ConnectionRegistry, Erased
+from terra_connect.connections.vocabulary import TerraUser
 from terra_connect.domain.lifecycle import erased_event
 from terra_connect.domain.ports import Erasure, RegistryStore, TerraConnectionsGateway, TerraUsersGateway
-from terra_connect.domain.records import StoredUser, stamp
-from terra_connect.domain.registry import ConnectionRegistry, Erased
 from terra_connect.kernel.deadline import Deadline
 
 

@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from terra_connect.domain.connections import AuthAttempt, Connection, ConnectionStatus, EndReason
-from terra_connect.domain.records import MOVED_REASON, StoredUser
+from terra_connect.connections.records import MOVED_REASON, StoredUser
+from terra_connect.connections.vocabulary import AuthAttempt, Connection, ConnectionStatus, EndReason
 
 if TYPE_CHECKING:
     from terra_connect.domain.ports import Erasure

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from terra_connect.domain.connections import AuthAttempt, Connection, HistoryEntry, TerraUser
-from terra_connect.domain.records import Change, StoredRules, StoredUser
+from terra_connect.connections.records import Change, StoredRules, StoredUser
+from terra_connect.connections.vocabulary import AuthAttempt, Connection, HistoryEntry, TerraUser
 from terra_connect.kernel.deadline import Deadline
 
 if TYPE_CHECKING:  # only the Terra port's signatures name them: the webhook function never imports the API models

@@ -20,15 +20,15 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from terra_connect.domain.connections import EndReason, TerraUser
+from terra_connect.connections.records import Change, ended_by_id, stamp
+from terra_connect.connections.registry import ConnectionRegistry
+from terra_connect.connections.vocabulary import EndReason, TerraUser
 from terra_connect.domain.ports import ReconciliationCursor, RegistryStore, TerraUsersGateway
-from terra_connect.domain.records import Change, ended_by_id, stamp
-from terra_connect.domain.registry import ConnectionRegistry
 from terra_connect.kernel.deadline import Deadline
 from terra_connect.kernel.errors import RegistryRejected, ServiceError, UpstreamUnavailable
 
 if TYPE_CHECKING:  # the sync answers with the API's contract; the scheduled reconciliation never imports it
-    from terra_connect.domain.connections_service import ConnectionsService
+    from terra_connect.connections.service import ConnectionsService
     from terra_connect.domain.contract import ConnectionsResponse
 
 SYNC_MIN_INTERVAL_SECONDS = 30

@@ -3,9 +3,9 @@
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from terra_connect.connections.records import stamp
 from terra_connect.domain.contract import SdkTokenResponse
 from terra_connect.domain.ports import RegistryStore, TerraSdkGateway
-from terra_connect.domain.records import stamp
 from terra_connect.domain.sdk import TOKEN_RECORD_RETENTION
 from terra_connect.kernel.deadline import Deadline
 

@@ -21,9 +21,9 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from terra_connect.domain.connections import AuthAttempt, ConnectionStatus, EndReason, TerraUser
-from terra_connect.domain.records import Change, UnnamedReauth, ended, moment, scopes_changed, seen_alive
-from terra_connect.domain.registry import ConnectionRegistry
+from terra_connect.connections.records import Change, UnnamedReauth, ended, moment, scopes_changed, seen_alive
+from terra_connect.connections.registry import ConnectionRegistry
+from terra_connect.connections.vocabulary import AuthAttempt, ConnectionStatus, EndReason, TerraUser
 from terra_connect.kernel.errors import RegistryRejected
 from terra_connect.terra import users
 

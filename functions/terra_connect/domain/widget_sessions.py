@@ -5,11 +5,11 @@ from contextlib import suppress
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from terra_connect.domain.connections import ConnectionStatus, EndReason
+from terra_connect.connections.records import Change, ended_by_id, stamp
+from terra_connect.connections.registry import ConnectionRegistry
+from terra_connect.connections.vocabulary import ConnectionStatus, EndReason
 from terra_connect.domain.contract import WidgetSessionRequest, WidgetSessionResponse
 from terra_connect.domain.ports import WidgetSessionGateway
-from terra_connect.domain.records import Change, ended_by_id, stamp
-from terra_connect.domain.registry import ConnectionRegistry
 from terra_connect.kernel.deadline import Deadline
 from terra_connect.kernel.errors import RegistryUnavailable, StaleConnectedUsers
 from terra_connect.kernel.redirects import RedirectPolicy

@@ -21,7 +21,7 @@ import json
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from terra_connect.domain.connections import TerraUser
+from terra_connect.connections.vocabulary import TerraUser
 from terra_connect.health_data.keys import (
     ATHLETE,
     KNOWN_DATA_TYPES,

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from terra_connect.domain.connections import TerraUser
+from terra_connect.connections.vocabulary import TerraUser
 from terra_connect.domain.ports import CredentialsSource, TerraCredentials, UsersPage
 from terra_connect.kernel.deadline import Deadline
 from terra_connect.kernel.errors import (

@@ -9,7 +9,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from terra_connect.domain.connections import (
+from terra_connect.connections.vocabulary import (
     MAX_PROVIDER_LENGTH,
     MAX_REASON_LENGTH,
     MAX_REFERENCE_ID_LENGTH,

@@ -38,17 +38,7 @@ from typing import Any
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from terra_connect.domain.connections import (
-    AuthAttempt,
-    Connection,
-    ConnectionStatus,
-    EndReason,
-    HistoryEntry,
-    TerraUser,
-)
-from terra_connect.domain.lifecycle import attempt_events, user_events
-from terra_connect.domain.ports import Erasure, ErasureScope, ReconciliationCursor, ScanPage, SyncClaim
-from terra_connect.domain.records import (
+from terra_connect.connections.records import (
     Binding,
     Change,
     Ending,
@@ -62,6 +52,16 @@ from terra_connect.domain.records import (
     seen_alive,
     stamp,
 )
+from terra_connect.connections.vocabulary import (
+    AuthAttempt,
+    Connection,
+    ConnectionStatus,
+    EndReason,
+    HistoryEntry,
+    TerraUser,
+)
+from terra_connect.domain.lifecycle import attempt_events, user_events
+from terra_connect.domain.ports import Erasure, ErasureScope, ReconciliationCursor, ScanPage, SyncClaim
 from terra_connect.kernel.deadline import Deadline
 from terra_connect.kernel.errors import ConfigurationError, RegistryRejected, RegistryUnavailable
 from terra_connect.platform.aws_clients import aws_client

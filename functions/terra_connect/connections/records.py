@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from terra_connect.domain.connections import (
+from terra_connect.connections.vocabulary import (
     MAX_SCOPES,
     AuthAttempt,
     Connection,

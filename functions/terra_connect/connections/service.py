@@ -3,7 +3,9 @@
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from terra_connect.domain.connections import EndReason
+from terra_connect.connections.records import Change, ended_by_id, stamp
+from terra_connect.connections.registry import ConnectionRegistry
+from terra_connect.connections.vocabulary import EndReason
 from terra_connect.domain.contract import (
     AttemptView,
     AuthUrlRequest,
@@ -13,8 +15,6 @@ from terra_connect.domain.contract import (
 )
 from terra_connect.domain.ports import TerraConnectionsGateway
 from terra_connect.domain.providers import ProvidersService
-from terra_connect.domain.records import Change, ended_by_id, stamp
-from terra_connect.domain.registry import ConnectionRegistry
 from terra_connect.kernel.deadline import Deadline
 from terra_connect.kernel.errors import NotFound
 from terra_connect.kernel.redirects import RedirectPolicy

@@ -11,9 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
-from terra_connect.domain.connections import AuthAttempt, Connection, EndReason, HistoryEntry, TerraUser
-from terra_connect.domain.ports import RegistryStore, SyncClaim
-from terra_connect.domain.records import (
+from terra_connect.connections.records import (
     ERASED_OWNER,
     Binding,
     Change,
@@ -26,6 +24,8 @@ from terra_connect.domain.records import (
     tombstone,
     without_owner,
 )
+from terra_connect.connections.vocabulary import AuthAttempt, Connection, EndReason, HistoryEntry, TerraUser
+from terra_connect.domain.ports import RegistryStore, SyncClaim
 from terra_connect.domain.sdk import SDK_PROVIDERS, SdkBinding
 from terra_connect.kernel.deadline import Deadline
 from terra_connect.kernel.errors import RegistryUnavailable

@@ -43,7 +43,7 @@ from offline.terra_simulator import Fault, TerraSimulator
 
 from terra_connect.connections.dynamodb import DynamoDBRegistryStore
 from terra_connect.connections.registry import ConnectionRegistry
-from terra_connect.domain.webhooks import WebhookProcessor
+from terra_connect.webhooks.processor import WebhookProcessor
 
 BENCH = Path(__file__).resolve().parent
 EVENT = ROOT / "events" / "widget-session.json"

@@ -16,7 +16,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from terra_connect.connections.registry import ConnectionRegistry
-from terra_connect.domain.webhooks import WebhookProcessor
+from terra_connect.webhooks.processor import WebhookProcessor
 from tests.memory_store import InMemoryRegistryStore
 
 OWNERS = ("alice", "bob", "carol")

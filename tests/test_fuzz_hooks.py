@@ -14,8 +14,8 @@ from schemathesis import GenerationMode
 from schemathesis.core import NOT_SET
 from schemathesis.core.parameters import ParameterLocation
 
-from terra_connect.domain.signatures import verify_signature
 from terra_connect.kernel.errors import InvalidSignature
+from terra_connect.webhooks.signatures import verify_signature
 
 SCHEMA = schemathesis.openapi.from_path(OPENAPI_FILE)
 SECRET = "fuzz-secret"

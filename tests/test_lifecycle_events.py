@@ -19,8 +19,8 @@ from terra_connect.connections.records import Change, ended_by_id, scopes_change
 from terra_connect.connections.registry import ConnectionRegistry
 from terra_connect.connections.vocabulary import AuthAttempt, EndReason, TerraUser
 from terra_connect.domain.lifecycle import SOURCE, DetailType, LifecycleEvent, attempt_events, user_events
-from terra_connect.domain.webhooks import WebhookProcessor
 from terra_connect.kernel.errors import EventsUnavailable
+from terra_connect.webhooks.processor import WebhookProcessor
 from tests.memory_store import InMemoryRegistryStore
 from tests.support import RecordingOutbox
 from tests.terra_world import Step, World, replay, steps

@@ -8,7 +8,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from terra_connect.domain.signatures import fact_time
 from terra_connect.health_data.ordering import (
     Action,
     CopyOrder,
@@ -18,6 +17,7 @@ from terra_connect.health_data.ordering import (
     content_digest,
     decide,
 )
+from terra_connect.webhooks.signatures import fact_time
 
 SIGNED_AT = 1_782_900_000  # seconds
 

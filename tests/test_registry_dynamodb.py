@@ -13,7 +13,7 @@ from offline.aws import create_connections_table
 
 from terra_connect.connections.dynamodb import DynamoDBRegistryStore
 from terra_connect.connections.registry import ConnectionRegistry
-from terra_connect.domain.webhooks import WebhookProcessor
+from terra_connect.webhooks.processor import WebhookProcessor
 from tests.memory_store import InMemoryRegistryStore, registry_snapshot
 from tests.terra_world import OWNERS, Step, World, steps
 

@@ -13,9 +13,9 @@ from botocore.exceptions import ClientError
 
 from terra_connect.connections.dynamodb import DynamoDBRegistryStore
 from terra_connect.connections.registry import ConnectionRegistry
-from terra_connect.domain.webhooks import WebhookProcessor
 from terra_connect.kernel.deadline import Deadline
 from terra_connect.kernel.errors import RegistryUnavailable
+from terra_connect.webhooks.processor import WebhookProcessor
 from tests.conftest import AwsCalls
 from tests.support import SUBJECT, ApiAnswer, api_event, emitted_metrics, terra_user, webhook_event
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from terra_connect.connections.registry import ConnectionRegistry
-from terra_connect.domain.webhooks import WebhookProcessor
 from terra_connect.kernel.deadline import Deadline
+from terra_connect.webhooks.processor import WebhookProcessor
 from tests.memory_store import InMemoryRegistryStore
 
 T = 1_795_000_000

@@ -22,10 +22,10 @@ from terra_connect.connections.vocabulary import TerraUser
 from terra_connect.domain.reconciliation import SyncService
 from terra_connect.domain.sdk import CLOCK_SKEW_MS, GRACE_MS, TOKEN_LIFETIME_MS, SdkBinding
 from terra_connect.domain.sdk_tokens import SdkTokenService
-from terra_connect.domain.webhooks import WebhookProcessor
 from terra_connect.kernel.deadline import Deadline
 from terra_connect.kernel.redirects import RedirectPolicy
 from terra_connect.terra.messages import TerraSdkToken
+from terra_connect.webhooks.processor import WebhookProcessor
 from tests.memory_store import InMemoryRegistryStore
 
 APP_USERS = ("alice", "bob")

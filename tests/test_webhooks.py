@@ -8,9 +8,9 @@ import boto3
 import pytest
 from offline.signing import terra_signature
 
-from terra_connect.domain.signatures import verify_signature
 from terra_connect.kernel.deadline import Deadline
 from terra_connect.kernel.errors import InvalidSignature
+from terra_connect.webhooks.signatures import verify_signature
 from tests.conftest import AwsCalls
 from tests.support import SIGNING_SECRET, SUBJECT, ApiAnswer, terra_user, webhook_event
 

@@ -7,10 +7,10 @@ from functools import cache
 
 from terra_connect.api import wiring
 from terra_connect.connections.dynamodb import DynamoDBRegistryStore
-from terra_connect.domain.webhook_receiver import WebhookReceiver
-from terra_connect.domain.webhooks import WebhookProcessor
 from terra_connect.platform.secrets import SecretsManagerCredentials
 from terra_connect.settings import WebhookSettings
+from terra_connect.webhooks.processor import WebhookProcessor
+from terra_connect.webhooks.receiver import WebhookReceiver
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,11 +7,11 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.metrics import MetricUnit
 
 from terra_connect.api.webhook_container import webhook_receiver
-from terra_connect.domain.webhooks import PARSERS
 from terra_connect.http.problems import problem_responses
 from terra_connect.kernel.errors import MalformedBody, PayloadTooLarge
 from terra_connect.platform.observability import logger, metrics
 from terra_connect.terra.users import TERRA_USER_ID_PATTERN
+from terra_connect.webhooks.processor import PARSERS
 
 router = Router()  # type: ignore[no-untyped-call]  # Powertools declares no return type on __init__
 

@@ -5,9 +5,9 @@ import time
 from collections.abc import Callable, Mapping
 
 from terra_connect.domain.ports import CredentialsSource
-from terra_connect.domain.signatures import fact_time, signature_header, verify_signature
-from terra_connect.domain.webhooks import Outcome, WebhookProcessor
 from terra_connect.kernel.errors import ConfigurationError, InvalidSignature, MalformedBody
+from terra_connect.webhooks.processor import Outcome, WebhookProcessor
+from terra_connect.webhooks.signatures import fact_time, signature_header, verify_signature
 
 # A failed signature may mean the signing secret was rotated, so the secret is read again - but at most this
 # often, or anyone could make every forged request cost a Secrets Manager call.

@@ -20,10 +20,10 @@ from terra_connect.connections.vocabulary import AuthAttempt, TerraUser
 from terra_connect.domain.erasure import ErasureReport, ErasureService
 from terra_connect.domain.lifecycle import DetailType
 from terra_connect.domain.ports import RegistryStore, UsersPage
-from terra_connect.domain.reconciliation import SyncService
 from terra_connect.kernel.deadline import Deadline
 from terra_connect.kernel.errors import TerraUnavailable
 from terra_connect.kernel.redirects import RedirectPolicy
+from terra_connect.sync.reconciler import SyncService
 from terra_connect.webhooks.processor import WebhookProcessor
 from tests.memory_store import InMemoryRegistryStore
 from tests.terra_world import START, Delivery, Step, World, steps

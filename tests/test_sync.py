@@ -12,10 +12,10 @@ import responses
 from terra_connect.connections.registry import ConnectionRegistry
 from terra_connect.connections.service import ConnectionsService
 from terra_connect.connections.vocabulary import TerraUser
-from terra_connect.domain.reconciliation import MAX_CONFIRMATIONS_PER_SYNC, SyncService
 from terra_connect.kernel.deadline import Deadline
 from terra_connect.kernel.errors import TerraUnavailable
 from terra_connect.kernel.redirects import RedirectPolicy
+from terra_connect.sync.reconciler import MAX_CONFIRMATIONS_PER_SYNC, SyncService
 from terra_connect.webhooks.processor import WebhookProcessor
 from tests.memory_store import InMemoryRegistryStore
 from tests.support import SUBJECT, ApiAnswer, api_event, terra_user, webhook_event

@@ -19,10 +19,10 @@ from hypothesis import strategies as st
 from terra_connect.connections.registry import ConnectionRegistry
 from terra_connect.connections.service import ConnectionsService
 from terra_connect.connections.vocabulary import TerraUser
-from terra_connect.domain.sdk import CLOCK_SKEW_MS, GRACE_MS, TOKEN_LIFETIME_MS, SdkBinding
-from terra_connect.domain.sdk_tokens import SdkTokenService
 from terra_connect.kernel.deadline import Deadline
 from terra_connect.kernel.redirects import RedirectPolicy
+from terra_connect.sdk.binding import CLOCK_SKEW_MS, GRACE_MS, TOKEN_LIFETIME_MS, SdkBinding
+from terra_connect.sdk.tokens import SdkTokenService
 from terra_connect.sync.reconciler import SyncService
 from terra_connect.terra.messages import TerraSdkToken
 from terra_connect.webhooks.processor import WebhookProcessor

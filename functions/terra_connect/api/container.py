@@ -11,10 +11,10 @@ from terra_connect.connections.dynamodb import DynamoDBRegistryStore
 from terra_connect.connections.service import ConnectionsService
 from terra_connect.domain.erasure import ErasureService
 from terra_connect.domain.providers import ProvidersService
-from terra_connect.domain.sdk_tokens import SdkTokenService
 from terra_connect.domain.widget_sessions import WidgetSessionService
 from terra_connect.platform.observability import observe_stale_prefill, observe_terra_attempt, observe_widget_url_found
 from terra_connect.platform.secrets import SecretsManagerCredentials
+from terra_connect.sdk.tokens import SdkTokenService
 from terra_connect.settings import Settings
 from terra_connect.sync.reconciler import SyncService
 from terra_connect.terra.client import TerraClient

@@ -5,9 +5,9 @@ Nothing here imports the Terra HTTP client (requests): the webhook function neve
 
 from terra_connect.connections.dynamodb import DynamoDBRegistryStore
 from terra_connect.connections.registry import ConnectionRegistry
-from terra_connect.domain.sdk import SdkBinding
 from terra_connect.platform.observability import observe_erased_fact, observe_unverified_sdk_connection
 from terra_connect.platform.secrets import SecretsManagerCredentials
+from terra_connect.sdk.binding import SdkBinding
 from terra_connect.settings import CommonSettings
 
 

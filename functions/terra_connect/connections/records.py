@@ -14,7 +14,7 @@ associative and idempotent - so the merged record does not depend on the order t
 - successors: the Terra users that replaced this one (`user_reauth`); they inherit its owners one link further
   away, so an event chain (A -> B -> C) that names the app user only once still reaches every link, while a
   link's own facts always outweigh what it inherits.
-- binding (SDK providers only, sdk.py): the moment the Terra user's owners are judged by, fixed on its first
+- binding (SDK providers only, sdk/binding.py): the moment the Terra user's owners are judged by, fixed on its first
   sighting, and the verdict given once for each app user a fact named; a refusal stands.
 
 Every bounded collection keeps a fixed selection (the latest, or the smallest), which is itself a join, so the
@@ -86,7 +86,7 @@ class Ending:
 
 @dataclass(frozen=True, slots=True)
 class Binding:
-    """Who may own an SDK provider's Terra user (sdk.py), decided once and kept with its record.
+    """Who may own an SDK provider's Terra user (sdk/binding.py), decided once and kept with its record.
 
     `judged_by`: the moment every app user a fact names is judged by, fixed on the Terra user's first sighting
     (Terra's created_at, else the first signed time seen), so a later fact - an event, a sync, a reconciliation -

@@ -26,9 +26,9 @@ from terra_connect.connections.records import (
 )
 from terra_connect.connections.vocabulary import AuthAttempt, Connection, EndReason, HistoryEntry, TerraUser
 from terra_connect.domain.ports import RegistryStore, SyncClaim
-from terra_connect.domain.sdk import SDK_PROVIDERS, SdkBinding
 from terra_connect.kernel.deadline import Deadline
 from terra_connect.kernel.errors import RegistryUnavailable
+from terra_connect.sdk.binding import SDK_PROVIDERS, SdkBinding
 
 # Concurrent deliveries about one Terra user are rare and short: a few rereads settle them.
 MAX_CONFLICT_RETRIES = 8
@@ -52,7 +52,7 @@ class ConnectionRegistry:
         *,
         on_erased_fact: Callable[[str], None] | None = None,
     ) -> None:
-        """`binding` decides who may own an SDK provider's Terra user (sdk.py); without it, any named owner may.
+        """`binding` decides who may own an SDK provider's Terra user (sdk/binding.py); without it, any named owner may.
         `on_erased_fact` hears of each fact refused because its Terra user was erased (given the Terra user id)."""
         self._store = store
         self._binding = binding
@@ -226,7 +226,7 @@ class ConnectionRegistry:
     def _bound(
         self, fragment: UserRecord, current: StoredUser | None, judged: dict[str, bool], signed_at: int | None
     ) -> UserRecord:
-        """The fragment without the owners an SDK provider's Terra user may not have (see sdk.py), carrying the
+        """The fragment without the owners an SDK provider's Terra user may not have (see sdk/binding.py), carrying the
         binding: decided on the Terra user's first sighting, then only read."""
         provider = fragment.provider or (current.record.provider if current else None)
         if self._binding is None or provider is None or provider not in SDK_PROVIDERS:

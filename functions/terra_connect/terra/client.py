@@ -197,7 +197,7 @@ class TerraClient:
 
         `reference_id` goes as a query parameter: Terra's v2 spec lists none, but its rules repository says a token
         minted with one is bound to it at Terra, which then ignores the reference_id the device sends. Where Terra
-        does not, the registry's own binding (domain/sdk.py) still holds."""
+        does not, the registry's own binding (sdk/binding.py) still holds."""
         answer = self._call(
             "POST",
             f"{self._api_base_url}/auth/generateAuthToken",

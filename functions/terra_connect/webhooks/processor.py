@@ -12,7 +12,7 @@ Every published shape is read (Terra's 2026 JSON Schemas and the older docs and 
 
 Each fact is stamped with the time Terra emitted the event (its ordering timestamp, in milliseconds, kept across
 retries) or, without one, the time Terra signed the delivery (`sent_at`, seconds), so the registry can weigh late
-deliveries; the signing time itself is what the SDK binding trusts (sdk.py), as the signature covers it.
+deliveries; the signing time itself is what the SDK binding trusts (sdk/binding.py), as the signature covers it.
 """
 
 import re

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 from terra_connect.connections.records import stamp
 from terra_connect.domain.contract import SdkTokenResponse
 from terra_connect.domain.ports import RegistryStore, TerraSdkGateway
-from terra_connect.domain.sdk import TOKEN_RECORD_RETENTION
 from terra_connect.kernel.deadline import Deadline
+from terra_connect.sdk.binding import TOKEN_RECORD_RETENTION
 
 
 class SdkTokenService:

@@ -17,9 +17,9 @@ from terra_connect.connections.records import Change, UnnamedReauth, seen_alive
 from terra_connect.connections.registry import ConnectionRegistry
 from terra_connect.connections.service import ConnectionsService
 from terra_connect.connections.vocabulary import AuthAttempt, TerraUser
-from terra_connect.domain.erasure import ErasureReport, ErasureService
 from terra_connect.domain.lifecycle import DetailType
 from terra_connect.domain.ports import RegistryStore, UsersPage
+from terra_connect.erasure.service import ErasureReport, ErasureService
 from terra_connect.kernel.deadline import Deadline
 from terra_connect.kernel.errors import TerraUnavailable
 from terra_connect.kernel.redirects import RedirectPolicy

@@ -7,9 +7,9 @@ from collections.abc import Callable
 import pytest
 import responses
 
-from terra_connect.domain.providers import CACHE_SECONDS, ProvidersService
 from terra_connect.kernel.deadline import Deadline
 from terra_connect.kernel.errors import UnknownProvider
+from terra_connect.providers.service import CACHE_SECONDS, ProvidersService
 from terra_connect.terra.messages import Integrations
 from tests.conftest import INTEGRATIONS, INTEGRATIONS_URL, terra_session_answer
 from tests.support import WIDGET_URL, ApiAnswer, api_event

@@ -16,7 +16,7 @@ from tests.conftest import terra_session_answer
 from tests.support import API_KEY, DEV_ID, SESSION_URL, SUBJECT, WIDGET_URL, ApiAnswer, api_event
 
 if TYPE_CHECKING:
-    from terra_connect.domain.widget_sessions import WidgetSessionService
+    from terra_connect.widget_sessions.service import WidgetSessionService
 
 
 def sent_body(terra: responses.RequestsMock, index: int = -1) -> dict[str, object]:

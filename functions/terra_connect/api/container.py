@@ -9,15 +9,15 @@ from functools import cache
 from terra_connect.api import wiring
 from terra_connect.connections.dynamodb import DynamoDBRegistryStore
 from terra_connect.connections.service import ConnectionsService
-from terra_connect.domain.erasure import ErasureService
-from terra_connect.domain.providers import ProvidersService
-from terra_connect.domain.widget_sessions import WidgetSessionService
+from terra_connect.erasure.service import ErasureService
 from terra_connect.platform.observability import observe_stale_prefill, observe_terra_attempt, observe_widget_url_found
 from terra_connect.platform.secrets import SecretsManagerCredentials
+from terra_connect.providers.service import ProvidersService
 from terra_connect.sdk.tokens import SdkTokenService
 from terra_connect.settings import Settings
 from terra_connect.sync.reconciler import SyncService
 from terra_connect.terra.client import TerraClient
+from terra_connect.widget_sessions.service import WidgetSessionService
 
 
 @dataclass(frozen=True, slots=True)

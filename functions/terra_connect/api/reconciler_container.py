@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from terra_connect.api import wiring
-from terra_connect.domain.erasure import ErasureService
+from terra_connect.erasure.service import ErasureService
 from terra_connect.platform.observability import observe_terra_attempt
 from terra_connect.settings import ReconcilerSettings
 from terra_connect.sync.reconciler import Reconciler

@@ -8,7 +8,7 @@
     pk = "owner#<ref>"         sk = "sync"         when the owner last synced with Terra
     pk = "owner#<ref>"         sk = "sdk-token#<t>" a mobile SDK token issued to the owner at t (expires)
     pk = "owner#<ref>"         sk = "unverified#<id>" an SDK connection claimed for the owner, no token behind it
-    pk = "owner#<ref>"         sk = "erasing"      an erasure of the owner under way (see domain/erasure.py)
+    pk = "owner#<ref>"         sk = "erasing"      an erasure of the owner under way (see erasure/service.py)
     pk = "erased#<sha256(ref)>" sk = "erased"      when the owner's latest erasure started, and the Terra users
                                                    facts from before it claimed for it (expires)
     pk = "outbox#<event id>"   sk = "event"        an event to publish once (an erasure's), deleted once published

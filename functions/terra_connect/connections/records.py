@@ -390,7 +390,7 @@ class StoredUser:
     standing: Standing
     version: int
     # When the Terra user's app user was erased: the record is then a tombstone holding only the Terra user id,
-    # which refuses every later fact about it until it expires (see erasure.py).
+    # which refuses every later fact about it until it expires (see erasure/service.py).
     erased_at: int | None = None
 
     @property

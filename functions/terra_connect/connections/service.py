@@ -14,10 +14,10 @@ from terra_connect.domain.contract import (
     ConnectionView,
 )
 from terra_connect.domain.ports import TerraConnectionsGateway
-from terra_connect.domain.providers import ProvidersService
 from terra_connect.kernel.deadline import Deadline
 from terra_connect.kernel.errors import NotFound
 from terra_connect.kernel.redirects import RedirectPolicy
+from terra_connect.providers.service import ProvidersService
 from terra_connect.terra.messages import AuthUrlParams
 
 

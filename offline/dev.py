@@ -283,7 +283,7 @@ def dev_stack(
             import_module("terra_connect.api.container").get_container,
             import_module("terra_connect.api.webhook_container").get_webhook_container,
             import_module("terra_connect.api.reconciler_container").get_reconciler_container,
-            import_module("terra_connect.api.lifecycle_publisher").get_events_container,
+            import_module("terra_connect.lifecycle_events.publisher").get_events_container,
         ):
             cached.cache_clear()
             stack.callback(cached.cache_clear)

@@ -229,11 +229,11 @@ def reconcile(
 @pytest.fixture
 def publish(settings_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., dict[str, Any]]]:
     """The events function's real handler, publishing to a bus in the emulated AWS."""
-    from terra_connect.api import lifecycle_publisher  # noqa: PLC0415 - after the environment is set
+    from terra_connect.lifecycle_events import publisher  # noqa: PLC0415 - after the environment is set
 
     boto3.client("events").create_event_bus(Name="terra-connect-events")
     monkeypatch.setenv("EVENT_BUS_NAME", "terra-connect-events")
-    lifecycle_publisher.get_events_container.cache_clear()
+    publisher.get_events_container.cache_clear()
     handler = importlib.import_module("terra_connect.api.events_handler")
 
     def _publish(event: dict[str, Any]) -> dict[str, Any]:
@@ -241,7 +241,7 @@ def publish(settings_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> It
         return result
 
     yield _publish
-    lifecycle_publisher.get_events_container.cache_clear()
+    publisher.get_events_container.cache_clear()
 
 
 @pytest.fixture

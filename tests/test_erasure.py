@@ -17,12 +17,12 @@ from terra_connect.connections.records import Change, UnnamedReauth, seen_alive
 from terra_connect.connections.registry import ConnectionRegistry
 from terra_connect.connections.service import ConnectionsService
 from terra_connect.connections.vocabulary import AuthAttempt, TerraUser
-from terra_connect.domain.lifecycle import DetailType
 from terra_connect.domain.ports import RegistryStore, UsersPage
 from terra_connect.erasure.service import ErasureReport, ErasureService
 from terra_connect.kernel.deadline import Deadline
 from terra_connect.kernel.errors import TerraUnavailable
 from terra_connect.kernel.redirects import RedirectPolicy
+from terra_connect.lifecycle_events.events import DetailType
 from terra_connect.sync.reconciler import SyncService
 from terra_connect.webhooks.processor import WebhookProcessor
 from tests.memory_store import InMemoryRegistryStore
@@ -375,7 +375,7 @@ def test_a_failure_half_way_leaves_the_rest_live_on_both_sides_and_the_retry_fin
 
 
 def _event_id(erasure_id: str) -> str:
-    from terra_connect.domain.lifecycle import event_id  # noqa: PLC0415
+    from terra_connect.lifecycle_events.events import event_id  # noqa: PLC0415
 
     return event_id("alice", "erased", erasure_id)
 

@@ -12,8 +12,8 @@ import boto3
 import pytest
 import responses
 
-from terra_connect.api.lifecycle_publisher import EventsContainer, publish_records
 from terra_connect.connections.dynamodb import stream_change
+from terra_connect.lifecycle_events.publisher import EventsContainer, publish_records
 from tests.support import SUBJECT, ApiAnswer, FakeLambdaContext, RecordingOutbox, api_event, terra_user, webhook_event
 
 Deliver = Callable[[dict[str, Any]], ApiAnswer]

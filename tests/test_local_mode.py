@@ -265,7 +265,7 @@ def test_each_lifecycle_event_reaches_a_local_queue_and_an_erasure_is_told_once(
 def test_the_local_bus_and_rule_match_what_the_functions_publish() -> None:
     from offline.aws import EVENT_BUS, EVENT_SOURCE  # noqa: PLC0415
 
-    from terra_connect.domain.lifecycle import SOURCE  # noqa: PLC0415
+    from terra_connect.lifecycle_events.events import SOURCE  # noqa: PLC0415
 
     assert EVENT_SOURCE == SOURCE
     assert json.loads((ROOT / "events" / "env.json").read_text())["EventsFunction"]["EVENT_BUS_NAME"] == EVENT_BUS

@@ -11,7 +11,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from terra_connect.api.lifecycle_publisher import get_events_container, publish_records
+from terra_connect.lifecycle_events.publisher import get_events_container, publish_records
 from terra_connect.platform.observability import logger, metrics
 
 get_events_container()  # cold start: a bad setting fails the init phase, not every batch

@@ -24,7 +24,7 @@ and an expiry, nothing else. The erasure marker is keyed by a hash of the refere
 holds Terra user ids only. A write that names an owner checks, in its transaction, that the owner's erasure marker
 is still the one read, so no fact from before an erasure lands after the erasure has read the registry.
 
-The table's stream (NEW_AND_OLD_IMAGES) feeds the lifecycle events (domain/lifecycle.py): `stream_change` reads
+The table's stream (NEW_AND_OLD_IMAGES) feeds the lifecycle events (lifecycle_events/events.py): `stream_change` reads
 what a record's write changed for its owners, a failed attempt, and an outbox item.
 """
 
@@ -60,10 +60,10 @@ from terra_connect.connections.vocabulary import (
     HistoryEntry,
     TerraUser,
 )
-from terra_connect.domain.lifecycle import attempt_events, user_events
 from terra_connect.domain.ports import Erasure, ErasureScope, ReconciliationCursor, ScanPage, SyncClaim
 from terra_connect.kernel.deadline import Deadline
 from terra_connect.kernel.errors import ConfigurationError, RegistryRejected, RegistryUnavailable
+from terra_connect.lifecycle_events.events import attempt_events, user_events
 from terra_connect.platform.aws_clients import aws_client
 
 MAX_CONFLICT_RETRIES = 8  # concurrent writers of one item are rare and short: a few rereads settle them

@@ -20,7 +20,7 @@ The steps, each safe to repeat, so that a retry after any failure finishes the j
 4. Delete everything else stored for the app user: history, attempts, reauth rules, SDK tokens issued, sync
    markers, unverified claims.
 5. Finish: end the erasure and store its event in one write, if no Terra user was claimed since step 3 last looked
-   (else back to 3); the table's stream publishes it (lifecycle.py).
+   (else back to 3); the table's stream publishes it (lifecycle_events/events.py).
 
 Terra's deauthentication deletes Terra's copy of the data. The erased app user may connect again afterwards: their
 next connection is a new Terra user, and its facts are newer than the erasure. A fact from before the start that
@@ -36,9 +36,9 @@ from typing import Protocol
 from terra_connect.connections.records import StoredUser, stamp
 from terra_connect.connections.registry import ConnectionRegistry, Erased
 from terra_connect.connections.vocabulary import TerraUser
-from terra_connect.domain.lifecycle import erased_event
 from terra_connect.domain.ports import Erasure, RegistryStore, TerraConnectionsGateway, TerraUsersGateway
 from terra_connect.kernel.deadline import Deadline
+from terra_connect.lifecycle_events.events import erased_event
 
 
 class ErasureGateway(TerraConnectionsGateway, TerraUsersGateway, Protocol):

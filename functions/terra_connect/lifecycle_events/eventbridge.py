@@ -7,8 +7,8 @@ from typing import Any
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from terra_connect.domain.lifecycle import SOURCE
 from terra_connect.kernel.errors import EventsUnavailable
+from terra_connect.lifecycle_events.events import SOURCE
 from terra_connect.platform.aws_clients import aws_client
 
 CLIENT_CONFIG = Config(connect_timeout=1, read_timeout=3, retries={"mode": "standard", "max_attempts": 3})

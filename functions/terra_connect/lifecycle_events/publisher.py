@@ -7,9 +7,9 @@ from typing import Any, Protocol
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from terra_connect.adapters.eventbridge import EventBridgePublisher
 from terra_connect.connections.dynamodb import Outbox, outbox_key, stream_change
 from terra_connect.kernel.errors import EventsUnavailable, RegistryUnavailable
+from terra_connect.lifecycle_events.eventbridge import EventBridgePublisher
 from terra_connect.platform.observability import logger, metrics
 from terra_connect.settings import EventsSettings
 

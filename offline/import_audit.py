@@ -142,7 +142,7 @@ def _digest(task_root: Path) -> str:
         digest.update(f"{path.relative_to(task_root)}:{path.stat().st_size}\n".encode())
         if path.suffix == ".py" and "terra_connect" in path.parts:
             digest.update(path.read_bytes())
-    for test in (*AUDIT_TESTS, "tests/conftest.py", "tests/support.py", "offline/prune.py", MANIFEST.name):
+    for test in (*AUDIT_TESTS, "tests/conftest.py", "tests/support/builders.py", "offline/prune.py", MANIFEST.name):
         source = ROOT / test if test != MANIFEST.name else MANIFEST
         digest.update(source.read_bytes())
     return digest.hexdigest()[:16]

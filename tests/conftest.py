@@ -15,7 +15,7 @@ from botocore.client import BaseClient
 from moto import mock_aws
 from offline.aws import create_connections_table
 
-from tests.support import (
+from tests.support.builders import (
     API_KEY,
     DEV_ID,
     ROTATED_API_KEY,

@@ -10,8 +10,8 @@ from typing import Any
 
 from offline.template import ROOT, load_template
 
-from tests.fault_matrix import FAULTS
-from tests.hostile_inputs import HOSTILE_INPUTS
+from tests.support.fault_matrix import FAULTS
+from tests.support.hostile_inputs import HOSTILE_INPUTS
 from tests.test_openapi import GENERATED_REQUESTS
 from tests.test_webhooks import REJECTED
 

@@ -11,7 +11,15 @@ from offline.template import load_template
 
 from terra_connect.kernel import errors
 from terra_connect.platform.observability import REJECTION_KINDS
-from tests.support import ROOT, WIDGET_URL, ApiAnswer, FakeLambdaContext, api_event, emf_documents, webhook_event
+from tests.support.builders import (
+    ROOT,
+    WIDGET_URL,
+    ApiAnswer,
+    FakeLambdaContext,
+    api_event,
+    emf_documents,
+    webhook_event,
+)
 
 NOTIFY = {"Fn::If": ["AlarmEmailSet", [{"Ref": "AlarmTopic"}], {"Ref": "AWS::NoValue"}]}
 SILENCE_IS_THE_FAILURE = {"ReconcileNotRunningAlarm"}

@@ -8,7 +8,7 @@ import pytest
 import responses
 
 from tests.conftest import terra_session_answer
-from tests.support import (
+from tests.support.builders import (
     API_KEY,
     LEGACY_WIDGET_URL,
     SUBJECT,

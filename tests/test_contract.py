@@ -8,7 +8,7 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from terra_connect.domain import contract
-from tests.support import assert_matches_schema
+from tests.support.builders import assert_matches_schema
 
 AT = datetime(2026, 11, 24, 10, 30, tzinfo=UTC)
 

@@ -9,7 +9,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 
 from terra_connect.kernel.errors import ConfigurationError, SecretsUnavailable
 from terra_connect.platform.secrets import SecretsManagerCredentials
-from tests.support import API_KEY, DEV_ID, ROTATED_API_KEY
+from tests.support.builders import API_KEY, DEV_ID, ROTATED_API_KEY
 
 
 @pytest.fixture

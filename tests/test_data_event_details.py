@@ -15,7 +15,7 @@ from terra_connect.health_data.events import (
 )
 from terra_connect.health_data.models import MAX_PART_RECORDS, DataPayload, ObjectVersion, PayloadSpan, payload_parts
 from terra_connect.health_data.payloads import parse_payload
-from tests.terra_data import RECEIVED_MS, SAMPLES
+from tests.support.terra_data import RECEIVED_MS, SAMPLES
 
 
 def received(**changes: object) -> DataReceived:

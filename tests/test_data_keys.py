@@ -16,7 +16,7 @@ from terra_connect.health_data.ordering import CopyOrder
 from terra_connect.health_data.payloads import parse_payload
 from terra_connect.kernel.errors import RegistryRejected
 from terra_connect.terra import users
-from tests.terra_data import (
+from tests.support.terra_data import (
     RECEIVED_MS,
     activity,
     data_event,

@@ -18,7 +18,7 @@ from terra_connect.health_data.models import (
     UnreadableReason,
 )
 from terra_connect.health_data.payloads import parse_payload, read_event
-from tests.terra_data import (
+from tests.support.terra_data import (
     LISTED_TYPES,
     RECEIVED_MS,
     SAMPLES,
@@ -29,7 +29,7 @@ from tests.terra_data import (
     json_values,
     terra_user,
 )
-from tests.terra_schemas import DATA_SCHEMAS, shapes_matching
+from tests.support.terra_schemas import DATA_SCHEMAS, shapes_matching
 
 PARSED = (DataPayload, PayloadPointer, LargeRequestProcessing, LargeRequestSending, Notice, Unreadable)
 

@@ -25,8 +25,8 @@ from terra_connect.kernel.redirects import RedirectPolicy
 from terra_connect.lifecycle_events.events import DetailType
 from terra_connect.sync.reconciler import SyncService
 from terra_connect.webhooks.processor import WebhookProcessor
-from tests.memory_store import InMemoryRegistryStore
-from tests.terra_world import START, Delivery, Step, World, steps
+from tests.support.memory_registry import InMemoryRegistryStore
+from tests.support.terra_world import START, Delivery, Step, World, steps
 
 ERASED_AT = datetime.fromtimestamp(START + 10_000, UTC)
 TABLE = "erasure-under-test"

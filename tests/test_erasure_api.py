@@ -14,7 +14,15 @@ import responses
 
 from terra_connect.connections.dynamodb import stream_change
 from terra_connect.lifecycle_events.publisher import EventsContainer, publish_records
-from tests.support import SUBJECT, ApiAnswer, FakeLambdaContext, RecordingOutbox, api_event, terra_user, webhook_event
+from tests.support.builders import (
+    SUBJECT,
+    ApiAnswer,
+    FakeLambdaContext,
+    RecordingOutbox,
+    api_event,
+    terra_user,
+    webhook_event,
+)
 
 Deliver = Callable[[dict[str, Any]], ApiAnswer]
 USER_INFO = "https://api.tryterra.co/v2/userInfo"

@@ -6,8 +6,8 @@ import pytest
 import responses
 
 from tests.conftest import AwsCalls
-from tests.fault_matrix import FAULTS, FaultContext, InjectedFault
-from tests.support import ApiAnswer
+from tests.support.builders import ApiAnswer
+from tests.support.fault_matrix import FAULTS, FaultContext, InjectedFault
 
 LAMBDA_BUDGET_SECONDS = 10.0
 

@@ -6,8 +6,8 @@ import pytest
 import responses
 
 from tests.conftest import AwsCalls
-from tests.hostile_inputs import HOSTILE_INPUTS, HostileInput
-from tests.support import ApiAnswer
+from tests.support.builders import ApiAnswer
+from tests.support.hostile_inputs import HOSTILE_INPUTS, HostileInput
 
 
 def test_the_matrix_covers_at_least_40_cases_in_every_category() -> None:

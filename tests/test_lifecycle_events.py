@@ -21,9 +21,9 @@ from terra_connect.lifecycle_events.eventbridge import EventBridgePublisher
 from terra_connect.lifecycle_events.events import SOURCE, DetailType, LifecycleEvent, attempt_events, user_events
 from terra_connect.lifecycle_events.publisher import EventsContainer, publish_records
 from terra_connect.webhooks.processor import WebhookProcessor
-from tests.memory_store import InMemoryRegistryStore
-from tests.support import RecordingOutbox
-from tests.terra_world import Step, World, replay, steps
+from tests.support.builders import RecordingOutbox
+from tests.support.memory_registry import InMemoryRegistryStore
+from tests.support.terra_world import Step, World, replay, steps
 
 histories = st.lists(steps, min_size=6, max_size=30)
 T0 = 1_795_000_000_000

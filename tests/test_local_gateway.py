@@ -15,7 +15,7 @@ from offline.dev import DevStack, dev_stack
 from offline.gateway import Forbidden, JwtAuthorizer, LocalContext, Unauthorized
 from offline.template import authorization_scopes
 
-from tests.support import terra_user
+from tests.support.builders import terra_user
 
 ISSUER = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_local"
 CLIENT = "app-client"

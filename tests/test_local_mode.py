@@ -14,7 +14,7 @@ from offline.aws import PortInUse
 from offline.dev import LOCAL_PASSWORD, DevStack, dev_stack, main, next_steps
 from offline.streams import LocalStreamTrigger
 
-from tests.support import ROOT, free_port
+from tests.support.builders import ROOT, free_port
 
 
 def test_local_mode_is_not_part_of_the_lambda_artifact() -> None:

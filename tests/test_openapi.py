@@ -14,7 +14,7 @@ from schemathesis import Case, GenerationMode
 from schemathesis.core import NOT_SET
 
 from tests.conftest import terra_session_answer
-from tests.support import WIDGET_URL, ApiAnswer, api_event, assert_matches_schema
+from tests.support.builders import WIDGET_URL, ApiAnswer, api_event, assert_matches_schema
 
 SCHEMA = schemathesis.openapi.from_path(OPENAPI_FILE)
 # (path, method, generated requests per mode): valid and invalid, 2,400 in all.

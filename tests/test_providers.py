@@ -12,7 +12,7 @@ from terra_connect.kernel.errors import UnknownProvider
 from terra_connect.providers.service import CACHE_SECONDS, ProvidersService
 from terra_connect.terra.messages import Integrations
 from tests.conftest import INTEGRATIONS, INTEGRATIONS_URL, terra_session_answer
-from tests.support import WIDGET_URL, ApiAnswer, api_event
+from tests.support.builders import WIDGET_URL, ApiAnswer, api_event
 
 AUTHENTICATE = "https://api.tryterra.co/v2/auth/authenticateUser"
 

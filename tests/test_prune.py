@@ -7,7 +7,7 @@ from pathlib import Path
 
 from offline.prune import ARTIFACT_PACKAGES, AUDITED_PACKAGES, PRUNED_MODULES, is_pruned_module, loaded_modules, prune
 
-from tests.support import ROOT
+from tests.support.builders import ROOT
 
 LOADED = frozenset({"aws_lambda_powertools", "aws_lambda_powertools.logging", "idna", "idna.core"})
 

@@ -7,7 +7,7 @@ from offline.template import load_template
 
 from terra_connect.http.problems import _DESCRIPTIONS
 from terra_connect.kernel import errors
-from tests.support import ROOT
+from tests.support.builders import ROOT
 
 README = (ROOT / "README.md").read_text()
 

@@ -17,8 +17,8 @@ from terra_connect.kernel.deadline import Deadline
 from terra_connect.kernel.errors import TerraUnavailable
 from terra_connect.sync.reconciler import Reconciler
 from terra_connect.webhooks.processor import WebhookProcessor
-from tests.memory_store import InMemoryRegistryStore
-from tests.support import emitted_metrics, terra_user
+from tests.support.builders import emitted_metrics, terra_user
+from tests.support.memory_registry import InMemoryRegistryStore
 
 T = 1_795_000_000
 

@@ -2,8 +2,8 @@
 redeliveries, attempts that stop after any step and are retried, and two workers interleaving, end with the index
 naming the largest copy, that copy the only object left in the bucket, and reads returning it.
 
-The protocol is run here step by step over in-memory ports with the adapters' semantics (tests/memory_data_store.py),
-so that every interleaving of its steps can be generated.
+The protocol is run here step by step over in-memory ports with the adapters' semantics
+(tests/support/memory_data_store.py), so that every interleaving of its steps can be generated.
 """
 
 import json
@@ -18,7 +18,7 @@ from terra_connect.health_data.keys import RecordIdentity
 from terra_connect.health_data.models import Ownership, Record, StoredCopy
 from terra_connect.health_data.ordering import Action, CopyOrder, DeliveryTime, canonical_json, content_digest, decide
 from terra_connect.health_data.ports import CommitOutcome, OwnerDirectory, RawArchive, RecordIndex, RecordObjects
-from tests.memory_data_store import MemoryObjects, MemoryOwners, MemoryRecordIndex
+from tests.support.memory_data_store import MemoryObjects, MemoryOwners, MemoryRecordIndex
 
 PARTITION = layout.owner_partition("alice")
 IDENTITY = RecordIdentity("daily", "GARMIN", "d:2026-07-01")

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from terra_connect.kernel.redirects import AllowedRedirect, RedirectPolicy
 from tests.conftest import terra_session_answer
-from tests.support import WIDGET_URL, ApiAnswer, api_event
+from tests.support.builders import WIDGET_URL, ApiAnswer, api_event
 
 POLICY = RedirectPolicy.from_urls(
     ["https://app.example.com/terra", "myapp://terra", "com.example.app:/oauth/terra", "http://localhost:8080/cb"]

@@ -4,7 +4,7 @@ state as the in-order sequence - and, where the events hold every fact it needs,
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.terra_world import Delivery, Step, World, replay, steps
+from tests.support.terra_world import Delivery, Step, World, replay, steps
 
 histories = st.lists(steps, min_size=6, max_size=30)
 

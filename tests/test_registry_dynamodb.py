@@ -14,8 +14,8 @@ from offline.aws import create_connections_table
 from terra_connect.connections.dynamodb import DynamoDBRegistryStore
 from terra_connect.connections.registry import ConnectionRegistry
 from terra_connect.webhooks.processor import WebhookProcessor
-from tests.memory_store import InMemoryRegistryStore, registry_snapshot
-from tests.terra_world import OWNERS, Step, World, steps
+from tests.support.memory_registry import InMemoryRegistryStore, registry_snapshot
+from tests.support.terra_world import OWNERS, Step, World, steps
 
 TABLE = "registry-under-test"
 

@@ -9,7 +9,7 @@ from terra_connect.connections.registry import ConnectionRegistry
 from terra_connect.connections.vocabulary import TerraUser
 from terra_connect.kernel.deadline import Deadline
 from terra_connect.webhooks.processor import WebhookProcessor
-from tests.memory_store import InMemoryRegistryStore
+from tests.support.memory_registry import InMemoryRegistryStore
 
 T = 1_795_000_000
 

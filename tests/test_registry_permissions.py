@@ -14,7 +14,7 @@ from botocore.client import BaseClient
 from offline.template import load_template
 
 from terra_connect.connections.dynamodb import DynamoDBRegistryStore
-from tests.support import SUBJECT, ApiAnswer, api_event, terra_user, webhook_event
+from tests.support.builders import SUBJECT, ApiAnswer, api_event, terra_user, webhook_event
 
 USER_INFO = "https://api.tryterra.co/v2/userInfo"
 BULK_USER_INFO = "https://api.tryterra.co/v2/bulkUserInfo"

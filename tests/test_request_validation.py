@@ -1,6 +1,6 @@
 """Validation answers name what is wrong without echoing it; valid encodings are accepted.
 
-The full table of refused requests is tests/hostile_inputs.py."""
+The full table of refused requests is tests/support/hostile_inputs.py."""
 
 from collections.abc import Callable
 
@@ -13,7 +13,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 from terra_connect.http.resolver import refusal
 from terra_connect.kernel.errors import InvalidRequest, ReferenceIdNotAllowed, ServiceError, UnsupportedMediaType
 from tests.conftest import terra_session_answer
-from tests.support import WIDGET_URL, ApiAnswer, api_event
+from tests.support.builders import WIDGET_URL, ApiAnswer, api_event
 
 
 def test_validation_errors_name_the_field_but_never_echo_the_input(

@@ -14,7 +14,7 @@ from terra_connect.connections.records import StoredUser, seen_alive
 from terra_connect.connections.vocabulary import ConnectionStatus, TerraUser
 from terra_connect.kernel.deadline import Deadline
 from tests.conftest import AwsCalls
-from tests.support import (
+from tests.support.builders import (
     SDK_TOKEN,
     SUBJECT,
     ApiAnswer,

@@ -26,7 +26,7 @@ from terra_connect.sdk.tokens import SdkTokenService
 from terra_connect.sync.reconciler import SyncService
 from terra_connect.terra.messages import TerraSdkToken
 from terra_connect.webhooks.processor import WebhookProcessor
-from tests.memory_store import InMemoryRegistryStore
+from tests.support.memory_registry import InMemoryRegistryStore
 
 APP_USERS = ("alice", "bob")
 START = 1_795_000_000

@@ -3,7 +3,7 @@
 import re
 
 from tests.security_doc import SECURITY_DOC, scanner_skips, updated
-from tests.support import ROOT
+from tests.support.builders import ROOT
 
 
 def test_the_generated_part_is_current() -> None:

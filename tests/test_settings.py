@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from terra_connect.settings import Settings, SettingsError, WebhookSettings
-from tests.support import LEGACY_WIDGET_URL, WIDGET_URL
+from tests.support.builders import LEGACY_WIDGET_URL, WIDGET_URL
 
 VALID = {
     "TERRA_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:terra-AbCdEf",

@@ -14,7 +14,7 @@ from terra_connect.api import container, webhook_container
 from terra_connect.http import dependencies
 from terra_connect.platform import snapstart
 from tests.conftest import AwsCalls
-from tests.support import SIGNING_SECRET, ApiAnswer, api_event, terra_user, webhook_event
+from tests.support.builders import SIGNING_SECRET, ApiAnswer, api_event, terra_user, webhook_event
 
 Hook = tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]
 

@@ -17,8 +17,8 @@ from terra_connect.kernel.errors import TerraUnavailable
 from terra_connect.kernel.redirects import RedirectPolicy
 from terra_connect.sync.reconciler import MAX_CONFIRMATIONS_PER_SYNC, SyncService
 from terra_connect.webhooks.processor import WebhookProcessor
-from tests.memory_store import InMemoryRegistryStore
-from tests.support import SUBJECT, ApiAnswer, api_event, terra_user, webhook_event
+from tests.support.builders import SUBJECT, ApiAnswer, api_event, terra_user, webhook_event
+from tests.support.memory_registry import InMemoryRegistryStore
 
 Deliver = Callable[[dict[str, Any]], ApiAnswer]
 USER_INFO = "https://api.tryterra.co/v2/userInfo"

@@ -8,7 +8,7 @@ import pytest
 from offline.rehearsal.cfn import Stack, parameters_read
 from offline.template import function_environment, load_template, resources_of_type
 
-from tests.support import LEGACY_WIDGET_URL, ROOT, WIDGET_URL
+from tests.support.builders import LEGACY_WIDGET_URL, ROOT, WIDGET_URL
 
 SETTINGS_CONTRACT = {
     "TERRA_SECRET_ARN",

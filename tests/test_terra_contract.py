@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from offline.terra_simulator import CURRENT_WIDGET_PATHS, TerraSimulator
 
-from tests.terra_schemas import SCHEMAS, shapes_matching
-from tests.terra_world import World, steps
+from tests.support.terra_schemas import SCHEMAS, shapes_matching
+from tests.support.terra_world import World, steps
 
 HEADERS = {"dev-id": "sim-dev", "x-api-key": "sim-key"}
 

@@ -1,10 +1,10 @@
-"""Upstream failures reach the app as problem+json without Terra's own words; the full table is fault_matrix.py."""
+"""Upstream failures reach the app as problem+json without Terra's words (the full table: support/fault_matrix.py)."""
 
 from collections.abc import Callable
 
 import responses
 
-from tests.support import WIDGET_URL, ApiAnswer, api_event
+from tests.support.builders import WIDGET_URL, ApiAnswer, api_event
 
 
 def test_an_upstream_failure_is_a_complete_problem_document(

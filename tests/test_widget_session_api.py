@@ -13,7 +13,7 @@ import pytest
 import responses
 
 from tests.conftest import terra_session_answer
-from tests.support import API_KEY, DEV_ID, SESSION_URL, SUBJECT, WIDGET_URL, ApiAnswer, api_event
+from tests.support.builders import API_KEY, DEV_ID, SESSION_URL, SUBJECT, WIDGET_URL, ApiAnswer, api_event
 
 if TYPE_CHECKING:
     from terra_connect.widget_sessions.service import WidgetSessionService

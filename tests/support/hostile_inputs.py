@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from tests.support import api_event
+from tests.support.builders import api_event
 
 Event = dict[str, Any]
 

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from terra_connect.connections.registry import ConnectionRegistry
 from terra_connect.webhooks.processor import WebhookProcessor
-from tests.memory_store import InMemoryRegistryStore
+from tests.support.memory_registry import InMemoryRegistryStore
 
 OWNERS = ("alice", "bob", "carol")
 PROVIDERS = ("GARMIN", "OURA")

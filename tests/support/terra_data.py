@@ -1,5 +1,5 @@
 """Terra's data events as the tests write them: a sample of every shape Terra publishes (each checked against the
-JSON Schemas in tests/terra_schemas.py), and hypothesis strategies for times, records and whole events."""
+JSON Schemas in tests/support/terra_schemas.py), and hypothesis strategies for times, records and whole events."""
 
 import json
 import random

@@ -10,7 +10,7 @@ import requests
 import responses
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from tests.support import API_KEY, DEV_ID, ROTATED_API_KEY, WIDGET_URL, api_event
+from tests.support.builders import API_KEY, DEV_ID, ROTATED_API_KEY, WIDGET_URL, api_event
 
 
 @dataclass

@@ -16,7 +16,7 @@ from offline.signing import terra_signature
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
 
 DEV_ID = "testing-dev-id-4f1c9a"

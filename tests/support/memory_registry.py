@@ -1,7 +1,7 @@
 """An in-memory RegistryStore: the domain's rules without DynamoDB, for fast property-based tests.
 
 Views are derived from the records on every read (StoredUser.live_view / history_views), which is what the
-DynamoDB store's view items must always equal; tests/test_registry_dynamodb.py checks that it does.
+DynamoDB store's view items must always equal; tests/unit/connections/test_registry_dynamodb.py checks that it does.
 """
 
 from collections.abc import Callable, Iterable, Sequence

@@ -9,8 +9,8 @@ each) on the first client of a cold start, to check the name is one it knows. Th
 holding only links to the services this product calls and to botocore's shared data files instead: the runtime
 botocore's own files, found and searched through its public API only (`Loader`'s search paths and `BUILTIN_DATA_PATH`,
 `Session.register_component()`), in the layout botocore documents for AWS_DATA_PATH. Endpoint resolution is
-botocore's own, unchanged (tests/test_aws_clients.py compares every partition, FIPS and dual-stack with a stock
-session).
+botocore's own, unchanged (tests/unit/platform/test_aws_clients.py compares every partition, FIPS and dual-stack
+with a stock session).
 """
 
 import logging

@@ -1,5 +1,5 @@
 """One owner per Terra user, whatever Terra's events say and in whatever order they come: the cases that used to
-drift, each pinned down (tests/test_registry_convergence.py generates the rest)."""
+drift, each pinned down (tests/unit/connections/test_registry_convergence.py generates the rest)."""
 
 from typing import Any
 

@@ -391,7 +391,7 @@ def test_lifecycle_events_may_go_to_one_bus_only_and_come_from_the_tables_stream
 
 
 def test_the_function_that_imports_pydantic_skips_its_plugin_search() -> None:
-    """Only the API function imports pydantic (tests/test_prune.py): it alone needs the setting, and has it."""
+    """Only the API function imports pydantic (tests/tooling/test_prune.py): it alone needs the setting, and has it."""
     local = json.loads((ROOT / "events" / "env.json").read_text())["ApiFunction"]
     assert api_function()["Environment"]["Variables"]["PYDANTIC_DISABLE_PLUGINS"] == "__all__"
     assert local["PYDANTIC_DISABLE_PLUGINS"] == "__all__"  # sam local invoke, make smoke, make bench

@@ -2,7 +2,7 @@
 
 import re
 
-from tests.security_doc import SECURITY_DOC, scanner_skips, updated
+from tests.docs.security_doc import SECURITY_DOC, scanner_skips, updated
 from tests.support.builders import ROOT
 
 

@@ -12,7 +12,7 @@ from terra_connect.kernel.deadline import Deadline
 from terra_connect.kernel.errors import TerraBadResponse, TerraRejected
 from terra_connect.terra.client import TerraClient
 from tests.conftest import terra_session_answer
-from tests.test_terra_client import PARAMS, FakeClock, FakeCredentials
+from tests.unit.terra.test_client import PARAMS, FakeClock, FakeCredentials
 
 ACCESS = "https://access.tryterra.co"
 API = "https://api.tryterra.co/v2"

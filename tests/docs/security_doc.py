@@ -1,6 +1,6 @@
 """The generated part of docs/security.md: figures and both matrices, from the tests' own parameter lists.
 
-python -m tests.security_doc --write   (make docs)
+python -m tests.docs.security_doc --write   (make docs)
 """
 
 import argparse
@@ -10,10 +10,10 @@ from typing import Any
 
 from offline.template import ROOT, load_template
 
+from tests.api.test_openapi import GENERATED_REQUESTS
+from tests.api.test_webhooks import REJECTED
 from tests.support.fault_matrix import FAULTS
 from tests.support.hostile_inputs import HOSTILE_INPUTS
-from tests.test_openapi import GENERATED_REQUESTS
-from tests.test_webhooks import REJECTED
 
 SECURITY_DOC = ROOT / "docs" / "security.md"
 START = "<!-- generated: make docs -->"
@@ -55,13 +55,13 @@ def render() -> str:
         "| What | Count | Reproduce |",
         "|---|---|---|",
         f"| Hostile requests tried, each refused with its 4xx and no upstream call | {len(HOSTILE_INPUTS)} | "
-        "`.venv/bin/python -m pytest tests/test_hostile_inputs.py` |",
+        "`.venv/bin/python -m pytest tests/api/test_hostile_inputs.py` |",
         f"| Faults injected (Terra, Secrets Manager, DynamoDB), each mapped to its answer | {len(FAULTS)} | "
-        "`.venv/bin/python -m pytest tests/test_fault_matrix.py` |",
+        "`.venv/bin/python -m pytest tests/api/test_fault_matrix.py` |",
         "| Requests generated from docs/openapi.json (valid and invalid), unexpected 500s: 0 | "
-        f"{GENERATED_REQUESTS} | `.venv/bin/python -m pytest tests/test_openapi.py` |",
+        f"{GENERATED_REQUESTS} | `.venv/bin/python -m pytest tests/api/test_openapi.py` |",
         f"| Forged or broken webhook signatures, each refused with 401 and nothing stored | {len(REJECTED)} | "
-        "`.venv/bin/python -m pytest tests/test_webhooks.py` |",
+        "`.venv/bin/python -m pytest tests/api/test_webhooks.py` |",
         "| Tests that also sweep every log record for secrets | all of them | `make unit` |",
         f"| Scanner findings (cfn-lint serverless rules, checkov), all skipped with a reason below; open | "
         f"{len(skips)}; 0 | `make scan` |",

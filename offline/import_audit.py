@@ -40,8 +40,11 @@ AUDIT_TESTS = (
     "tests/api/test_webhooks.py",
     "tests/api/test_sdk.py",
     "tests/api/test_providers.py",
+    "tests/unit/providers/test_providers_cache.py",
     "tests/api/test_sync.py",
+    "tests/unit/sync/test_sync_service.py",
     "tests/unit/sync/test_reconciler.py",
+    "tests/api/test_reconciliation.py",
     "tests/api/test_snapstart.py",
     "tests/unit/lifecycle_events/test_lifecycle_events.py",
 )

@@ -1,10 +1,11 @@
+"""Fixtures every tier shares: emulated AWS and Terra, the functions' settings, and each function's real handler."""
+
 import importlib
 import io
 import json
 import logging
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -18,11 +19,14 @@ from offline.aws import create_connections_table
 from tests.support.builders import (
     API_KEY,
     DEV_ID,
+    INTEGRATIONS,
+    INTEGRATIONS_URL,
     ROTATED_API_KEY,
     SDK_TOKEN,
     SIGNING_SECRET,
     WIDGET_URL,
     ApiAnswer,
+    AwsCalls,
     FakeLambdaContext,
     load_event,
 )
@@ -83,17 +87,6 @@ def secret_arn(aws: None) -> str:
     return client.create_secret(Name="terra-connect/terra", SecretString=json.dumps(SECRET))["ARN"]
 
 
-@dataclass
-class AwsCalls:
-    """Every AWS API call the code under test makes, and failures to inject into chosen operations."""
-
-    operations: list[str] = field(default_factory=list)
-    failures: dict[str, Exception] = field(default_factory=dict)
-
-    def count(self, operation: str) -> int:
-        return self.operations.count(operation)
-
-
 @pytest.fixture
 def aws_calls(settings_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> AwsCalls:
     """Records AWS calls made after the test's own set-up (the secret already exists)."""
@@ -108,15 +101,6 @@ def aws_calls(settings_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> 
 
     monkeypatch.setattr(BaseClient, "_make_api_call", recording)
     return recorder
-
-
-# The Terra account's integrations, as GET /integrations answers them (tests that need others register their own).
-INTEGRATIONS = {
-    "providers": ["GARMIN", "FITBIT", "OURA", "WITHINGS", "POLAR", "WHOOP"],
-    "sdk_providers": ["APPLE", "SAMSUNG", "HEALTH_CONNECT"],
-    "status": "success",
-}
-INTEGRATIONS_URL = "https://api.tryterra.co/v2/integrations"
 
 
 @pytest.fixture
@@ -251,14 +235,3 @@ def registry(settings_env: dict[str, str]) -> Any:
     from terra_connect.connections.registry import ConnectionRegistry  # noqa: PLC0415
 
     return ConnectionRegistry(DynamoDBRegistryStore(settings_env["CONNECTIONS_TABLE"], retention=timedelta(days=30)))
-
-
-def terra_session_answer(**overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "session_id": "6a1f0c2e-secret-session-token",
-        "url": "https://widget.tryterra.co/session/6a1f0c2e-secret-session-token",
-        "status": "success",
-        "expires_in": 900,
-    }
-    body.update(overrides)
-    return body

@@ -7,7 +7,6 @@ from typing import Any
 import pytest
 import responses
 
-from tests.conftest import terra_session_answer
 from tests.support.builders import (
     API_KEY,
     LEGACY_WIDGET_URL,
@@ -16,6 +15,7 @@ from tests.support.builders import (
     ApiAnswer,
     api_event,
     assert_matches_schema,
+    terra_session_answer,
     terra_user,
     webhook_event,
 )

@@ -5,8 +5,7 @@ from collections.abc import Callable
 import pytest
 import responses
 
-from tests.conftest import AwsCalls
-from tests.support.builders import ApiAnswer
+from tests.support.builders import ApiAnswer, AwsCalls
 from tests.support.hostile_inputs import HOSTILE_INPUTS, HostileInput
 
 

@@ -9,8 +9,7 @@ import pytest
 import responses
 from offline.openapi import OPENAPI_FILE
 
-from tests.conftest import AwsCalls, terra_session_answer
-from tests.support.builders import SUBJECT, WIDGET_URL, ApiAnswer, api_event
+from tests.support.builders import SUBJECT, WIDGET_URL, ApiAnswer, AwsCalls, api_event, terra_session_answer
 
 # Every route behind the JWT authorizer, with a path that names an existing resource where it takes one.
 JWT_ROUTES = [

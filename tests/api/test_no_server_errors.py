@@ -17,8 +17,7 @@ from hypothesis import strategies as st
 from offline.signing import terra_signature
 
 from terra_connect.http.problems import PROBLEM_JSON
-from tests.conftest import AwsCalls
-from tests.support.builders import ROOT, SIGNING_SECRET, ApiAnswer, api_event, assert_matches_schema
+from tests.support.builders import ROOT, SIGNING_SECRET, ApiAnswer, AwsCalls, api_event, assert_matches_schema
 
 Event = dict[str, Any]
 DOCUMENT = json.loads((ROOT / "docs" / "openapi.json").read_text())

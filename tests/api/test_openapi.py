@@ -13,8 +13,7 @@ from offline.openapi import OPENAPI_FILE, render
 from schemathesis import Case, GenerationMode
 from schemathesis.core import NOT_SET
 
-from tests.conftest import terra_session_answer
-from tests.support.builders import WIDGET_URL, ApiAnswer, api_event, assert_matches_schema
+from tests.support.builders import WIDGET_URL, ApiAnswer, api_event, assert_matches_schema, terra_session_answer
 
 SCHEMA = schemathesis.openapi.from_path(OPENAPI_FILE)
 # (path, method, generated requests per mode): valid and invalid, 2,400 in all.

@@ -16,8 +16,7 @@ from terra_connect.connections.registry import ConnectionRegistry
 from terra_connect.kernel.deadline import Deadline
 from terra_connect.kernel.errors import RegistryUnavailable
 from terra_connect.webhooks.processor import WebhookProcessor
-from tests.conftest import AwsCalls
-from tests.support.builders import SUBJECT, ApiAnswer, api_event, emitted_metrics, terra_user, webhook_event
+from tests.support.builders import SUBJECT, ApiAnswer, AwsCalls, api_event, emitted_metrics, terra_user, webhook_event
 
 Deliver = Callable[[dict[str, Any]], ApiAnswer]
 

@@ -6,8 +6,7 @@ from typing import Any
 import pytest
 import responses
 
-from tests.conftest import terra_session_answer
-from tests.support.builders import SUBJECT, WIDGET_URL, ApiAnswer, api_event, webhook_event
+from tests.support.builders import SUBJECT, WIDGET_URL, ApiAnswer, api_event, terra_session_answer, webhook_event
 
 DEEP = "[" * 100_000 + "]" * 100_000
 AUTH = {"type": "auth", "status": "success", "user": {"user_id": "tu-1", "provider": "GARMIN", "reference_id": SUBJECT}}

@@ -12,8 +12,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 
 from terra_connect.http.resolver import refusal
 from terra_connect.kernel.errors import InvalidRequest, ReferenceIdNotAllowed, ServiceError, UnsupportedMediaType
-from tests.conftest import terra_session_answer
-from tests.support.builders import WIDGET_URL, ApiAnswer, api_event
+from tests.support.builders import WIDGET_URL, ApiAnswer, api_event, terra_session_answer
 
 
 def test_validation_errors_name_the_field_but_never_echo_the_input(

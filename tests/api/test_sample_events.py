@@ -10,8 +10,7 @@ import responses
 from offline.expectations import Expectation, event_files, load_expectations
 from offline.template import undeclared_variables
 
-from tests.conftest import terra_session_answer
-from tests.support.builders import EVENTS, SIGNING_SECRET, WIDGET_URL, ApiAnswer
+from tests.support.builders import EVENTS, SIGNING_SECRET, WIDGET_URL, ApiAnswer, terra_session_answer
 
 EXPECTATIONS = load_expectations()
 

@@ -13,11 +13,11 @@ from botocore.exceptions import ClientError
 from terra_connect.connections.records import StoredUser, seen_alive
 from terra_connect.connections.vocabulary import ConnectionStatus, TerraUser
 from terra_connect.kernel.deadline import Deadline
-from tests.conftest import AwsCalls
 from tests.support.builders import (
     SDK_TOKEN,
     SUBJECT,
     ApiAnswer,
+    AwsCalls,
     api_event,
     assert_matches_schema,
     emitted_metrics,

@@ -9,8 +9,16 @@ import pytest
 import requests
 import responses
 
-from tests.conftest import terra_session_answer
-from tests.support.builders import API_KEY, DEV_ID, SESSION_URL, WIDGET_URL, ApiAnswer, api_event, load_event
+from tests.support.builders import (
+    API_KEY,
+    DEV_ID,
+    SESSION_URL,
+    WIDGET_URL,
+    ApiAnswer,
+    api_event,
+    load_event,
+    terra_session_answer,
+)
 
 TOKEN = load_event("widget-session.json")["headers"]["authorization"].removeprefix("Bearer ")
 SESSION_TOKEN = "6a1f0c2e-secret-session-token"

@@ -13,8 +13,7 @@ import responses
 from terra_connect.api import container, webhook_container
 from terra_connect.http import dependencies
 from terra_connect.platform import snapstart
-from tests.conftest import AwsCalls
-from tests.support.builders import SIGNING_SECRET, ApiAnswer, api_event, terra_user, webhook_event
+from tests.support.builders import SIGNING_SECRET, ApiAnswer, AwsCalls, api_event, terra_user, webhook_event
 
 Hook = tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]
 

@@ -9,8 +9,16 @@ import pytest
 import responses
 
 from terra_connect.kernel.deadline import Deadline
-from tests.conftest import terra_session_answer
-from tests.support.builders import SUBJECT, WIDGET_URL, ApiAnswer, api_event, emitted_metrics, terra_user, webhook_event
+from tests.support.builders import (
+    SUBJECT,
+    WIDGET_URL,
+    ApiAnswer,
+    api_event,
+    emitted_metrics,
+    terra_session_answer,
+    terra_user,
+    webhook_event,
+)
 
 Deliver = Callable[[dict[str, Any]], ApiAnswer]
 INVALID = {"status": "error", "message": "Some connected_uids are not live users"}

@@ -11,8 +11,7 @@ from offline.signing import terra_signature
 from terra_connect.kernel.deadline import Deadline
 from terra_connect.kernel.errors import InvalidSignature
 from terra_connect.webhooks.signatures import verify_signature
-from tests.conftest import AwsCalls
-from tests.support.builders import SIGNING_SECRET, SUBJECT, ApiAnswer, terra_user, webhook_event
+from tests.support.builders import SIGNING_SECRET, SUBJECT, ApiAnswer, AwsCalls, terra_user, webhook_event
 
 Deliver = Callable[[dict[str, Any]], ApiAnswer]
 AUTH = {"type": "auth", "status": "success", "user": terra_user("tu-1"), "reference_id": SUBJECT}

@@ -12,8 +12,16 @@ from typing import TYPE_CHECKING, cast
 import pytest
 import responses
 
-from tests.conftest import terra_session_answer
-from tests.support.builders import API_KEY, DEV_ID, SESSION_URL, SUBJECT, WIDGET_URL, ApiAnswer, api_event
+from tests.support.builders import (
+    API_KEY,
+    DEV_ID,
+    SESSION_URL,
+    SUBJECT,
+    WIDGET_URL,
+    ApiAnswer,
+    api_event,
+    terra_session_answer,
+)
 
 if TYPE_CHECKING:
     from terra_connect.widget_sessions.service import WidgetSessionService
@@ -207,3 +215,25 @@ def test_an_unexpected_error_is_a_500_problem_that_hides_the_message(
     assert (answer.status, answer.code) == (500, "internal_error")
     assert "internal detail" not in answer.body
     assert "RuntimeError" in function_logs.getvalue()
+
+
+def test_a_forbidden_redirect_gets_422_and_terra_is_not_called(
+    invoke: Callable[..., ApiAnswer], terra: responses.RequestsMock
+) -> None:
+    answer = invoke(api_event({"failure_redirect_url": "https://app.example.com@evil.example/terra"}))
+
+    assert (answer.status, answer.code) == (422, "redirect_not_allowed")
+    assert "failure_redirect_url" in answer.json["detail"]
+    assert len(terra.calls) == 0
+
+
+def test_requested_redirects_replace_the_defaults(
+    invoke: Callable[..., ApiAnswer], terra: responses.RequestsMock
+) -> None:
+    terra.post(WIDGET_URL, status=201, json=terra_session_answer())
+
+    invoke(api_event({"success_redirect_url": "https://app.example.com/terra/ok"}))
+
+    body = terra.calls[0].request.body or b""
+    assert b'"auth_success_redirect_url": "https://app.example.com/terra/ok"' in body
+    assert b'"auth_failure_redirect_url": "myapp://terra/failed"' in body

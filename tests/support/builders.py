@@ -1,4 +1,5 @@
-"""Builders shared by the tests: API Gateway events, a Lambda context, and the handler's answer."""
+"""Builders shared by the tests: API Gateway events, a Lambda context, Terra's answers, the handler's answer, and
+recorders of what the code asked of AWS."""
 
 import base64
 import copy
@@ -6,7 +7,7 @@ import json
 import socket
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -198,3 +199,36 @@ class RecordingOutbox:
 
     def delete(self, key: dict[str, Any]) -> None:
         self.deleted.append(key)
+
+
+@dataclass
+class AwsCalls:
+    """Every AWS API call the code under test makes, and failures to inject into chosen operations."""
+
+    operations: list[str] = field(default_factory=list)
+    failures: dict[str, Exception] = field(default_factory=dict)
+
+    def count(self, operation: str) -> int:
+        return self.operations.count(operation)
+
+
+# The Terra account's integrations, as GET /integrations answers them (tests that need others register their own).
+INTEGRATIONS = {
+    "providers": ["GARMIN", "FITBIT", "OURA", "WITHINGS", "POLAR", "WHOOP"],
+    "sdk_providers": ["APPLE", "SAMSUNG", "HEALTH_CONNECT"],
+    "status": "success",
+}
+
+
+INTEGRATIONS_URL = "https://api.tryterra.co/v2/integrations"
+
+
+def terra_session_answer(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "session_id": "6a1f0c2e-secret-session-token",
+        "url": "https://widget.tryterra.co/session/6a1f0c2e-secret-session-token",
+        "status": "success",
+        "expires_in": 900,
+    }
+    body.update(overrides)
+    return body

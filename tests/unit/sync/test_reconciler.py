@@ -1,14 +1,11 @@
 """The scheduled reconciliation repairs the whole registry from Terra's user list: what webhooks never delivered,
-what Terra deleted silently, what moved; it resumes where it stopped, waits out Terra's Retry-After, and
-converts items an earlier version of the registry stored."""
+what Terra deleted silently, what moved; it resumes where it stopped and waits out Terra's Retry-After."""
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
 import pytest
-import responses
 
 from terra_connect.connections.registry import ConnectionRegistry
 from terra_connect.connections.vocabulary import TerraUser
@@ -17,7 +14,7 @@ from terra_connect.kernel.deadline import Deadline
 from terra_connect.kernel.errors import TerraUnavailable
 from terra_connect.sync.reconciler import Reconciler
 from terra_connect.webhooks.processor import WebhookProcessor
-from tests.support.builders import emitted_metrics, terra_user
+from tests.support.builders import terra_user
 from tests.support.memory_registry import InMemoryRegistryStore
 
 T = 1_795_000_000
@@ -183,101 +180,3 @@ def test_a_user_the_registry_cannot_store_is_counted_and_the_others_are_kept(clo
     report = reconciler(store, terra, clock, page_size=5).run(Deadline.after(600, clock.monotonic))
 
     assert (report.finished, report.failed, listed(store, "alice")) == (True, 1, ["tu-1", "tu-3"])
-
-
-# --- the function, with DynamoDB and Terra's HTTP API ---
-
-SUBSCRIPTIONS = "https://api.tryterra.co/v2/subscriptions"
-BULK = "https://api.tryterra.co/v2/bulkUserInfo"
-
-
-def test_the_function_walks_terras_pages_and_reports_its_figures(
-    reconcile: Callable[[], dict[str, Any]],
-    terra: responses.RequestsMock,
-    registry: Any,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    terra.get(
-        SUBSCRIPTIONS,
-        match=[responses.matchers.query_param_matcher({"page": "0", "per_page": "500"})],
-        json={"data": {"next": 1, "max_page": 1, "results": [terra_user("tu-1", reference_id="alice")]}},
-    )
-    unusable = terra_user("t" * 300, reference_id="alice")
-    terra.get(
-        SUBSCRIPTIONS,
-        match=[responses.matchers.query_param_matcher({"page": "1", "per_page": "500"})],
-        json={"data": {"next": None, "max_page": 1, "results": [terra_user("tu-2", "OURA", "alice"), unusable]}},
-    )
-
-    report = reconcile()
-
-    assert report == {"checked": 3, "repaired": 2, "failed": 1, "migrated": 0, "finished": True, "stopped_by": None}
-    assert [c.terra_user_id for c in registry.connections("alice", Deadline.after(5))] == ["tu-1", "tu-2"]
-    metrics = emitted_metrics(capsys.readouterr().out)
-    assert metrics["ReconciliationUsersChecked"] == 3
-    assert metrics["ReconciliationUsersFailed"] == 1
-    assert metrics["ReconciliationUsersRepaired"] == 2
-    assert metrics["ReconciliationRunsCompleted"] == 1
-
-
-def test_items_of_the_first_registry_layout_are_converted(
-    reconcile: Callable[[], dict[str, Any]], terra: responses.RequestsMock, registry: Any, table: str
-) -> None:
-    client = boto3.client("dynamodb")
-    when = datetime.fromtimestamp(T, UTC).isoformat(timespec="seconds")
-    old_items = [
-        {"pk": "alice", "sk": "user#tu-live", "status": "connected", "provider": "GARMIN", "updated_at": when},
-        {"pk": "alice", "sk": "user#tu-gone", "status": "disconnected", "provider": "OURA", "updated_at": when},
-        {"pk": "alice", "sk": "attempt", "status": "error", "provider": "OURA", "reason": "denied", "at": when},
-    ]
-    for item in old_items:
-        client.put_item(TableName=table, Item={key: {"S": value} for key, value in item.items()})
-    client.update_item(
-        TableName=table,
-        Key={"pk": {"S": "alice"}, "sk": {"S": "user#tu-live"}},
-        UpdateExpression="SET scopes = :scopes",
-        ExpressionAttributeValues={":scopes": {"SS": ["activity", "sleep"]}},
-    )
-    terra.get(SUBSCRIPTIONS, json={"data": {"next": None, "max_page": 0, "results": []}})
-    terra.post(BULK, json=[terra_user("tu-live", reference_id="alice")])
-
-    report = reconcile()
-
-    assert report["migrated"] == 3
-    assert [(c.terra_user_id, c.scopes) for c in registry.connections("alice", Deadline.after(5))] == [
-        ("tu-live", ("activity", "sleep"))
-    ]
-    assert [(h.terra_user_id, h.reason) for h in registry.history("alice")] == [("tu-gone", "deauth")]
-    assert registry.last_attempt("alice").reason == "denied"
-    remaining = {item["sk"]["S"] for item in client.scan(TableName=table)["Items"] if item["pk"]["S"] == "alice"}
-    assert remaining == set()
-
-
-def test_the_run_resumes_from_its_cursor_across_invocations(
-    reconcile: Callable[[], dict[str, Any]], terra: responses.RequestsMock
-) -> None:
-    terra.get(
-        SUBSCRIPTIONS,
-        match=[responses.matchers.query_param_matcher({"page": "0", "per_page": "500"})],
-        json={"data": {"next": 1, "max_page": 1, "results": []}},
-    )
-    terra.get(
-        SUBSCRIPTIONS,
-        match=[responses.matchers.query_param_matcher({"page": "1", "per_page": "500"})],
-        status=503,
-        json={"status": "error", "message": "down"},
-        headers={"Retry-After": "3600"},
-    )
-    first = reconcile()
-    terra.replace(
-        responses.GET,
-        SUBSCRIPTIONS,
-        match=[responses.matchers.query_param_matcher({"page": "1", "per_page": "500"})],
-        json={"data": {"next": None, "max_page": 1, "results": []}},
-    )
-
-    second = reconcile()
-
-    assert (first["finished"], first["stopped_by"], second["finished"]) == (False, "terra_unavailable", True)
-    pages = [call.request.url or "" for call in terra.calls]
-    assert sum("subscriptions?page=0" in page for page in pages) == 1

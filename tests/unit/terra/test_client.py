@@ -13,8 +13,15 @@ from terra_connect.kernel.deadline import Deadline
 from terra_connect.kernel.errors import TerraBadResponse, TerraRejected, TerraTimeout, TerraUnavailable
 from terra_connect.terra.client import RetryPolicy, TerraClient
 from terra_connect.terra.messages import WidgetSessionParams
-from tests.conftest import terra_session_answer
-from tests.support.builders import API_KEY, DEV_ID, LEGACY_WIDGET_URL, ROTATED_API_KEY, SESSION_URL, WIDGET_URL
+from tests.support.builders import (
+    API_KEY,
+    DEV_ID,
+    LEGACY_WIDGET_URL,
+    ROTATED_API_KEY,
+    SESSION_URL,
+    WIDGET_URL,
+    terra_session_answer,
+)
 
 PARAMS = WidgetSessionParams(
     reference_id="user-1",

@@ -11,7 +11,7 @@ import responses
 from terra_connect.kernel.deadline import Deadline
 from terra_connect.kernel.errors import TerraBadResponse, TerraRejected
 from terra_connect.terra.client import TerraClient
-from tests.conftest import terra_session_answer
+from tests.support.builders import terra_session_answer
 from tests.unit.terra.test_client import PARAMS, FakeClock, FakeCredentials
 
 ACCESS = "https://access.tryterra.co"

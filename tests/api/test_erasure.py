@@ -255,7 +255,7 @@ def test_the_operator_erases_a_user_without_a_token(
 ) -> None:
     import importlib  # noqa: PLC0415
 
-    handler = importlib.import_module("terra_connect.api.reconcile_handler")
+    handler = importlib.import_module("terra_connect.entrypoints.reconcile")
     deliver(auth("tu-1", sent=int(time.time()) - 60))
     terra_lists(terra, terra_user("tu-1"))
     terra.delete(DEAUTH_URL, json={"status": "success"})

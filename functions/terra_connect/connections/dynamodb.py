@@ -60,11 +60,12 @@ from terra_connect.connections.vocabulary import (
     HistoryEntry,
     TerraUser,
 )
-from terra_connect.domain.ports import Erasure, ErasureScope, ReconciliationCursor, ScanPage, SyncClaim
+from terra_connect.erasure.ports import Erasure, ErasureScope
 from terra_connect.kernel.deadline import Deadline
 from terra_connect.kernel.errors import ConfigurationError, RegistryRejected, RegistryUnavailable
 from terra_connect.lifecycle_events.events import attempt_events, user_events
 from terra_connect.platform.aws_clients import aws_client
+from terra_connect.sync.ports import ReconciliationCursor, ScanPage, SyncClaim
 
 MAX_CONFLICT_RETRIES = 8  # concurrent writers of one item are rare and short: a few rereads settle them
 CLIENT_CONFIG = Config(connect_timeout=1, read_timeout=2, retries={"mode": "standard", "max_attempts": 3})

@@ -12,8 +12,8 @@ import boto3
 import pytest
 import responses
 
-from terra_connect.connections.dynamodb import stream_change
 from terra_connect.lifecycle_events.publisher import EventsContainer, publish_records
+from terra_connect.lifecycle_events.stream import stream_change
 from tests.support.builders import (
     SUBJECT,
     ApiAnswer,

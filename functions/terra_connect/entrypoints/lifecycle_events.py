@@ -14,9 +14,9 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from terra_connect.connections.dynamodb import Outbox
 from terra_connect.lifecycle_events.eventbridge import EventBridgePublisher
 from terra_connect.lifecycle_events.publisher import EventsContainer, publish_records
+from terra_connect.lifecycle_events.stream import Outbox
 from terra_connect.platform.observability import logger, metrics
 from terra_connect.settings import EventsSettings
 

@@ -6,8 +6,8 @@ from typing import Any, Protocol
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from terra_connect.connections.dynamodb import outbox_key, stream_change
 from terra_connect.kernel.errors import EventsUnavailable, RegistryUnavailable
+from terra_connect.lifecycle_events.stream import outbox_key, stream_change
 from terra_connect.platform.observability import logger, metrics
 
 

@@ -146,11 +146,11 @@ fuzz: $(VENV)/.installed ## schemathesis against make dev's stack, then every me
 	PYTHONPATH=functions $(PY) -m offline.fuzz --output docs/security.md
 
 screenshots: $(VENV)/.installed ## Refresh docs/widget*.png from the browser test (needs chromium)
-	SCREENSHOT_DIR=docs $(PY) -m pytest -q -p no:cacheprovider tests/test_browser_flow.py -k connects
+	SCREENSHOT_DIR=docs $(PY) -m pytest -q -p no:cacheprovider tests/local/test_browser_flow.py -k connects
 
 docs: $(VENV)/.installed ## Regenerate docs/openapi.json and the tables in docs/security.md
 	PYTHONPATH=functions $(PY) -m offline.openapi --write
-	PYTHONPATH=functions $(PY) -m tests.security_doc --write
+	PYTHONPATH=functions $(PY) -m tests.docs.security_doc --write
 
 deploy: build ## sam deploy --guided of the build for ARCH (make deploy ARCH=x86_64)
 	$(SAM_AWS_ENV) $(SAM) deploy --guided --parameter-overrides "$$($(PY) -m offline.architecture overrides $(ARCH))"

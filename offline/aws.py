@@ -21,7 +21,7 @@ from offline.template import load_template
 
 REGION = "us-east-1"
 EVENT_BUS = "terra-connect-events"  # events/env.json's EVENT_BUS_NAME
-EVENT_SOURCE = "terra-connect"  # the events' source (functions/terra_connect/domain/lifecycle.py)
+EVENT_SOURCE = "terra-connect"  # the events' source (functions/terra_connect/lifecycle_events/events.py)
 LOCAL_EVENTS_QUEUE = "terra-connect-local-events"
 CONNECTIONS_TABLE = "terra-connect-connections"  # events/env.json's CONNECTIONS_TABLE
 # moto accepts any credentials; these only keep the SDK from looking for real ones.

@@ -27,23 +27,26 @@ ROOT = Path(__file__).resolve().parent.parent
 # Every event in events/, every error path the suite knows (hostile and reported inputs, generated events, Terra
 # and AWS failures), each route and the webhook, sync, reconciliation and the SnapStart hooks.
 AUDIT_TESTS = (
-    "tests/test_events.py",
-    "tests/test_reported_inputs.py",
-    "tests/test_hostile_inputs.py",
-    "tests/test_no_server_errors.py",
-    "tests/test_upstream_errors.py",
-    "tests/test_request_validation.py",
-    "tests/test_fault_matrix.py",
-    "tests/test_secrets_never_logged.py",
-    "tests/test_widget_session_api.py",
-    "tests/test_connections_api.py",
-    "tests/test_webhooks.py",
-    "tests/test_sdk.py",
-    "tests/test_providers.py",
-    "tests/test_sync.py",
-    "tests/test_reconciliation.py",
-    "tests/test_snapstart.py",
-    "tests/test_lifecycle_events.py",
+    "tests/api/test_sample_events.py",
+    "tests/api/test_reported_inputs.py",
+    "tests/api/test_hostile_inputs.py",
+    "tests/api/test_no_server_errors.py",
+    "tests/api/test_upstream_errors.py",
+    "tests/api/test_request_validation.py",
+    "tests/api/test_fault_matrix.py",
+    "tests/api/test_secrets_never_logged.py",
+    "tests/api/test_widget_sessions.py",
+    "tests/api/test_connections.py",
+    "tests/api/test_webhooks.py",
+    "tests/api/test_sdk.py",
+    "tests/api/test_providers.py",
+    "tests/unit/providers/test_providers_cache.py",
+    "tests/api/test_sync.py",
+    "tests/unit/sync/test_sync_service.py",
+    "tests/unit/sync/test_reconciler.py",
+    "tests/api/test_reconciliation.py",
+    "tests/api/test_snapstart.py",
+    "tests/unit/lifecycle_events/test_lifecycle_events.py",
 )
 
 _modules: set[str] = set()
@@ -142,7 +145,7 @@ def _digest(task_root: Path) -> str:
         digest.update(f"{path.relative_to(task_root)}:{path.stat().st_size}\n".encode())
         if path.suffix == ".py" and "terra_connect" in path.parts:
             digest.update(path.read_bytes())
-    for test in (*AUDIT_TESTS, "tests/conftest.py", "tests/support.py", "offline/prune.py", MANIFEST.name):
+    for test in (*AUDIT_TESTS, "tests/conftest.py", "tests/support/builders.py", "offline/prune.py", MANIFEST.name):
         source = ROOT / test if test != MANIFEST.name else MANIFEST
         digest.update(source.read_bytes())
     return digest.hexdigest()[:16]

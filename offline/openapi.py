@@ -12,10 +12,10 @@ import sys
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer, Server, ServerVariable
 
 from offline.template import ROOT
-from terra_connect.api import problems
-from terra_connect.api.resolver import create_resolver
-from terra_connect.api.routes import webhooks
-from terra_connect.api.routes.api_routes import API_ROUTERS
+from terra_connect.entrypoints.api_routes import API_ROUTERS
+from terra_connect.http import problems
+from terra_connect.http.resolver import create_resolver
+from terra_connect.webhooks import routes as webhook_routes
 
 OPENAPI_FILE = ROOT / "docs" / "openapi.json"
 _REFERENCE = re.compile(r'"#/components/schemas/([^"]+)"')
@@ -23,8 +23,8 @@ _REFERENCE = re.compile(r'"#/components/schemas/([^"]+)"')
 
 def render() -> str:
     # Validation is the API function's alone: documented with it on, Powertools would describe a 422 of its own for the
-    # webhook route too. Every API route documents the 422 it answers (api/problems.py).
-    app = create_resolver(*API_ROUTERS, webhooks.router)
+    # webhook route too. Every API route documents the 422 it answers (http/problems.py).
+    app = create_resolver(*API_ROUTERS, webhook_routes.router)
     document = app.get_openapi_json_schema(
         title="Terra Connect API",
         version="1.0.0",
@@ -46,7 +46,7 @@ def render() -> str:
         security=[{"jwt": []}],
     )
     parsed = json.loads(document)
-    # Every function answers its errors with problem+json (api/problems.py), the webhook function too, which
+    # Every function answers its errors with problem+json (http/problems.py), the webhook function too, which
     # imports no pydantic: those answers are described by written-out JSON Schemas, referenced by name.
     schemas = parsed["components"]["schemas"]
     schemas.update(problems.SCHEMAS)

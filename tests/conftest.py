@@ -1,10 +1,10 @@
-import importlib
+"""Fixtures every tier shares: emulated AWS and Terra, the functions' settings, and each function's real handler."""
+
 import io
 import json
 import logging
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -15,14 +15,17 @@ from botocore.client import BaseClient
 from moto import mock_aws
 from offline.aws import create_connections_table
 
-from tests.support import (
+from tests.support.builders import (
     API_KEY,
     DEV_ID,
+    INTEGRATIONS,
+    INTEGRATIONS_URL,
     ROTATED_API_KEY,
     SDK_TOKEN,
     SIGNING_SECRET,
     WIDGET_URL,
     ApiAnswer,
+    AwsCalls,
     FakeLambdaContext,
     load_event,
 )
@@ -83,17 +86,6 @@ def secret_arn(aws: None) -> str:
     return client.create_secret(Name="terra-connect/terra", SecretString=json.dumps(SECRET))["ARN"]
 
 
-@dataclass
-class AwsCalls:
-    """Every AWS API call the code under test makes, and failures to inject into chosen operations."""
-
-    operations: list[str] = field(default_factory=list)
-    failures: dict[str, Exception] = field(default_factory=dict)
-
-    def count(self, operation: str) -> int:
-        return self.operations.count(operation)
-
-
 @pytest.fixture
 def aws_calls(settings_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> AwsCalls:
     """Records AWS calls made after the test's own set-up (the secret already exists)."""
@@ -108,15 +100,6 @@ def aws_calls(settings_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> 
 
     monkeypatch.setattr(BaseClient, "_make_api_call", recording)
     return recorder
-
-
-# The Terra account's integrations, as GET /integrations answers them (tests that need others register their own).
-INTEGRATIONS = {
-    "providers": ["GARMIN", "FITBIT", "OURA", "WITHINGS", "POLAR", "WHOOP"],
-    "sdk_providers": ["APPLE", "SAMSUNG", "HEALTH_CONNECT"],
-    "status": "success",
-}
-INTEGRATIONS_URL = "https://api.tryterra.co/v2/integrations"
 
 
 @pytest.fixture
@@ -153,7 +136,7 @@ def settings_env(secret_arn: str, table: str, monkeypatch: pytest.MonkeyPatch) -
 @pytest.fixture
 def function_logs() -> Iterator[io.StringIO]:
     """Every line the function's logger writes during the test, formatted exactly as in CloudWatch."""
-    from terra_connect.api.observability import logger  # noqa: PLC0415
+    from terra_connect.platform.observability import logger  # noqa: PLC0415
 
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
@@ -178,33 +161,32 @@ def invoke(
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[Callable[..., ApiAnswer]]:
     """Run an event through the real Lambda handler; only the backoff sleep is replaced."""
-    from terra_connect.api import container, dependencies  # noqa: PLC0415 - after the environment is set
+    from terra_connect.entrypoints import api as handler  # noqa: PLC0415 - after the environment is set
+    from terra_connect.http import dependencies  # noqa: PLC0415
 
-    container.get_container.cache_clear()
-    handler = importlib.import_module("terra_connect.api.handler")
-    wired = container.build_container(os.environ, sleep=sleeps.append)
+    handler.get_container.cache_clear()
+    wired = handler.build_container(os.environ, sleep=sleeps.append)
     monkeypatch.setattr(dependencies, "services", lambda: wired)  # the routes' one way to the container
 
     def _invoke(event: dict[str, Any], *, remaining_ms: int = 10_000) -> ApiAnswer:
         return ApiAnswer.from_lambda(handler.lambda_handler(event, FakeLambdaContext(remaining_ms)))
 
     yield _invoke
-    container.get_container.cache_clear()
+    handler.get_container.cache_clear()
 
 
 @pytest.fixture
 def deliver(settings_env: dict[str, str]) -> Iterator[Callable[[dict[str, Any]], ApiAnswer]]:
     """Run an event through the real webhook function's handler."""
-    from terra_connect.api import webhook_container  # noqa: PLC0415 - after the environment is set
+    from terra_connect.entrypoints import webhook as handler  # noqa: PLC0415 - after the environment is set
 
-    webhook_container.get_webhook_container.cache_clear()
-    handler = importlib.import_module("terra_connect.api.webhook_handler")
+    handler.get_webhook_container.cache_clear()
 
     def _deliver(event: dict[str, Any]) -> ApiAnswer:
         return ApiAnswer.from_lambda(handler.lambda_handler(event, FakeLambdaContext()))
 
     yield _deliver
-    webhook_container.get_webhook_container.cache_clear()
+    handler.get_webhook_container.cache_clear()
 
 
 @pytest.fixture
@@ -212,10 +194,9 @@ def reconcile(
     settings_env: dict[str, str], terra: responses.RequestsMock, sleeps: list[float], monkeypatch: pytest.MonkeyPatch
 ) -> Callable[..., dict[str, Any]]:
     """The scheduled function's real handler; only the Retry-After sleep is replaced."""
-    from terra_connect.api import reconciler_container  # noqa: PLC0415 - after the environment is set
+    from terra_connect.entrypoints import reconcile as handler  # noqa: PLC0415 - after the environment is set
 
-    handler = importlib.import_module("terra_connect.api.reconcile_handler")
-    wired = reconciler_container.build_reconciler_container(os.environ, sleep=sleeps.append)
+    wired = handler.build_reconciler_container(os.environ, sleep=sleeps.append)
     monkeypatch.setattr(handler, "get_reconciler_container", lambda: wired)
 
     def _run(event: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -228,36 +209,24 @@ def reconcile(
 @pytest.fixture
 def publish(settings_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., dict[str, Any]]]:
     """The events function's real handler, publishing to a bus in the emulated AWS."""
-    from terra_connect.api import lifecycle_publisher  # noqa: PLC0415 - after the environment is set
-
     boto3.client("events").create_event_bus(Name="terra-connect-events")
     monkeypatch.setenv("EVENT_BUS_NAME", "terra-connect-events")
-    lifecycle_publisher.get_events_container.cache_clear()
-    handler = importlib.import_module("terra_connect.api.events_handler")
+    from terra_connect.entrypoints import lifecycle_events as handler  # noqa: PLC0415 - after the environment is set
+
+    handler.get_events_container.cache_clear()
 
     def _publish(event: dict[str, Any]) -> dict[str, Any]:
         result: dict[str, Any] = handler.lambda_handler(event, FakeLambdaContext())
         return result
 
     yield _publish
-    lifecycle_publisher.get_events_container.cache_clear()
+    handler.get_events_container.cache_clear()
 
 
 @pytest.fixture
 def registry(settings_env: dict[str, str]) -> Any:
     """The registry the functions write, read through the domain's own facade."""
-    from terra_connect.adapters.dynamodb_registry import DynamoDBRegistryStore  # noqa: PLC0415
-    from terra_connect.domain.registry import ConnectionRegistry  # noqa: PLC0415
+    from terra_connect.connections.dynamodb import DynamoDBRegistryStore  # noqa: PLC0415
+    from terra_connect.connections.registry import ConnectionRegistry  # noqa: PLC0415
 
     return ConnectionRegistry(DynamoDBRegistryStore(settings_env["CONNECTIONS_TABLE"], retention=timedelta(days=30)))
-
-
-def terra_session_answer(**overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "session_id": "6a1f0c2e-secret-session-token",
-        "url": "https://widget.tryterra.co/session/6a1f0c2e-secret-session-token",
-        "status": "success",
-        "expires_in": 900,
-    }
-    body.update(overrides)
-    return body

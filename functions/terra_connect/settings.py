@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-from terra_connect.domain.redirects import AllowedRedirect, RedirectPolicy
+from terra_connect.kernel.redirects import AllowedRedirect, RedirectPolicy
 
 # This machine, seen from itself or from a container (`--add-host host.docker.internal:host-gateway`):
 # the only hosts plain http may reach, for local runs against emulators and the Terra simulator.

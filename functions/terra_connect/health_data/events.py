@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from terra_connect.domain.lifecycle import SCHEMA_VERSION, event_id
+from terra_connect.lifecycle_events.events import SCHEMA_VERSION, event_id
 
 DATA_RECEIVED = "Wearable Data Received"
 BACKFILL_COMPLETED = "Wearable Backfill Completed"

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from terra_connect.domain.connections import TerraUser
+from terra_connect.connections.vocabulary import TerraUser
 from terra_connect.health_data.events import DataReceived
 from terra_connect.health_data.keys import RecordIdentity
 from terra_connect.health_data.ordering import CopyOrder

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from terra_connect.domain.signatures import fact_time
+from terra_connect.webhooks.signatures import fact_time
 
 
 def canonical_json(value: Any) -> str:

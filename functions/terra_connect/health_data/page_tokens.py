@@ -20,11 +20,11 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from terra_connect.domain.errors import InvalidPageToken
 from terra_connect.health_data.keys import day_of
 from terra_connect.health_data.layout import RECORD_PREFIX
 from terra_connect.health_data.models import RecordPosition
 from terra_connect.health_data.ordering import canonical_json
+from terra_connect.kernel.errors import InvalidPageToken
 
 VERSION = 1
 MAX_TOKEN_LENGTH = 2048

@@ -21,9 +21,7 @@ import json
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from terra_connect.domain import terra_users
-from terra_connect.domain.connections import TerraUser
-from terra_connect.domain.errors import RegistryRejected
+from terra_connect.connections.vocabulary import TerraUser
 from terra_connect.health_data.keys import (
     ATHLETE,
     KNOWN_DATA_TYPES,
@@ -48,6 +46,8 @@ from terra_connect.health_data.models import (
     UnreadableReason,
 )
 from terra_connect.health_data.ordering import canonical_json, content_digest
+from terra_connect.kernel.errors import RegistryRejected
+from terra_connect.terra import users
 
 POINTER_TYPES = frozenset({"s3_payload", "s3_upload"})
 LARGE_REQUEST_PROCESSING = "large_request_processing"
@@ -210,11 +210,11 @@ def _terra_user(document: Any) -> TerraUser | None:
     if _reference_id(usable.get("reference_id")) is None:
         usable["reference_id"] = None
     try:
-        terra_users.provider(usable.get("provider"))
+        users.provider(usable.get("provider"))
     except RegistryRejected:
         usable["provider"] = None
     try:
-        return terra_users.terra_user(usable)
+        return users.terra_user(usable)
     except RegistryRejected:
         return None
 
@@ -227,7 +227,7 @@ def _lab_report_owner(document: Mapping[str, Any]) -> str | None:
 
 def _reference_id(value: Any) -> str | None:
     try:
-        return terra_users.reference_id(value)
+        return users.reference_id(value)
     except RegistryRejected:
         return None
 

@@ -22,7 +22,7 @@ The write protocol they serve, per record of a payload (owner and copy order dec
 
 So whatever the order of deliveries, whichever step a worker stops at and whichever workers interleave, once every
 payload has run to its end the index names the largest copy of each record and it is the only object left
-(tests/test_record_convergence.py runs this over generated histories).
+(tests/unit/health_data/test_record_convergence.py runs this over generated histories).
 """
 
 from collections.abc import Iterable, Mapping, Sequence

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from terra_connect.domain.errors import InvalidDateRange, InvalidRequest, UnknownDataType
 from terra_connect.health_data import keys
 from terra_connect.health_data.layout import day_key_bounds
 from terra_connect.health_data.models import RecordPosition
 from terra_connect.health_data.page_tokens import TokenScope, decode_page_token
+from terra_connect.kernel.errors import InvalidDateRange, InvalidRequest, UnknownDataType
 
 # The types Terra documents; records of a type it adds later are kept and announced, and readable here once the
 # type is added to this list (and to the Athena table's partition projection).

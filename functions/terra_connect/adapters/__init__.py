@@ -1,1 +1,0 @@
-"""Adapters: the domain's ports implemented over AWS and Terra."""

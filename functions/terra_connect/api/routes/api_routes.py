@@ -1,6 +1,0 @@
-"""Every route the API function serves (all behind the JWT authorizer): one list for its handler and for the
-OpenAPI document, so neither can leave a route out."""
-
-from terra_connect.api.routes import connections, mobile_sdk, widget_sessions
-
-API_ROUTERS = (widget_sessions.router, connections.router, mobile_sdk.router)

@@ -1,0 +1,125 @@
+"""Lambda entry point of the API function (every JWT-protected route), and its composition: settings and long-lived
+clients, built once per container. Routes reach the services through http/dependencies.services()."""
+
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from terra_connect.connections.dynamodb import DynamoDBRegistryStore
+from terra_connect.connections.service import ConnectionsService
+from terra_connect.entrypoints import shared
+from terra_connect.entrypoints.api_routes import API_ROUTERS
+from terra_connect.erasure.service import ErasureService
+from terra_connect.http.media_types import as_validation_reads_it
+from terra_connect.http.resolver import create_resolver
+from terra_connect.platform import snapstart
+from terra_connect.platform.observability import (
+    logger,
+    metrics,
+    observe_stale_prefill,
+    observe_terra_attempt,
+    observe_widget_url_found,
+)
+from terra_connect.platform.secrets import SecretsManagerCredentials
+from terra_connect.providers.service import ProvidersService
+from terra_connect.sdk.tokens import SdkTokenService
+from terra_connect.settings import Settings
+from terra_connect.sync.service import SyncService
+from terra_connect.terra.client import TerraClient
+from terra_connect.widget_sessions.service import WidgetSessionService
+
+
+@dataclass(frozen=True, slots=True)
+class ApiContainer:
+    settings: Settings
+    widget_sessions: WidgetSessionService
+    connections: ConnectionsService
+    sync: SyncService
+    erasure: ErasureService
+    sdk_tokens: SdkTokenService
+    providers: ProvidersService
+    credentials: SecretsManagerCredentials
+    terra: TerraClient
+    store: DynamoDBRegistryStore
+
+    def before_snapshot(self) -> None:
+        """SnapStart: nothing read from Secrets Manager or Terra, and no open connection, goes into a snapshot."""
+        self.credentials.forget()
+        self.providers.forget()
+        self.terra.close()
+        self.store.close()
+
+
+@cache
+def get_container() -> ApiContainer:
+    """The API function's container: built on first use, then reused by every invocation."""
+    return build_container(os.environ)
+
+
+def build_container(env: Mapping[str, str], *, sleep: Callable[[float], None] = time.sleep) -> ApiContainer:
+    """Wire settings, adapters and services; the HTTP session inside TerraClient keeps connections warm."""
+    settings = Settings.from_env(env)
+    credentials = shared.credentials(settings)
+    terra = TerraClient(
+        widget_session_url=settings.terra_widget_session_url,
+        api_base_url=settings.terra_api_base_url,
+        credentials=credentials,
+        observe=observe_terra_attempt,
+        on_widget_url_found=observe_widget_url_found,
+        sleep=sleep,
+    )
+    store = shared.store(settings)
+    registry = shared.registry(store)
+    widget_sessions = WidgetSessionService(
+        terra,
+        settings.redirect_policy,
+        default_success_redirect_url=settings.default_success_redirect_url,
+        default_failure_redirect_url=settings.default_failure_redirect_url,
+        apple_app_url=settings.apple_app_url,
+        samsung_app_url=settings.samsung_app_url,
+        # The legacy endpoint ignores connected_uids: no registry read on its path.
+        registry=None if settings.legacy_widget_endpoint else registry,
+        on_stale_prefill=observe_stale_prefill,
+    )
+    providers = ProvidersService(terra)
+    connections = ConnectionsService(
+        registry,
+        terra,
+        settings.redirect_policy,
+        providers=providers,
+        default_success_redirect_url=settings.default_success_redirect_url,
+        default_failure_redirect_url=settings.default_failure_redirect_url,
+    )
+    return ApiContainer(
+        settings=settings,
+        widget_sessions=widget_sessions,
+        connections=connections,
+        sync=SyncService(registry, terra, connections),
+        erasure=ErasureService(registry, store, terra),
+        sdk_tokens=SdkTokenService(terra, store),
+        providers=providers,
+        credentials=credentials,
+        terra=terra,
+        store=store,
+    )
+
+
+# Cold start: parse and validate the settings and build the clients now, so a bad setting fails
+# the init phase loudly instead of every request.
+get_container()
+snapstart.register(lambda: get_container().before_snapshot())
+app = create_resolver(*API_ROUTERS, enable_validation=True)
+
+
+@logger.inject_lambda_context(log_event=False)
+@metrics.log_metrics(capture_cold_start_metric=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    # API Gateway's request id, read directly: the same correlation id as `correlation_paths.API_GATEWAY_HTTP`,
+    # without a JMESPath search on every request.
+    logger.set_correlation_id((event.get("requestContext") or {}).get("requestId"))
+    return app.resolve(as_validation_reads_it(event), context)

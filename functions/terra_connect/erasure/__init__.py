@@ -1,0 +1,1 @@
+"""Erasing an app user: every Terra user of theirs disconnected at Terra, then everything stored about them gone."""

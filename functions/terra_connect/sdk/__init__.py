@@ -1,0 +1,1 @@
+"""Terra's mobile SDK (Apple Health, Samsung Health, Health Connect): tokens issued, and the binding they prove."""

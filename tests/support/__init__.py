@@ -1,0 +1,1 @@
+"""What the tests share: builders of events and answers, in-memory stand-ins for the ports, Terra's simulated world."""

@@ -1,0 +1,1 @@
+"""Unit tests of the connection registry (terra_connect/connections/)."""

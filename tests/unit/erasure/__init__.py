@@ -1,0 +1,1 @@
+"""Unit tests of erasure (terra_connect/erasure/)."""

@@ -1,0 +1,1 @@
+"""Unit tests of keeping health data (terra_connect/health_data/)."""

@@ -1,0 +1,1 @@
+"""Unit tests of the HTTP API's shared parts and models (terra_connect/http/)."""

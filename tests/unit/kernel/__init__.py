@@ -1,0 +1,1 @@
+"""Unit tests of the shared kernel (terra_connect/kernel/)."""

@@ -1,0 +1,1 @@
+"""Unit tests of lifecycle events (terra_connect/lifecycle_events/)."""

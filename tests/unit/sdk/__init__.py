@@ -1,0 +1,1 @@
+"""Unit tests of the mobile SDK's binding (terra_connect/sdk/)."""

@@ -1,0 +1,1 @@
+"""Unit tests of sync and reconciliation (terra_connect/sync/)."""

@@ -1,0 +1,1 @@
+"""Unit tests of the Terra client (terra_connect/terra/)."""

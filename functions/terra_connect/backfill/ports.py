@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from terra_connect.backfill.models import DataRequest
+from terra_connect.backfill.plan import NewConnection
 from terra_connect.backfill.state import BackfillState
 from terra_connect.health_data.events import BackfillCompleted
 from terra_connect.kernel.deadline import Deadline
@@ -137,4 +138,10 @@ class WakeScheduler(Protocol):
 class InlineData(Protocol):
     def hand_over(self, terra_user_id: str, data_type: str, body: bytes) -> None:
         """Keep data Terra answered inline exactly as a webhook delivering it would be kept."""
+        ...
+
+
+class BackfillTrigger(Protocol):
+    def connected(self, connection: NewConnection) -> None:
+        """Have a new connection backfilled (the events function calls it for each Wearable Connected)."""
         ...

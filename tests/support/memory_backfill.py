@@ -85,14 +85,15 @@ class ScriptedTerra:
     support: ProviderSupport = field(default_factory=lambda: ProviderSupport(sdk=False, types=None))
     scripts: dict[str, list[TerraAnswer]] = field(default_factory=dict)
     asked: list[tuple[int, str, DataRequest]] = field(default_factory=list)
+    answers: list[TerraAnswer] = field(default_factory=list)  # what each of `asked` got
     support_asked: list[str] = field(default_factory=list)
 
     def request(self, terra_user_id: str, request: DataRequest, deadline: Deadline) -> TerraAnswer:
         self.asked.append((self.clock(), terra_user_id, request))
         script = self.scripts.get(request.data_type)
-        if script:
-            return script.pop(0)
-        return Accepted(f"ref-{len(self.asked)}", large=request.cost > 31)
+        answer = script.pop(0) if script else Accepted(f"ref-{len(self.asked)}", large=request.cost > 31)
+        self.answers.append(answer)
+        return answer
 
     def provider_support(self, provider: str, deadline: Deadline) -> ProviderSupport:
         self.support_asked.append(provider)

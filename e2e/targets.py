@@ -122,7 +122,7 @@ def aws_target(stack: str, *, session: Any = None, token: str | None = None) -> 
     )
     signing_secret = secret.get("webhook_signing_secret")
     if not signing_secret:
-        raise RuntimeError("the stack's Terra secret has no webhook_signing_secret: put it in first (README)")
+        raise RuntimeError("the stack's Terra secret has no webhook_signing_secret: put it in first (docs/deploy.md)")
     api_url = outputs["ApiBaseUrl"].rstrip("/")
     if token:
         reference_id = subject_of(token)

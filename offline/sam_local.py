@@ -76,6 +76,9 @@ def run(*, sam: Path, build_dir: Path, architecture: str, bind_host: str, image:
                 "--env-vars", str(env_file),
                 "--add-host", f"{CONTAINER_HOST}:{bind_host}",
                 "--parameter-overrides", f"Architecture={architecture}",
+                # The templates use AWS::LanguageExtensions; samconfig.toml, which turns it on, is not read for a
+                # template outside the project's folder.
+                "--language-extensions",
             ]  # fmt: skip
             if image:
                 command += ["--invoke-image", image, "--skip-pull-image"]

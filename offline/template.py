@@ -1,4 +1,5 @@
-"""template.yaml as plain data: CloudFormation's short tags become their long forms ({"Ref": ...})."""
+"""template.yaml as plain data: CloudFormation's short tags become their long forms ({"Ref": ...}), and each
+Fn::ForEach the entries it stands for (offline/rehearsal/extensions.py)."""
 
 import json
 from functools import cache
@@ -8,6 +9,7 @@ from typing import Any
 import yaml
 
 from offline.rehearsal.cfn import Stack
+from offline.rehearsal.extensions import expand_for_each
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,7 +36,7 @@ _CloudFormationLoader.add_multi_constructor("!", _tag)
 
 @cache
 def load_template(path: Path = ROOT / "template.yaml") -> dict[str, Any]:
-    document: dict[str, Any] = yaml.load(path.read_text(), Loader=_CloudFormationLoader)  # noqa: S506 - a SafeLoader
+    document: dict[str, Any] = expand_for_each(yaml.load(path.read_text(), Loader=_CloudFormationLoader))  # noqa: S506 - a SafeLoader
     return document
 
 
@@ -48,6 +50,17 @@ def function_environment(logical_id: str) -> set[str]:
     own = template["Resources"][logical_id]["Properties"].get("Environment", {}).get("Variables", {})
     shared = template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
     return set(own) | set(shared)
+
+
+def policy_statements(logical_id: str) -> list[Any]:
+    """Every statement a function's role gets from the template: its own policies' and those of the managed
+    policies of the stack it names (`- !Ref ReadTerraSecret`), each as written (a conditional one as its Fn::If)."""
+    resources = load_template()["Resources"]
+    statements: list[Any] = []
+    for policy in resources[logical_id]["Properties"].get("Policies", []):
+        named = set(policy) == {"Ref"}
+        statements += (resources[policy["Ref"]]["Properties"]["PolicyDocument"] if named else policy)["Statement"]
+    return statements
 
 
 def undeclared_variables(env_file: Path) -> dict[str, set[str]]:

@@ -1,7 +1,8 @@
 """CloudFormation's reading of a template: what each part refers to, and what a value becomes in a given stack.
 
 Only what the rehearsal's checks need: the intrinsic functions CloudFormation resolves at deploy time (Ref,
-Fn::GetAtt, Fn::Sub, Fn::Join, Fn::Select, Fn::Split, Fn::If, Fn::FindInMap, Fn::Base64), the condition and rule
+Fn::GetAtt, Fn::Sub, Fn::Join, Fn::Select, Fn::Split, Fn::If, Fn::FindInMap, Fn::Base64, and Fn::ToJsonString of
+AWS::LanguageExtensions), the condition and rule
 functions, and parameter constraints. A resource's physical id and attributes are placeholders that name the stack
 and the resource's generation, which is all a check needs to tell two stacks, or two deployments, apart.
 """
@@ -208,6 +209,7 @@ class Stack:
             "Fn::If": lambda a: self.resolve(a[1] if self.condition(str(a[0])) else a[2]),
             "Fn::FindInMap": self._find_in_map,
             "Fn::Base64": lambda a: _text(self.resolve(a)),
+            "Fn::ToJsonString": lambda a: json.dumps(self.resolve(a), separators=(",", ":")),
         }
 
     def _ref(self, name: str) -> Any:

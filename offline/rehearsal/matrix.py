@@ -1,5 +1,5 @@
-"""The parameter sets the rehearsal deploys: every combination README and docs/operations.md offer, and for every
-parameter a function's configuration reads, a second value to show that changing it reaches `live`."""
+"""The parameter sets the rehearsal deploys: every combination docs/deploy.md and docs/operations.md offer, and for
+every parameter a function's configuration reads, a second value to show that changing it reaches `live`."""
 
 from dataclasses import dataclass, field
 

@@ -1,9 +1,10 @@
 """The SAM transform `sam deploy` leaves to CloudFormation, run here with the translator the pinned SAM CLI ships.
 
-It is the code `sam validate` runs (samcli's SamTemplateValidator): AWS::LanguageExtensions first (Fn::ForEach),
-local CodeUri paths replaced by an S3 location, then samtranslator. A nested application or stack whose template is a
-local file (`Location: monitoring.yaml`, as `sam package` uploads it) is transformed on its own, with the
-parameters its parent passes, so a template split into several is rehearsed whole. Runs in the SAM CLI's virtualenv.
+AWS::LanguageExtensions first, as CloudFormation applies it (offline/rehearsal/extensions.py), then the code
+`sam validate` runs (samcli's SamTemplateValidator: local CodeUri paths replaced by an S3 location, then
+samtranslator). A nested application or stack whose template is a local file (`Location: monitoring.yaml`, as
+`sam package` uploads it) is transformed on its own, with the parameters its parent passes, so a template split into
+several is rehearsed whole. Runs in the SAM CLI's virtualenv.
 """
 
 import copy
@@ -15,6 +16,7 @@ from typing import Any
 from samcli.lib.translate.sam_template_validator import SamTemplateValidator
 from samcli.yamlhelper import yaml_parse
 
+from offline.rehearsal import extensions
 from offline.rehearsal.cfn import Stack, Template, Unresolvable
 
 REGION = "us-east-1"
@@ -50,16 +52,15 @@ def transform(name: str, path: Path, parameters: dict[str, str]) -> list[Transfo
     """The template at `path` and every local nested template under it, transformed for these parameter values."""
     source = load(path)
     children = []
-    parent_template = copy.deepcopy(source)
-    stack = Stack.of(source, parameters)
-    for logical_id, resource in source.get("Resources", {}).items():
-        if not isinstance(resource, dict):  # an Fn::ForEach: expanded by the transform, never a nested stack here
-            continue
+    parent_template = extensions.apply(copy.deepcopy(source), Stack.of(source, parameters))
+    stack = Stack.of(parent_template, parameters)
+    for logical_id, resource in parent_template["Resources"].items():
         location = resource.get("Properties", {}).get(NESTED.get(resource.get("Type", ""), ""))
         if not _is_local(location):
             continue
-        child_parameters = _passed_parameters(stack, resource.get("Properties", {}).get("Parameters", {}))
-        children += transform(f"{name}/{logical_id}", path.parent / str(location), child_parameters)
+        if stack.exists(logical_id):  # a nested stack its Condition leaves out is not created, so not rehearsed
+            child_parameters = _passed_parameters(stack, resource.get("Properties", {}).get("Parameters", {}))
+            children += transform(f"{name}/{logical_id}", path.parent / str(location), child_parameters)
         parent_template["Resources"][logical_id]["Properties"][NESTED[resource["Type"]]] = (
             f"https://s3.{REGION}.amazonaws.com/rehearsal/{name}/{logical_id}.template"
         )
@@ -68,7 +69,7 @@ def transform(name: str, path: Path, parameters: dict[str, str]) -> list[Transfo
         _NoManagedPolicies(),
         region=REGION,
         parameter_overrides=parameters,
-        language_extensions_enabled=True,
+        language_extensions_enabled=False,
     )
     template: Template = yaml_parse(validator.get_translated_template_if_valid())
     return [Transformed(name, source, template, parameters), *children]

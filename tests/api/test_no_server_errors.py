@@ -1,7 +1,7 @@
 """No request gets a 500: whole API Gateway events, generated - any method, path, headers, content type, body
 (text, bytes, base64 or not, deep or huge JSON), query string and claims - against both functions, while Terra
 and AWS answer whatever they may. Every answer must be a status docs/openapi.json documents for the route, and
-every error a problem+json whose code README lists under that status; `internal_error` (a bug) never."""
+every error a problem+json whose code docs/api.md lists under that status; `internal_error` (a bug) never."""
 
 import base64
 import json
@@ -21,11 +21,11 @@ from tests.support.builders import ROOT, SIGNING_SECRET, ApiAnswer, AwsCalls, ap
 
 Event = dict[str, Any]
 DOCUMENT = json.loads((ROOT / "docs" / "openapi.json").read_text())
-README = (ROOT / "README.md").read_text()
-# status -> the codes README's error table lists for it
-README_CODES: dict[int, set[str]] = {}
-for status, code in re.findall(r"^\| (\d{3}) \| `([a-z_]+)` \|", README, flags=re.MULTILINE):
-    README_CODES.setdefault(int(status), set()).add(code)
+API_DOC = (ROOT / "docs" / "api.md").read_text()
+# status -> the codes docs/api.md's error table lists for it
+DOCUMENTED_CODES: dict[int, set[str]] = {}
+for status, code in re.findall(r"^\| (\d{3}) \| `([a-z_]+)` \|", API_DOC, flags=re.MULTILINE):
+    DOCUMENTED_CODES.setdefault(int(status), set()).add(code)
 WEBHOOK_PATH = "/v1/terra/webhooks"
 ROUTES = [(method.upper(), path) for path, item in DOCUMENT["paths"].items() for method in item]
 API_ROUTES = [route for route in ROUTES if route[1] != WEBHOOK_PATH]
@@ -277,7 +277,7 @@ def check(answer: ApiAnswer, method: str, path: str, routes: list[tuple[str, str
     problem = json.loads(answer.body)
     assert_matches_schema(problem, "ProblemDetails")
     assert problem["code"] != "internal_error", answer.body[:300]
-    assert problem["code"] in README_CODES.get(answer.status, set()), (answer.status, problem["code"])
+    assert problem["code"] in DOCUMENTED_CODES.get(answer.status, set()), (answer.status, problem["code"])
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=SLOW)

@@ -8,6 +8,7 @@ import re
 import sys
 from typing import Any
 
+import yaml
 from offline.template import ROOT, load_template
 
 from tests.api.test_openapi import GENERATED_REQUESTS
@@ -29,19 +30,33 @@ def _answer(status: int, code: str | None, retry_after: str | None) -> str:
     return text + (f", Retry-After {retry_after}" if retry_after else "")
 
 
+TEMPLATES = ("template.yaml", "notifications.yaml", "monitoring.yaml")
+
+
+def _reason(text: str, check: str) -> str:
+    """YAML drops comments, so a cfn-lint check's reason is read from its line (`- W1001 # reason`)."""
+    found = re.search(rf"- {check} # (.+)", text)
+    return found.group(1) if found else ""
+
+
 def scanner_skips() -> list[tuple[str, str, str, str]]:
-    """(tool, check, resource, reason) for every finding the template skips, with the reason it gives."""
+    """(tool, check, resource, reason) for every finding the templates skip, with the reason they give; a check
+    .cfnlintrc.yaml skips (for every template) is skipped on each function."""
     skips: list[tuple[str, str, str, str]] = []
-    raw = (ROOT / "template.yaml").read_text()
-    for name, resource in load_template()["Resources"].items():
-        metadata: dict[str, Any] = resource.get("Metadata", {})
-        for skip in metadata.get("checkov", {}).get("skip", []):
-            skips.append(("checkov", skip["id"], name, skip["comment"]))
-        # YAML drops comments, so each reason is read from the resource's own lines of the template.
-        own_lines = raw[raw.index(f"\n  {name}:\n") :]
-        for check in metadata.get("cfn-lint", {}).get("config", {}).get("ignore_checks", []):
-            reason = re.search(rf"- {check} # (.+)", own_lines)
-            skips.append(("cfn-lint", check, name, reason.group(1) if reason else ""))
+    for template in TEMPLATES:
+        raw = (ROOT / template).read_text()
+        where = "" if template == "template.yaml" else f"{template}: "
+        for name, resource in load_template(ROOT / template)["Resources"].items():
+            metadata: dict[str, Any] = resource.get("Metadata", {})
+            for skip in metadata.get("checkov", {}).get("skip", []):
+                skips.append(("checkov", skip["id"], f"{where}{name}", skip["comment"]))
+            for check in metadata.get("cfn-lint", {}).get("config", {}).get("ignore_checks", []):
+                own_lines = raw[raw.index(f"\n  {name}:\n") :]
+                skips.append(("cfn-lint", check, f"{where}{name}", _reason(own_lines, check)))
+    settings = (ROOT / ".cfnlintrc.yaml").read_text()
+    functions = [name for name, r in load_template()["Resources"].items() if r["Type"] == "AWS::Serverless::Function"]
+    for check in yaml.safe_load(settings).get("ignore_checks", []):
+        skips += [("cfn-lint", check, f"{name} (.cfnlintrc.yaml)", _reason(settings, check)) for name in functions]
     return skips
 
 
@@ -82,7 +97,7 @@ def render() -> str:
             for f in FAULTS
         ),
         "",
-        "## Scanner findings skipped in template.yaml",
+        "## Scanner findings skipped in the templates",
         "",
         "| Tool | Check | Resource | Why |",
         "|---|---|---|---|",

@@ -1,12 +1,18 @@
-"""The stack watches itself: every function's alarms, and custom-metric alarms on metrics the code really emits."""
+"""The stack watches itself: every function's alarms, and custom-metric alarms on metrics the code really emits.
+
+The alarms a gradual deploy rolls back on are in template.yaml; every other alarm and the dashboard in
+monitoring.yaml, the topic in notifications.yaml (nested stacks template.yaml creates). Each alarm is read in the
+stack that creates it, with what template.yaml passes that stack.
+"""
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 import responses
-from offline.rehearsal.cfn import Stack
+from offline.rehearsal.cfn import NO_VALUE, Stack
 from offline.template import load_template
 
 from terra_connect.kernel import errors
@@ -21,17 +27,55 @@ from tests.support.builders import (
     webhook_event,
 )
 
-NOTIFY = {"Fn::If": ["AlarmEmailSet", [{"Ref": "AlarmTopic"}], {"Ref": "AWS::NoValue"}]}
 SILENCE_IS_THE_FAILURE = {"ReconcileNotRunningAlarm"}
+ROLLBACK_KINDS = ("ServerErrorRate", "Errors", "Throttles")
+OPERATIONS = (ROOT / "docs" / "operations.md").read_text()
 
 
-def resources() -> dict[str, dict[str, Any]]:
-    found: dict[str, dict[str, Any]] = load_template()["Resources"]
+def resources(template: str = "template.yaml") -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = load_template(ROOT / template)["Resources"]
     return found
 
 
+@dataclass(frozen=True)
+class Deployment:
+    """template.yaml deployed with some parameters, and the Monitoring stack it creates with what it passes."""
+
+    main: Stack
+    monitoring: Stack
+
+    def stack_of(self, alarm: str) -> Stack:
+        return self.main if alarm in resources() else self.monitoring
+
+
+def deployed(**parameters: str) -> Deployment:
+    main = Stack.of(load_template(), parameters)
+    passed = {
+        name: ",".join(value) if isinstance(value, list) else str(value)
+        for name, value in main.resolve(resources()["Monitoring"]["Properties"]["Parameters"]).items()
+    }
+    nested = Stack.of(load_template(ROOT / "monitoring.yaml"), passed, name=main.physical("Monitoring"))
+    return Deployment(main, nested)
+
+
 def alarms() -> dict[str, dict[str, Any]]:
-    return {name: r["Properties"] for name, r in resources().items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+    """Every alarm of the stack, template.yaml's and monitoring.yaml's, by logical id."""
+    return {
+        name: r["Properties"]
+        for template in ("template.yaml", "monitoring.yaml")
+        for name, r in resources(template).items()
+        if r["Type"] == "AWS::CloudWatch::Alarm"
+    }
+
+
+def test_each_alarm_is_in_one_template_only() -> None:
+    main, nested = (
+        {name for name, r in resources(t).items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+        for t in ("template.yaml", "monitoring.yaml")
+    )
+
+    assert not main & nested
+    assert main == {f"{f}{kind}Alarm" for f in ("ApiFunction", "WebhookFunction") for kind in ROLLBACK_KINDS}
 
 
 def watched(alarm: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
@@ -49,12 +93,14 @@ def watched(alarm: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
 def test_every_function_has_an_errors_and_a_throttles_alarm() -> None:
     functions = [name for name, r in resources().items() if r["Type"] == "AWS::Serverless::Function"]
     assert functions == ["ApiFunction", "WebhookFunction", "ReconcileFunction", "EventsFunction"]
+    deployment = deployed()
     for function in functions:
         lambda_metrics = {
             metric
-            for alarm in alarms().values()
+            for name, alarm in alarms().items()
             for namespace, metric, dimensions in watched(alarm)
-            if namespace == "AWS/Lambda" and dimensions == {"FunctionName": {"Ref": function}}
+            if namespace == "AWS/Lambda"
+            and deployment.stack_of(name).resolve(dimensions) == {"FunctionName": deployment.main.physical(function)}
         }
         assert {"Errors", "Throttles"} <= lambda_metrics, function
 
@@ -73,29 +119,53 @@ def test_the_required_alarms_exist() -> None:
     } <= metrics
 
 
-def test_every_alarm_notifies_only_when_an_email_is_set_and_a_quiet_stack_does_not_alarm() -> None:
+@pytest.mark.parametrize("email", ["", "ops@example.com"])
+def test_every_alarm_notifies_the_one_topic_only_when_an_email_is_set_and_a_quiet_stack_does_not_alarm(
+    email: str,
+) -> None:
+    deployment = deployed(AlarmEmail=email)
+    topic = [deployment.main.physical("Notifications", "Outputs.AlarmTopicArn")] if email else NO_VALUE
     for name, alarm in alarms().items():
-        assert alarm["AlarmActions"] == NOTIFY, name
-        assert alarm["OKActions"] == NOTIFY, name
+        stack = deployment.stack_of(name)
+        assert stack.resolve(alarm["AlarmActions"]) == topic, name
+        assert stack.resolve(alarm["OKActions"]) == topic, name
         expected = "breaching" if name in SILENCE_IS_THE_FAILURE else "notBreaching"
         assert alarm["TreatMissingData"] == expected, name
         assert "docs/operations.md#" in json.dumps(alarm["AlarmDescription"]), name
+        # The topic's policy lets alarms named after the stack publish: its own and its nested stacks'.
+        assert stack.resolve(alarm["AlarmName"]).startswith(f"{deployment.main.name}-"), name
 
 
 def test_every_runbook_anchor_an_alarm_names_exists() -> None:
-    runbook = (ROOT / "docs" / "operations.md").read_text()
-    headings = {line[4:].strip().lower().replace(" ", "-") for line in runbook.splitlines() if line.startswith("### ")}
+    headings = {
+        line[4:].strip().lower().replace(" ", "-") for line in OPERATIONS.splitlines() if line.startswith("### ")
+    }
     for name, alarm in alarms().items():
         anchor = json.dumps(alarm["AlarmDescription"]).split("docs/operations.md#", 1)[1].split('"', 1)[0]
         assert anchor in headings, (name, anchor)
 
 
+def test_the_runbook_names_every_alarm() -> None:
+    deployment = deployed()
+    for name, alarm in alarms().items():
+        stack = deployment.stack_of(name)
+        suffix = stack.resolve(alarm["AlarmName"]).removeprefix(f"{stack.name}-")
+        assert f"`{suffix}`" in OPERATIONS, (name, suffix)
+
+
 def test_the_topic_is_encrypted_and_exists_only_with_an_email() -> None:
-    found = resources()
-    for name in ("AlarmTopic", "AlarmTopicKey", "AlarmTopicPolicy", "AlarmEmailSubscription"):
-        assert found[name]["Condition"] == "AlarmEmailSet", name
-    assert found["AlarmTopic"]["Properties"]["KmsMasterKeyId"] == {"Ref": "AlarmTopicKey"}
-    assert found["AlarmTopicKey"]["Properties"]["EnableKeyRotation"] is True
+    application = resources()["Notifications"]
+    assert application["Condition"] == "AlarmEmailSet"
+    assert application["Properties"]["Parameters"] == {
+        "ParentStackName": {"Ref": "AWS::StackName"},
+        "AlarmEmail": {"Ref": "AlarmEmail"},
+    }
+    topic = resources("notifications.yaml")
+    assert topic["AlarmTopic"]["Properties"]["KmsMasterKeyId"] == {"Ref": "AlarmTopicKey"}
+    assert topic["AlarmTopicKey"]["Properties"]["EnableKeyRotation"] is True
+    assert topic["AlarmEmailSubscription"]["Properties"]["Endpoint"] == {"Ref": "AlarmEmail"}
+    policy = json.dumps(topic["AlarmTopicPolicy"]["Properties"]["PolicyDocument"])
+    assert ":alarm:${ParentStackName}-*" in policy
 
 
 def refers_to(value: Any, logical_id: str) -> bool:
@@ -108,14 +178,12 @@ def test_gradual_deployments_roll_back_on_the_functions_alarms_and_compose_with_
         properties = found[function]["Properties"]
         preference = properties["DeploymentPreference"]
         assert preference["Type"] == {"Ref": "DeploymentStrategy"}
-        assert preference["Alarms"] == [
-            {"Ref": f"{function}ServerErrorRateAlarm"},
-            {"Ref": f"{function}ErrorsAlarm"},
-            {"Ref": f"{function}ThrottlesAlarm"},
-        ]
-        # The HTTP API invokes the alias these alarms guard: an alarm on the API would be a dependency loop.
+        assert preference["Alarms"] == [{"Ref": f"{function}{kind}Alarm"} for kind in ROLLBACK_KINDS]
+        # The HTTP API invokes the alias these alarms guard: an alarm on the API, or on a stack that reads the
+        # API's id (Monitoring), would be a dependency loop.
         for trigger in preference["Alarms"]:
             assert not refers_to(found[trigger["Ref"]], "HttpApi"), trigger
+            assert not refers_to(found[trigger["Ref"]], "Monitoring"), trigger
         assert properties["AutoPublishAlias"] == "live"  # the alias both CodeDeploy and SnapStart act through
         assert "SnapStart" in properties
     parameter = load_template()["Parameters"]["DeploymentStrategy"]
@@ -161,24 +229,26 @@ def test_thresholds_are_parameters_with_defaults() -> None:
         assert parameters[name]["Description"], name
 
 
-def dashboard(reconciliation: str) -> dict[str, Any]:
-    stack = Stack.of(load_template(), {"ReconcileEnabled": reconciliation})
-    body: dict[str, Any] = json.loads(stack.resolve(resources()["Dashboard"]["Properties"]["DashboardBody"]))
-    return body
+def dashboard(reconciliation: str) -> tuple[Deployment, dict[str, Any]]:
+    deployment = deployed(ReconcileEnabled=reconciliation)
+    body = deployment.monitoring.resolve(resources("monitoring.yaml")["Dashboard"]["Properties"]["DashboardBody"])
+    return deployment, json.loads(body)
 
 
 @pytest.mark.parametrize("reconciliation", ["true", "false"])
 def test_the_dashboard_shows_every_alarm_the_stack_has(reconciliation: str) -> None:
-    stack = Stack.of(load_template(), {"ReconcileEnabled": reconciliation})
-    existing = {stack.physical(name, "Arn") for name in alarms() if stack.exists(name)}
-    (widget,) = [w for w in dashboard(reconciliation)["widgets"] if w["type"] == "alarm"]
+    deployment, body = dashboard(reconciliation)
+    existing = {
+        deployment.stack_of(name).physical(name, "Arn") for name in alarms() if deployment.stack_of(name).exists(name)
+    }
+    shown = [arn for w in body["widgets"] if w["type"] == "alarm" for arn in w["properties"]["alarms"]]
 
-    assert sorted(widget["properties"]["alarms"]) == sorted(existing)
+    assert sorted(shown) == sorted(existing)
     assert len(existing) == len(alarms()) - (reconciliation == "false")
 
 
 def test_the_dashboard_body_is_json_with_the_promised_widgets() -> None:
-    titles = {w["properties"].get("title") for w in dashboard("true")["widgets"]}
+    titles = {w["properties"].get("title") for w in dashboard("true")[1]["widgets"]}
     for title in (
         "API requests and errors",
         "API latency (ms)",
@@ -207,7 +277,7 @@ def emitted(stdout: str) -> set[tuple[str, str, frozenset[tuple[str, str]]]]:
 def as_emitted(value: Any) -> str:
     """A dimension value an alarm names, as the tests' handlers emit it: the stack's name is the service, a function
     and its version are what Lambda passes the function (FakeLambdaContext)."""
-    if value == {"Ref": "AWS::StackName"}:
+    if value in ({"Ref": "AWS::StackName"}, {"Ref": "ParentStackName"}):  # monitoring.yaml is passed the name
         return "terra-connect"
     if isinstance(value, dict) and "Ref" in value:
         return FakeLambdaContext.function_name

@@ -14,7 +14,10 @@ from offline.rehearsal.checks import (
     cycles,
     fixed_name_findings,
 )
+from offline.rehearsal.extensions import apply, expand_for_each
 from offline.template import load_template
+
+from tests.support import ROOT
 
 TWO_STACKS = ("staging", "production")
 
@@ -179,6 +182,91 @@ PARAMETERS = {
 }
 
 
+def test_each_for_each_stands_for_its_entries_with_the_identifier_in_keys_strings_and_refs() -> None:
+    loops = {
+        "Fn::ForEach::Groups": [
+            "Name",
+            ["ApiFunction", "web-hook"],
+            {
+                "&{Name}Group": {
+                    "Type": "AWS::Logs::LogGroup",
+                    "Properties": {"LogGroupName": {"Fn::Sub": "/${AWS::StackName}/${Name}"}, "Tag": {"Ref": "Name"}},
+                },
+                "Fn::ForEach::Alarms": [
+                    "Kind",
+                    ["Errors"],
+                    {
+                        "&{Name}${Kind}": {"Ref": {"Fn::Sub": "&{Name}Group"}},
+                        "&{Name}${Kind}Text": {"Fn::Sub": "${Kind}!"},
+                    },
+                ],
+            },
+        ],
+        "Plain": {"Ref": "Name"},  # outside the loop the identifier is nothing
+    }
+
+    assert expand_for_each(loops) == {
+        "ApiFunctionGroup": {
+            "Type": "AWS::Logs::LogGroup",
+            "Properties": {"LogGroupName": {"Fn::Sub": "/${AWS::StackName}/ApiFunction"}, "Tag": "ApiFunction"},
+        },
+        "ApiFunctionErrors": {"Ref": "ApiFunctionGroup"},
+        "ApiFunctionErrorsText": "Errors!",
+        "webhookGroup": {
+            "Type": "AWS::Logs::LogGroup",
+            "Properties": {"LogGroupName": {"Fn::Sub": "/${AWS::StackName}/web-hook"}, "Tag": "web-hook"},
+        },
+        "webhookErrors": {"Ref": "webhookGroup"},
+        "webhookErrorsText": "Errors!",
+        "Plain": {"Ref": "Name"},
+    }
+    with pytest.raises(ValueError, match="declared twice"):
+        expand_for_each({"Fn::ForEach::Twice": ["X", ["a", "a"], {"Same": {}}]})
+
+
+def test_to_json_string_resolves_what_the_transform_knows_and_leaves_the_rest_to_the_deployment() -> None:
+    template: dict[str, Any] = {
+        "Transform": ["AWS::LanguageExtensions", "AWS::Serverless-2016-10-31"],
+        "Parameters": {"Level": {"Type": "String", "Default": "INFO"}, "On": {"Type": "String", "Default": "no"}},
+        "Conditions": {"IsOn": {"Fn::Equals": [{"Ref": "On"}, "yes"]}},
+        "Resources": {
+            "Alarm": {"Type": "AWS::CloudWatch::Alarm", "Properties": {}},
+            "Board": {
+                "Type": "AWS::CloudWatch::Dashboard",
+                "Properties": {
+                    "DashboardBody": {
+                        "Fn::ToJsonString": {
+                            "level": {"Ref": "Level"},
+                            "region": {"Fn::Sub": "${AWS::Region}"},
+                            "text": "a literal ${x}",
+                            "alarms": [
+                                {"Fn::GetAtt": ["Alarm", "Arn"]},
+                                {"Fn::If": ["IsOn", "on", {"Ref": "AWS::NoValue"}]},
+                            ],
+                            "stack": {"Fn::If": ["IsOn", "x", {"Ref": "AWS::StackName"}]},
+                        }
+                    }
+                },
+            },
+        },
+    }
+
+    applied = apply(template, Stack.of(template, {"Level": "DEBUG"}))
+
+    assert applied["Transform"] == ["AWS::Serverless-2016-10-31"]
+    text, variables = applied["Resources"]["Board"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    assert variables == {"Value0": {"Fn::GetAtt": ["Alarm", "Arn"]}, "Value1": {"Ref": "AWS::StackName"}}
+    assert text == (
+        '{"level":"DEBUG","region":"us-east-1","text":"a literal ${!x}","alarms":["${Value0}"],"stack":"${Value1}"}'
+    )
+    body = Stack.of(applied, {}, name="prod").resolve(applied["Resources"]["Board"]["Properties"]["DashboardBody"])
+    assert body == Stack.of(template, {"Level": "DEBUG"}, name="prod").resolve(
+        template["Resources"]["Board"]["Properties"]["DashboardBody"]
+    )
+    plain = apply(template, Stack.of(template, {"On": "yes"}))["Resources"]["Board"]["Properties"]["DashboardBody"]
+    assert "Fn::Sub" in plain  # the alarm's ARN is still the deployment's to fill in
+
+
 @pytest.mark.parametrize(
     ("overrides", "refused"),
     [
@@ -240,8 +328,11 @@ def test_each_second_value_differs_from_the_default_and_cloudformation_accepts_i
     assert Stack.of(template, overrides).refused_parameters() == []
 
 
-def test_the_name_check_knows_every_resource_type_the_template_declares_directly() -> None:
-    declared = {r["Type"] for r in load_template()["Resources"].values()} - {"AWS::Serverless::Function"}
+def test_the_name_check_knows_every_resource_type_the_templates_declare_directly() -> None:
+    templates = [load_template(ROOT / name) for name in ("template.yaml", "notifications.yaml", "monitoring.yaml")]
+    declared = {r["Type"] for template in templates for r in template["Resources"].values()}
+    declared -= {"AWS::Serverless::Function"}
     declared -= {"AWS::Serverless::HttpApi"}  # transformed into AWS::ApiGatewayV2::Api and Stage, which it knows
+    declared -= {"AWS::Serverless::Application"}  # transformed into AWS::CloudFormation::Stack, which it knows
 
     assert declared <= set(ACCOUNT_WIDE_NAMES)

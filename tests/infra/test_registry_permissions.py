@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import responses
 from botocore.client import BaseClient
-from offline.template import load_template
+from offline.template import policy_statements
 
 from terra_connect.connections.dynamodb import DynamoDBRegistryStore
 from tests.support.builders import SUBJECT, ApiAnswer, api_event, terra_user, webhook_event
@@ -30,10 +30,9 @@ TRANSACT_ITEMS = {
 
 def granted(function: str) -> set[str]:
     """The actions of every statement, those a condition adds (`!If [cond, statement, AWS::NoValue]`) included."""
-    policy = load_template()["Resources"][function]["Properties"]["Policies"][0]
     statements = [
         branch
-        for statement in policy["Statement"]
+        for statement in policy_statements(function)
         for branch in (statement["Fn::If"][1:] if "Fn::If" in statement else [statement])
         if "Action" in branch
     ]

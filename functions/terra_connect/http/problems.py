@@ -1,7 +1,7 @@
 """RFC 9457 problem details: the one shape every error answer takes.
 
 `type` is "about:blank" (so `title` is the HTTP status phrase) and the stable, machine-readable
-`code` says which problem it is; README lists every code.
+`code` says which problem it is; docs/api.md lists every code.
 """
 
 import json
@@ -30,7 +30,7 @@ PROBLEM_DETAILS: Schema = {
         "detail": {"type": "string", "examples": ["The redirect URL is not one of the configured destinations."]},
         "code": {
             "type": "string",
-            "description": "Stable, machine-readable error code (see README).",
+            "description": "Stable, machine-readable error code (see docs/api.md).",
             "examples": ["redirect_not_allowed"],
         },
         "request_id": {

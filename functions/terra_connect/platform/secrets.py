@@ -104,7 +104,9 @@ def _parse(raw: str) -> TerraCredentials:
         raise ConfigurationError(log_context={"reason": "the Terra secret lacks keys", "missing_keys": missing})
     if PLACEHOLDER in (document["dev_id"], document["api_key"]):
         raise ConfigurationError(
-            log_context={"reason": "the Terra secret still holds placeholder values: put the real ones in (see README)"}
+            log_context={
+                "reason": "the Terra secret still holds placeholder values: put the real ones in (docs/deploy.md)"
+            }
         )
     signing_secret = document.get("webhook_signing_secret")
     return TerraCredentials(

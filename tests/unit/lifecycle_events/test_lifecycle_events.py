@@ -171,7 +171,7 @@ def test_the_tables_stream_images_carry_the_same_events(table: str) -> None:
 
 @pytest.fixture
 def sink(aws: None) -> tuple[str, str]:
-    """The README's example: a rule on the bus sending every event of this service to an SQS queue."""
+    """docs/events.md's example: a rule on the bus sending every event of this service to an SQS queue."""
     events, sqs = boto3.client("events"), boto3.client("sqs")
     events.create_event_bus(Name="terra-connect-events")
     queue = sqs.create_queue(QueueName="wearable-events")["QueueUrl"]

@@ -51,7 +51,7 @@ LIST_EVENT = ROOT / "events" / "connections-list.json"
 SYNC_EVENT = ROOT / "events" / "connections-sync.json"
 DEV_ID = "bench-dev-id"
 API_KEY = "bench-api-key"
-HANDLER = "terra_connect.api.handler.lambda_handler"
+HANDLER = "terra_connect.entrypoints.api.lambda_handler"
 NAIVE_HANDLER = "naive_handler.lambda_handler"
 MINIMAL_HANDLER = "minimal_handler.lambda_handler"
 WIDGET_PATH = "/api/widget/session"
@@ -59,7 +59,7 @@ GET_SECRET = "secretsmanager.GetSecretValue"  # noqa: S105 - an API operation na
 QUERY = "DynamoDB_20120810.Query"
 # Terra's 400 refusing a pre-filled id that names none of them: the function retries without the pre-fill.
 STALE_PREFILL = {"status": "error", "message": "connected_uids refused"}
-WEBHOOK_HANDLER = "terra_connect.api.webhook_handler.lambda_handler"
+WEBHOOK_HANDLER = "terra_connect.entrypoints.webhook.lambda_handler"
 SIGNING_SECRET = "bench-signing-secret"  # noqa: S105 - a fake secret for the Terra stand-in
 TARGETS = {
     "warm_overhead_us": 250.0,
@@ -413,8 +413,8 @@ def main() -> int:
         ]
         cold: dict[str, dict[str, Any]] = {
             "import_us": {
-                "handler, no .pyc": bench.import_time_us(bench.plain, "terra_connect.api.handler", cold_runs),
-                "handler, .pyc": bench.import_time_us(bench.compiled, "terra_connect.api.handler", cold_runs),
+                "handler, no .pyc": bench.import_time_us(bench.plain, "terra_connect.entrypoints.api", cold_runs),
+                "handler, .pyc": bench.import_time_us(bench.compiled, "terra_connect.entrypoints.api", cold_runs),
                 "minimal (boto3 only)": bench.import_time_us(bench.yardstick, "minimal_handler", cold_runs),
             },
             "first_s": bench.cold_starts(

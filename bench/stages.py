@@ -28,10 +28,18 @@ STAGES: list[tuple[str, list[str]]] = [
             "aws_lambda_powertools.event_handler.middlewares.openapi_validation",
         ],
     ),
-    (MODELS_STAGE, ["terra_connect.domain.contract"]),
+    (
+        MODELS_STAGE,
+        [
+            "terra_connect.widget_sessions.models",
+            "terra_connect.connections.models",
+            "terra_connect.sdk.models",
+            "terra_connect.providers.models",
+        ],
+    ),
     (
         PRODUCT_STAGE,
-        ["terra_connect.api.container", "terra_connect.http.resolver", "terra_connect.api.routes.api_routes"],
+        ["terra_connect.entrypoints.api", "terra_connect.http.resolver", "terra_connect.entrypoints.api_routes"],
     ),
 ]
 
@@ -63,12 +71,12 @@ def main() -> None:
         for module in modules:
             importlib.import_module(module)
         timings[name] = time.perf_counter() - started
-    container = importlib.import_module("terra_connect.api.container")
+    container = importlib.import_module("terra_connect.entrypoints.api")
     started = time.perf_counter()
     container.get_container()
     timings["building the container (two botocore clients, settings)"] = time.perf_counter() - started
     started = time.perf_counter()
-    importlib.import_module("terra_connect.api.handler")
+    importlib.import_module("terra_connect.entrypoints.api")
     timings["the handler module (resolver and routes wired)"] = time.perf_counter() - started
     print(json.dumps({"stages": timings, "dataclasses": len(dataclass_seconds), "dataclass_s": sum(dataclass_seconds)}))  # noqa: T201
 

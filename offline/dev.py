@@ -280,10 +280,10 @@ def dev_stack(
             )
         )
         for cached in (
-            import_module("terra_connect.api.container").get_container,
-            import_module("terra_connect.api.webhook_container").get_webhook_container,
-            import_module("terra_connect.api.reconciler_container").get_reconciler_container,
-            import_module("terra_connect.lifecycle_events.publisher").get_events_container,
+            import_module("terra_connect.entrypoints.api").get_container,
+            import_module("terra_connect.entrypoints.webhook").get_webhook_container,
+            import_module("terra_connect.entrypoints.reconcile").get_reconciler_container,
+            import_module("terra_connect.entrypoints.lifecycle_events").get_events_container,
         ):
             cached.cache_clear()
             stack.callback(cached.cache_clear)
@@ -291,10 +291,10 @@ def dev_stack(
         functions = {
             name: FunctionInstance.from_template(name, import_module(module).lambda_handler, one_process)
             for name, module in (
-                ("ApiFunction", "terra_connect.api.handler"),
-                ("WebhookFunction", "terra_connect.api.webhook_handler"),
-                ("ReconcileFunction", "terra_connect.api.reconcile_handler"),
-                ("EventsFunction", "terra_connect.api.events_handler"),
+                ("ApiFunction", "terra_connect.entrypoints.api"),
+                ("WebhookFunction", "terra_connect.entrypoints.webhook"),
+                ("ReconcileFunction", "terra_connect.entrypoints.reconcile"),
+                ("EventsFunction", "terra_connect.entrypoints.lifecycle_events"),
             )
         }
         say = (lambda _: None) if quiet else _log

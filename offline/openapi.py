@@ -12,7 +12,7 @@ import sys
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer, Server, ServerVariable
 
 from offline.template import ROOT
-from terra_connect.api.routes.api_routes import API_ROUTERS
+from terra_connect.entrypoints.api_routes import API_ROUTERS
 from terra_connect.http import problems
 from terra_connect.http.resolver import create_resolver
 from terra_connect.webhooks import routes as webhook_routes

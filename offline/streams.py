@@ -21,7 +21,7 @@ from moto.dynamodb.models import dynamodb_backends
 
 from offline.aws import REGION
 from offline.gateway import FunctionInstance
-from terra_connect.connections.dynamodb import stream_change
+from terra_connect.lifecycle_events.stream import stream_change
 
 BATCH_SIZE = 100
 

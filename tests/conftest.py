@@ -1,6 +1,5 @@
 """Fixtures every tier shares: emulated AWS and Terra, the functions' settings, and each function's real handler."""
 
-import importlib
 import io
 import json
 import logging
@@ -162,34 +161,32 @@ def invoke(
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[Callable[..., ApiAnswer]]:
     """Run an event through the real Lambda handler; only the backoff sleep is replaced."""
-    from terra_connect.api import container  # noqa: PLC0415 - after the environment is set
+    from terra_connect.entrypoints import api as handler  # noqa: PLC0415 - after the environment is set
     from terra_connect.http import dependencies  # noqa: PLC0415
 
-    container.get_container.cache_clear()
-    handler = importlib.import_module("terra_connect.api.handler")
-    wired = container.build_container(os.environ, sleep=sleeps.append)
+    handler.get_container.cache_clear()
+    wired = handler.build_container(os.environ, sleep=sleeps.append)
     monkeypatch.setattr(dependencies, "services", lambda: wired)  # the routes' one way to the container
 
     def _invoke(event: dict[str, Any], *, remaining_ms: int = 10_000) -> ApiAnswer:
         return ApiAnswer.from_lambda(handler.lambda_handler(event, FakeLambdaContext(remaining_ms)))
 
     yield _invoke
-    container.get_container.cache_clear()
+    handler.get_container.cache_clear()
 
 
 @pytest.fixture
 def deliver(settings_env: dict[str, str]) -> Iterator[Callable[[dict[str, Any]], ApiAnswer]]:
     """Run an event through the real webhook function's handler."""
-    from terra_connect.api import webhook_container  # noqa: PLC0415 - after the environment is set
+    from terra_connect.entrypoints import webhook as handler  # noqa: PLC0415 - after the environment is set
 
-    webhook_container.get_webhook_container.cache_clear()
-    handler = importlib.import_module("terra_connect.api.webhook_handler")
+    handler.get_webhook_container.cache_clear()
 
     def _deliver(event: dict[str, Any]) -> ApiAnswer:
         return ApiAnswer.from_lambda(handler.lambda_handler(event, FakeLambdaContext()))
 
     yield _deliver
-    webhook_container.get_webhook_container.cache_clear()
+    handler.get_webhook_container.cache_clear()
 
 
 @pytest.fixture
@@ -197,10 +194,9 @@ def reconcile(
     settings_env: dict[str, str], terra: responses.RequestsMock, sleeps: list[float], monkeypatch: pytest.MonkeyPatch
 ) -> Callable[..., dict[str, Any]]:
     """The scheduled function's real handler; only the Retry-After sleep is replaced."""
-    from terra_connect.api import reconciler_container  # noqa: PLC0415 - after the environment is set
+    from terra_connect.entrypoints import reconcile as handler  # noqa: PLC0415 - after the environment is set
 
-    handler = importlib.import_module("terra_connect.api.reconcile_handler")
-    wired = reconciler_container.build_reconciler_container(os.environ, sleep=sleeps.append)
+    wired = handler.build_reconciler_container(os.environ, sleep=sleeps.append)
     monkeypatch.setattr(handler, "get_reconciler_container", lambda: wired)
 
     def _run(event: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -213,19 +209,18 @@ def reconcile(
 @pytest.fixture
 def publish(settings_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., dict[str, Any]]]:
     """The events function's real handler, publishing to a bus in the emulated AWS."""
-    from terra_connect.lifecycle_events import publisher  # noqa: PLC0415 - after the environment is set
-
     boto3.client("events").create_event_bus(Name="terra-connect-events")
     monkeypatch.setenv("EVENT_BUS_NAME", "terra-connect-events")
-    publisher.get_events_container.cache_clear()
-    handler = importlib.import_module("terra_connect.api.events_handler")
+    from terra_connect.entrypoints import lifecycle_events as handler  # noqa: PLC0415 - after the environment is set
+
+    handler.get_events_container.cache_clear()
 
     def _publish(event: dict[str, Any]) -> dict[str, Any]:
         result: dict[str, Any] = handler.lambda_handler(event, FakeLambdaContext())
         return result
 
     yield _publish
-    publisher.get_events_container.cache_clear()
+    handler.get_events_container.cache_clear()
 
 
 @pytest.fixture

@@ -121,7 +121,7 @@ def test_the_widget_is_prefilled_with_the_callers_connected_users(
 def test_the_legacy_endpoint_is_not_prefilled(
     invoke: Callable[..., ApiAnswer], deliver: Deliver, terra: responses.RequestsMock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from terra_connect.api import container  # noqa: PLC0415
+    from terra_connect.entrypoints import api as container  # noqa: PLC0415
     from terra_connect.http import dependencies  # noqa: PLC0415
 
     connect(deliver, "tu-1")

@@ -12,8 +12,8 @@ import boto3
 import pytest
 import responses
 
-from terra_connect.connections.dynamodb import stream_change
 from terra_connect.lifecycle_events.publisher import EventsContainer, publish_records
+from terra_connect.lifecycle_events.stream import stream_change
 from tests.support.builders import (
     SUBJECT,
     ApiAnswer,
@@ -255,7 +255,7 @@ def test_the_operator_erases_a_user_without_a_token(
 ) -> None:
     import importlib  # noqa: PLC0415
 
-    handler = importlib.import_module("terra_connect.api.reconcile_handler")
+    handler = importlib.import_module("terra_connect.entrypoints.reconcile")
     deliver(auth("tu-1", sent=int(time.time()) - 60))
     terra_lists(terra, terra_user("tu-1"))
     terra.delete(DEAUTH_URL, json={"status": "success"})

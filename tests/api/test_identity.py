@@ -44,7 +44,7 @@ def test_reference_id_comes_from_token_not_body(
 def test_the_identity_claim_is_configurable(
     invoke: Callable[..., ApiAnswer], terra: responses.RequestsMock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from terra_connect.api import container  # noqa: PLC0415
+    from terra_connect.entrypoints import api as container  # noqa: PLC0415
     from terra_connect.http import dependencies  # noqa: PLC0415
 
     monkeypatch.setenv("REFERENCE_ID_CLAIM", "user_id")

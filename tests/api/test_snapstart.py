@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 import responses
 
-from terra_connect.api import container, webhook_container
 from terra_connect.http import dependencies
 from terra_connect.platform import snapstart
 from tests.support.builders import SIGNING_SECRET, ApiAnswer, AwsCalls, api_event, terra_user, webhook_event
@@ -76,7 +75,9 @@ def test_after_restore_reseeds_the_random_generator() -> None:
 
 
 def test_init_reads_no_secret_and_the_snapshot_keeps_none(settings_env: dict[str, str], aws_calls: AwsCalls) -> None:
-    wired = container.build_container(settings_env | {"AWS_DEFAULT_REGION": "us-east-1"})
+    from terra_connect.entrypoints import api  # noqa: PLC0415 - importing an entry module builds it: after the env
+
+    wired = api.build_container(settings_env | {"AWS_DEFAULT_REGION": "us-east-1"})
 
     assert aws_calls.operations == []  # building the container calls nothing
     wired.credentials.get()
@@ -126,8 +127,10 @@ def test_the_webhook_function_forgets_its_signing_secret_before_a_snapshot(
     event = {"type": "auth", "status": "success", "user": terra_user("u-snap"), "reference_id": "user-1"}
     assert deliver(webhook_event(event, secret=SIGNING_SECRET)).status == 200
 
+    from terra_connect.entrypoints import webhook  # noqa: PLC0415 - importing an entry module builds it: after the env
+
     runtime_hooks.before.clear()
-    snapstart.register(lambda: webhook_container.get_webhook_container().before_snapshot())
+    snapstart.register(lambda: webhook.get_webhook_container().before_snapshot())
     runtime_hooks.snapshot_and_restore()
 
     assert deliver(webhook_event(event, secret=SIGNING_SECRET)).status == 200

@@ -117,7 +117,7 @@ def test_the_sdk_options_are_strict_booleans(
 def test_the_stacks_apple_and_samsung_app_urls_are_sent_to_the_current_endpoint(
     invoke: Callable[..., ApiAnswer], terra: responses.RequestsMock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from terra_connect.api import container  # noqa: PLC0415
+    from terra_connect.entrypoints import api as container  # noqa: PLC0415
     from terra_connect.http import dependencies  # noqa: PLC0415
 
     monkeypatch.setenv("APPLE_APP_URL", "myapp://terra/apple")
@@ -178,7 +178,7 @@ def test_the_request_id_is_the_correlation_id(invoke: Callable[..., ApiAnswer], 
 def test_the_deployed_wiring_serves_a_request(
     invoke: Callable[..., ApiAnswer], terra: responses.RequestsMock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from terra_connect.api import container  # noqa: PLC0415
+    from terra_connect.entrypoints import api as container  # noqa: PLC0415
     from terra_connect.http import dependencies  # noqa: PLC0415
 
     monkeypatch.setattr(dependencies, "services", container.get_container)  # the container the Lambda builds
@@ -196,7 +196,7 @@ def test_an_unexpected_error_is_a_500_problem_that_hides_the_message(
     function_logs: io.StringIO,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from terra_connect.api import container  # noqa: PLC0415
+    from terra_connect.entrypoints import api as container  # noqa: PLC0415
     from terra_connect.http import dependencies  # noqa: PLC0415
 
     class Broken:

@@ -41,7 +41,7 @@ def test_runtime_is_python313_on_arm64_by_default_with_x86_option() -> None:
     assert function_globals["Architectures"] == [{"Ref": "Architecture"}]
     assert template["Parameters"]["Architecture"]["Default"] == "arm64"
     assert set(template["Parameters"]["Architecture"]["AllowedValues"]) == {"arm64", "x86_64"}
-    assert api_function()["Handler"] == "terra_connect.api.handler.lambda_handler"
+    assert api_function()["Handler"] == "terra_connect.entrypoints.api.lambda_handler"
     assert function_globals["CodeUri"] == "functions/"
     assert all("CodeUri" not in f["Properties"] for f in resources_of_type("AWS::Serverless::Function").values())
 

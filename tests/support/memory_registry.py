@@ -9,18 +9,13 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from terra_connect.connections.ports import RegistryStore
 from terra_connect.connections.records import Change, StoredRules, StoredUser
 from terra_connect.connections.vocabulary import AuthAttempt, Connection, EndReason, HistoryEntry
-from terra_connect.domain.ports import (
-    Erasure,
-    ErasureScope,
-    ReconciliationCursor,
-    RegistryStore,
-    ScanPage,
-    SyncClaim,
-)
+from terra_connect.erasure.ports import Erasure, ErasureScope
 from terra_connect.kernel.deadline import Deadline
 from terra_connect.kernel.errors import RegistryRejected
+from terra_connect.sync.ports import ReconciliationCursor, ScanPage, SyncClaim
 
 
 @dataclass

@@ -31,7 +31,7 @@ def test_prune_removes_what_was_never_loaded_and_keeps_the_rest(tmp_path: Path) 
         "idna/core.py",
         "idna/__pycache__/core.cpython-313.pyc",
         "aws_lambda_powertools/logging/__init__.py",
-        "terra_connect/api/handler.py",  # the function's own code is never pruned
+        "terra_connect/entrypoints/api.py",  # the function's own code is never pruned
         "requests/sessions.py",  # outside the audited packages only the listed modules go
         "charset_normalizer/api.py",
         "idna-3.20.dist-info/licenses/LICENSE.md",
@@ -63,7 +63,7 @@ def test_the_rule_by_package() -> None:
     assert not is_pruned_module("aws_lambda_powertools.logging", LOADED)
     assert not is_pruned_module("requests.adapters", LOADED)  # not audited: kept unless listed
     assert is_pruned_module("requests.help", LOADED)
-    assert not is_pruned_module("terra_connect.api.handler", LOADED)
+    assert not is_pruned_module("terra_connect.entrypoints.api", LOADED)
     assert "terra_connect" not in AUDITED_PACKAGES
     assert all(module.split(".")[0] in ARTIFACT_PACKAGES for module in PRUNED_MODULES)
 
@@ -105,10 +105,10 @@ def test_the_functions_import_only_what_the_artifact_ships_or_the_runtime_provid
     """pydantic in particular: the API function validates with it; the other functions never import it."""
     env_vars = json.loads((ROOT / "events" / "env.json").read_text())
     handlers = {
-        "ApiFunction": "terra_connect.api.handler",
-        "WebhookFunction": "terra_connect.api.webhook_handler",
-        "ReconcileFunction": "terra_connect.api.reconcile_handler",
-        "EventsFunction": "terra_connect.api.events_handler",
+        "ApiFunction": "terra_connect.entrypoints.api",
+        "WebhookFunction": "terra_connect.entrypoints.webhook",
+        "ReconcileFunction": "terra_connect.entrypoints.reconcile",
+        "EventsFunction": "terra_connect.entrypoints.lifecycle_events",
     }
     for function, module in handlers.items():
         env = {

@@ -85,17 +85,13 @@ def test_no_local_aws_endpoint_by_default() -> None:
 
 
 def test_a_bad_setting_fails_the_cold_start(monkeypatch: pytest.MonkeyPatch) -> None:
-    from terra_connect.api.container import get_container  # noqa: PLC0415
-
     for name in VALID:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("TERRA_WIDGET_SESSION_URL", "https://evil.example/steal-keys")
-    get_container.cache_clear()
-    monkeypatch.delitem(sys.modules, "terra_connect.api.handler", raising=False)
+    monkeypatch.delitem(sys.modules, "terra_connect.entrypoints.api", raising=False)  # a fresh module, a fresh cache
 
     with pytest.raises(SettingsError, match="TERRA_WIDGET_SESSION_URL"):
-        importlib.import_module("terra_connect.api.handler")
-    get_container.cache_clear()
+        importlib.import_module("terra_connect.entrypoints.api")
 
 
 def test_the_webhook_function_needs_only_the_secret_and_the_table() -> None:

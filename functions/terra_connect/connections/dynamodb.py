@@ -24,33 +24,52 @@ and an expiry, nothing else. The erasure marker is keyed by a hash of the refere
 holds Terra user ids only. A write that names an owner checks, in its transaction, that the owner's erasure marker
 is still the one read, so no fact from before an erasure lands after the erasure has read the registry.
 
-The table's stream (NEW_AND_OLD_IMAGES) feeds the lifecycle events (lifecycle_events/events.py): `stream_change` reads
-what a record's write changed for its owners, a failed attempt, and an outbox item.
+The table's stream (NEW_AND_OLD_IMAGES) feeds the lifecycle events (lifecycle_events/events.py): its
+`stream_change` (lifecycle_events/stream.py) reads what a record's write changed for its owners, a failed attempt,
+and an outbox item. The key helpers and the item codec every adapter shares are in connections/table.py, the
+conversion of the first layout's items in connections/legacy.py.
 """
 
 import hashlib
 import json
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from terra_connect.connections.legacy import LEGACY_CONNECTION, legacy_change
 from terra_connect.connections.records import (
-    Binding,
-    Change,
-    Ending,
     ReauthRules,
-    Standing,
     StoredRules,
     StoredUser,
-    UserRecord,
-    at_time,
-    ended,
-    seen_alive,
-    stamp,
+)
+from terra_connect.connections.table import (
+    CLIENT_CONFIG,
+    ERASING,
+    HISTORY,
+    LIVE,
+    OUTBOX,
+    OUTBOX_RETENTION,
+    RECORD,
+    SDK_TOKEN,
+    UNVERIFIED,
+    Item,
+    Key,
+    attempt_of,
+    attempt_order,
+    connection_of,
+    encode_record,
+    erased_key,
+    erasure_of,
+    from_seconds,
+    item_key,
+    number,
+    optional_int,
+    owner_pk,
+    stored_user_of,
+    text,
+    user_key,
 )
 from terra_connect.connections.vocabulary import (
     AuthAttempt,
@@ -58,24 +77,17 @@ from terra_connect.connections.vocabulary import (
     ConnectionStatus,
     EndReason,
     HistoryEntry,
-    TerraUser,
 )
-from terra_connect.domain.ports import Erasure, ErasureScope, ReconciliationCursor, ScanPage, SyncClaim
+from terra_connect.erasure.ports import Erasure, ErasureScope
 from terra_connect.kernel.deadline import Deadline
 from terra_connect.kernel.errors import ConfigurationError, RegistryRejected, RegistryUnavailable
-from terra_connect.lifecycle_events.events import attempt_events, user_events
 from terra_connect.platform.aws_clients import aws_client
+from terra_connect.sync.ports import ReconciliationCursor, ScanPage, SyncClaim
 
 MAX_CONFLICT_RETRIES = 8  # concurrent writers of one item are rare and short: a few rereads settle them
-CLIENT_CONFIG = Config(connect_timeout=1, read_timeout=2, retries={"mode": "standard", "max_attempts": 3})
 DELIVERY_RETENTION = timedelta(days=7)
 MAX_BATCH_GET = 100
-_RECORD = "record"
-_LIVE, _HISTORY, _SDK_TOKEN, _UNVERIFIED = "live#", "hist#", "sdk-token#", "unverified#"
-_ERASING, _OUTBOX = "erasing", "outbox#"
-OUTBOX_RETENTION = timedelta(days=1)  # a backstop: the events function deletes each outbox item it published
 MAX_TRANSACT = 100
-_LEGACY_CONNECTION = "user#"  # the first layout: pk = reference_id, sk = "user#<id>"
 _CONFLICTS = frozenset({"ConditionalCheckFailed", "TransactionConflict"})
 _OUTAGES = frozenset(
     {
@@ -88,35 +100,6 @@ _OUTAGES = frozenset(
         "ProvisionedThroughputExceeded",
     }
 )
-_SEPARATOR = "\x00"  # sorts before every character an attempt's fields can hold
-
-Key = tuple[str, str]
-Item = dict[str, Any]
-
-
-def _s(value: str) -> dict[str, str]:
-    return {"S": value}
-
-
-def _n(value: int) -> dict[str, str]:
-    return {"N": str(value)}
-
-
-def _owner_pk(reference_id: str) -> str:
-    return f"owner#{reference_id}"
-
-
-def _user_key(terra_user_id: str) -> dict[str, dict[str, str]]:
-    return {"pk": _s(f"terra-user#{terra_user_id}"), "sk": _s(_RECORD)}
-
-
-def _key(pk: str, sk: str) -> dict[str, dict[str, str]]:
-    return {"pk": _s(pk), "sk": _s(sk)}
-
-
-def _erased_key(reference_id: str) -> dict[str, dict[str, str]]:
-    digest = hashlib.sha256(reference_id.encode("utf-8", "surrogatepass")).hexdigest()
-    return _key(f"erased#{digest}", "erased")
 
 
 class DynamoDBRegistryStore:
@@ -142,20 +125,20 @@ class DynamoDBRegistryStore:
     # --- records ---
 
     def user(self, terra_user_id: str) -> StoredUser | None:
-        item = self._call("get_item", Key=_user_key(terra_user_id), ConsistentRead=True).get("Item")
-        return _stored_user(item) if item else None
+        item = self._call("get_item", Key=user_key(terra_user_id), ConsistentRead=True).get("Item")
+        return stored_user_of(item) if item else None
 
     def users(self, terra_user_ids: Sequence[str]) -> dict[str, StoredUser]:
         found: dict[str, StoredUser] = {}
         unique = list(dict.fromkeys(terra_user_ids))
         for start in range(0, len(unique), MAX_BATCH_GET):
-            keys = [_user_key(uid) for uid in unique[start : start + MAX_BATCH_GET]]
+            keys = [user_key(uid) for uid in unique[start : start + MAX_BATCH_GET]]
             for _ in range(5):
                 answer = self._call(
                     "batch_get_item", RequestItems={self._table: {"Keys": keys, "ConsistentRead": True}}
                 )
                 for item in answer.get("Responses", {}).get(self._table, []):
-                    stored = _stored_user(item)
+                    stored = stored_user_of(item)
                     found[stored.record.terra_user_id] = stored
                 keys = answer.get("UnprocessedKeys", {}).get(self._table, {}).get("Keys", [])
                 if not keys:
@@ -176,10 +159,10 @@ class DynamoDBRegistryStore:
             condition: Item = (
                 {"ConditionExpression": "attribute_not_exists(pk)"}
                 if erased_at is None
-                else {"ConditionExpression": "erased_at = :at", "ExpressionAttributeValues": {":at": _n(erased_at)}}
+                else {"ConditionExpression": "erased_at = :at", "ExpressionAttributeValues": {":at": number(erased_at)}}
             )
             operations.append(
-                {"ConditionCheck": {"TableName": self._table, "Key": _erased_key(reference_id), **condition}}
+                {"ConditionCheck": {"TableName": self._table, "Key": erased_key(reference_id), **condition}}
             )
         if rules is not None:
             owner, version = rules
@@ -187,7 +170,7 @@ class DynamoDBRegistryStore:
                 {
                     "ConditionCheck": {
                         "TableName": self._table,
-                        **self._version_condition(_key(_owner_pk(owner), "rules"), version),
+                        **self._version_condition(item_key(owner_pk(owner), "rules"), version),
                     }
                 }
             )
@@ -197,33 +180,33 @@ class DynamoDBRegistryStore:
             if before.get(key) != item:
                 operations.append({"Put": {"TableName": self._table, "Item": item}})
         for key in before.keys() - after.keys():
-            operations.append({"Delete": {"TableName": self._table, "Key": _key(*key)}})
+            operations.append({"Delete": {"TableName": self._table, "Key": item_key(*key)}})
         return self._transact(operations)
 
     def _record_put(self, user: StoredUser, previous: StoredUser | None) -> Item:
         record, standing = user.record, user.standing
         item: Item = {
-            **_user_key(record.terra_user_id),
-            "version": _n(user.version),
-            "record": _s(_encode_record(record)),
+            **user_key(record.terra_user_id),
+            "version": number(user.version),
+            "record": text(encode_record(record)),
         }
         if user.erased_at is not None:
             # A tombstone: nothing but the id, kept as long as late deliveries about it may come, then gone.
-            item["erased_at"] = _n(user.erased_at)
-            item["expires_at"] = _n(user.erased_at // 1000 + self._retention)
+            item["erased_at"] = number(user.erased_at)
+            item["expires_at"] = number(user.erased_at // 1000 + self._retention)
         else:
             if standing.status is not None:
-                item["status"] = _s(standing.status.value)
+                item["status"] = text(standing.status.value)
             if standing.reason is not None:
-                item["reason"] = _s(standing.reason.value)
+                item["reason"] = text(standing.reason.value)
             if standing.at is not None:
-                item["standing_at"] = _n(standing.at)
+                item["standing_at"] = number(standing.at)
             if record.owner is not None:
-                item["owner"] = _s(record.owner)
+                item["owner"] = text(record.owner)
             # Ended and ownerless records are kept for the retention: long enough to refuse late deliveries about
             # them (Terra retries for about 9 hours), then they go.
             if (standing.is_final or record.owner is None) and record.updated_at is not None:
-                item["expires_at"] = _n(record.updated_at // 1000 + self._retention)
+                item["expires_at"] = number(record.updated_at // 1000 + self._retention)
         return {
             "TableName": self._table,
             "Item": item,
@@ -236,7 +219,7 @@ class DynamoDBRegistryStore:
             if version == 0
             else {
                 "ConditionExpression": "version = :version",
-                "ExpressionAttributeValues": {":version": _n(version)},
+                "ExpressionAttributeValues": {":version": number(version)},
             }
         )
         return {**({"Key": key} if key else {}), **condition}
@@ -256,36 +239,36 @@ class DynamoDBRegistryStore:
     @staticmethod
     def _live_item(connection: Connection) -> Item:
         item: Item = {
-            **_key(_owner_pk(connection.reference_id), _LIVE + connection.terra_user_id),
-            "terra_user_id": _s(connection.terra_user_id),
-            "provider": _s(connection.provider),
-            "status": _s(connection.status.value),
-            "scopes": {"L": [_s(scope) for scope in connection.scopes]},
+            **item_key(owner_pk(connection.reference_id), LIVE + connection.terra_user_id),
+            "terra_user_id": text(connection.terra_user_id),
+            "provider": text(connection.provider),
+            "status": text(connection.status.value),
+            "scopes": {"L": [text(scope) for scope in connection.scopes]},
         }
         if connection.active is not None:
             item["active"] = {"BOOL": connection.active}
         if connection.connected_at is not None:
-            item["connected_at"] = _n(int(connection.connected_at.timestamp()))
+            item["connected_at"] = number(int(connection.connected_at.timestamp()))
         if connection.updated_at is not None:
-            item["updated_at"] = _n(int(connection.updated_at.timestamp()))
+            item["updated_at"] = number(int(connection.updated_at.timestamp()))
         return item
 
     def _history_item(self, entry: HistoryEntry) -> Item:
         at = int(entry.at.timestamp())
         return {
-            **_key(_owner_pk(entry.reference_id), _HISTORY + entry.terra_user_id),
-            "terra_user_id": _s(entry.terra_user_id),
-            "provider": _s(entry.provider),
-            "status": _s(entry.status.value),
-            "reason": _s(entry.reason),
-            "at": _n(at),
-            "expires_at": _n(at + self._retention),
+            **item_key(owner_pk(entry.reference_id), HISTORY + entry.terra_user_id),
+            "terra_user_id": text(entry.terra_user_id),
+            "provider": text(entry.provider),
+            "status": text(entry.status.value),
+            "reason": text(entry.reason),
+            "at": number(at),
+            "expires_at": number(at + self._retention),
         }
 
     # --- reauth rules ---
 
     def rules(self, reference_id: str) -> StoredRules:
-        item = self._call("get_item", Key=_key(_owner_pk(reference_id), "rules"), ConsistentRead=True).get("Item")
+        item = self._call("get_item", Key=item_key(owner_pk(reference_id), "rules"), ConsistentRead=True).get("Item")
         if not item:
             return StoredRules()
         entries = json.loads(item["rules"]["S"])
@@ -293,9 +276,9 @@ class DynamoDBRegistryStore:
 
     def save_rules(self, reference_id: str, rules: StoredRules, previous_version: int, fact_at: int) -> bool:
         item = {
-            **_key(_owner_pk(reference_id), "rules"),
-            "rules": _s(json.dumps([list(entry) for entry in rules.rules.entries])),
-            "version": _n(rules.version),
+            **item_key(owner_pk(reference_id), "rules"),
+            "rules": text(json.dumps([list(entry) for entry in rules.rules.entries])),
+            "version": number(rules.version),
         }
         condition = self._version_condition(None, previous_version)
         return self._transact(
@@ -310,27 +293,27 @@ class DynamoDBRegistryStore:
         return {
             "ConditionCheck": {
                 "TableName": self._table,
-                "Key": _erased_key(reference_id),
+                "Key": erased_key(reference_id),
                 "ConditionExpression": "attribute_not_exists(pk) OR erased_at <= :at",
-                "ExpressionAttributeValues": {":at": _n(at)},
+                "ExpressionAttributeValues": {":at": number(at)},
             }
         }
 
     def rule_candidates(self, reference_id: str, provider: str) -> list[str]:
-        values = {":p": _s(provider)}
-        live = self._query(reference_id, _LIVE, filter_expression="provider = :p", values=values)
+        values = {":p": text(provider)}
+        live = self._query(reference_id, LIVE, filter_expression="provider = :p", values=values)
         replaced = self._query(
             reference_id,
-            _HISTORY,
+            HISTORY,
             filter_expression="provider = :p AND reason = :r",
-            values={**values, ":r": _s(EndReason.REPLACED_UNNAMED.value)},
+            values={**values, ":r": text(EndReason.REPLACED_UNNAMED.value)},
         )
         return [item["terra_user_id"]["S"] for item in (*live, *replaced)]
 
     # --- what owners see ---
 
     def live_connections(self, reference_id: str, deadline: Deadline) -> list[Connection]:
-        return [_connection(reference_id, item) for item in self._query(reference_id, _LIVE, deadline=deadline)]
+        return [connection_of(reference_id, item) for item in self._query(reference_id, LIVE, deadline=deadline)]
 
     def history(self, reference_id: str) -> list[HistoryEntry]:
         return [
@@ -340,9 +323,9 @@ class DynamoDBRegistryStore:
                 provider=item["provider"]["S"],
                 status=ConnectionStatus(item["status"]["S"]),
                 reason=item["reason"]["S"],
-                at=_from_seconds(item["at"]["N"]),
+                at=from_seconds(item["at"]["N"]),
             )
-            for item in self._query(reference_id, _HISTORY)
+            for item in self._query(reference_id, HISTORY)
         ]
 
     def _query(
@@ -358,11 +341,11 @@ class DynamoDBRegistryStore:
         condition = "pk = :pk AND begins_with(sk, :prefix)" if prefix else "pk = :pk"
         request: Item = {
             "KeyConditionExpression": condition,
-            "ExpressionAttributeValues": {":pk": _s(_owner_pk(reference_id)), **(values or {})},
+            "ExpressionAttributeValues": {":pk": text(owner_pk(reference_id)), **(values or {})},
             "ConsistentRead": True,
         }
         if prefix:
-            request["ExpressionAttributeValues"][":prefix"] = _s(prefix)
+            request["ExpressionAttributeValues"][":prefix"] = text(prefix)
         if filter_expression:
             request["FilterExpression"] = filter_expression
         if self._page_limit:
@@ -381,16 +364,16 @@ class DynamoDBRegistryStore:
 
     def record_attempt(self, reference_id: str, attempt: AuthAttempt) -> None:
         item: Item = {
-            **_key(_owner_pk(reference_id), "attempt"),
-            "status": _s(attempt.status),
-            "order": _s(_attempt_order(attempt)),
+            **item_key(owner_pk(reference_id), "attempt"),
+            "status": text(attempt.status),
+            "order": text(attempt_order(attempt)),
         }
         if attempt.provider:
-            item["provider"] = _s(attempt.provider)
+            item["provider"] = text(attempt.provider)
         if attempt.reason:
-            item["reason"] = _s(attempt.reason)
+            item["reason"] = text(attempt.reason)
         if attempt.at:
-            item["at"] = _n(int(attempt.at.timestamp()))
+            item["at"] = number(int(attempt.at.timestamp()))
         # Only a later attempt replaces the stored one, so a late delivery cannot overwrite a newer outcome, and
         # only one from after the owner's latest erasure started, so a late delivery cannot recreate it.
         self._transact(
@@ -409,67 +392,67 @@ class DynamoDBRegistryStore:
         )
 
     def last_attempt(self, reference_id: str) -> AuthAttempt | None:
-        item = self._call("get_item", Key=_key(_owner_pk(reference_id), "attempt"), ConsistentRead=True).get("Item")
-        return _attempt(item) if item else None
+        item = self._call("get_item", Key=item_key(owner_pk(reference_id), "attempt"), ConsistentRead=True).get("Item")
+        return attempt_of(item) if item else None
 
     def already_processed(self, delivery_id: str) -> bool:
         return "Item" in self._call("get_item", Key=_delivery_key(delivery_id), ProjectionExpression="pk")
 
     def mark_processed(self, delivery_id: str, at: datetime) -> None:
         expires = int((at + DELIVERY_RETENTION).timestamp())
-        self._call("put_item", Item={**_delivery_key(delivery_id), "expires_at": _n(expires)})
+        self._call("put_item", Item={**_delivery_key(delivery_id), "expires_at": number(expires)})
 
     def record_sdk_token(self, reference_id: str, issued_at: int, keep_until: int) -> None:
         item = {
-            **_key(_owner_pk(reference_id), f"{_SDK_TOKEN}{issued_at:015d}"),
-            "issued_at": _n(issued_at),
-            "expires_at": _n(keep_until // 1000),
+            **item_key(owner_pk(reference_id), f"{SDK_TOKEN}{issued_at:015d}"),
+            "issued_at": number(issued_at),
+            "expires_at": number(keep_until // 1000),
         }
         self._call("put_item", Item=item)
 
     def sdk_tokens_issued(self, reference_id: str) -> list[int]:
-        return [int(item["issued_at"]["N"]) for item in self._query(reference_id, _SDK_TOKEN)]
+        return [int(item["issued_at"]["N"]) for item in self._query(reference_id, SDK_TOKEN)]
 
     def record_unverified(self, reference_id: str, terra_user_id: str, provider: str, at: int) -> None:
         item = {
-            **_key(_owner_pk(reference_id), f"{_UNVERIFIED}{terra_user_id}"),
-            "terra_user_id": _s(terra_user_id),
-            "provider": _s(provider),
-            "at": _n(at // 1000),
-            "expires_at": _n(at // 1000 + self._retention),
+            **item_key(owner_pk(reference_id), f"{UNVERIFIED}{terra_user_id}"),
+            "terra_user_id": text(terra_user_id),
+            "provider": text(provider),
+            "at": number(at // 1000),
+            "expires_at": number(at // 1000 + self._retention),
         }
         self._transact([{"Put": {"TableName": self._table, "Item": item}}, self._not_erased_since(reference_id, at)])
 
     def was_unverified(self, reference_id: str, terra_user_id: str) -> bool:
-        key = _key(_owner_pk(reference_id), f"{_UNVERIFIED}{terra_user_id}")
+        key = item_key(owner_pk(reference_id), f"{UNVERIFIED}{terra_user_id}")
         return "Item" in self._call("get_item", Key=key, ConsistentRead=True, ProjectionExpression="pk")
 
     def claim_sync(self, reference_id: str, now: int, min_interval: int) -> SyncClaim:
-        key = _key(_owner_pk(reference_id), "sync")
+        key = item_key(owner_pk(reference_id), "sync")
         try:
             answer = self._raw(
                 "update_item",
                 Key=key,
                 UpdateExpression="SET claimed_at = :now",
                 ConditionExpression="attribute_not_exists(claimed_at) OR claimed_at <= :cutoff",
-                ExpressionAttributeValues={":now": _n(now), ":cutoff": _n(now - min_interval)},
+                ExpressionAttributeValues={":now": number(now), ":cutoff": number(now - min_interval)},
                 ReturnValues="ALL_NEW",
             )
         except ClientError as error:
             if _code(error) != "ConditionalCheckFailedException":
                 raise self._translate(error) from None
             item = self._call("get_item", Key=key, ConsistentRead=True).get("Item", {})
-            return SyncClaim(False, _optional_int(item, "synced_at"), _optional_int(item, "claimed_at"))
-        return SyncClaim(True, _optional_int(answer.get("Attributes", {}), "synced_at"))
+            return SyncClaim(False, optional_int(item, "synced_at"), optional_int(item, "claimed_at"))
+        return SyncClaim(True, optional_int(answer.get("Attributes", {}), "synced_at"))
 
     def release_sync(self, reference_id: str, claimed_at: int) -> None:
         try:
             self._raw(
                 "update_item",
-                Key=_key(_owner_pk(reference_id), "sync"),
+                Key=item_key(owner_pk(reference_id), "sync"),
                 UpdateExpression="REMOVE claimed_at",
                 ConditionExpression="claimed_at = :claimed",
-                ExpressionAttributeValues={":claimed": _n(claimed_at)},
+                ExpressionAttributeValues={":claimed": number(claimed_at)},
             )
         except ClientError as error:
             if _code(error) != "ConditionalCheckFailedException":  # another sync claimed since: its claim stands
@@ -478,9 +461,9 @@ class DynamoDBRegistryStore:
     def finish_sync(self, reference_id: str, now: int) -> None:
         self._call(
             "update_item",
-            Key=_key(_owner_pk(reference_id), "sync"),
+            Key=item_key(owner_pk(reference_id), "sync"),
             UpdateExpression="SET synced_at = :now",
-            ExpressionAttributeValues={":now": _n(now)},
+            ExpressionAttributeValues={":now": number(now)},
         )
 
     # --- reconciliation ---
@@ -491,10 +474,10 @@ class DynamoDBRegistryStore:
             "FilterExpression": "sk = :record OR ((begins_with(sk, :legacy) OR sk = :attempt) "
             "AND NOT begins_with(pk, :owner))",
             "ExpressionAttributeValues": {
-                ":record": _s(_RECORD),
-                ":legacy": _s(_LEGACY_CONNECTION),
-                ":attempt": _s("attempt"),
-                ":owner": _s("owner#"),
+                ":record": text(RECORD),
+                ":legacy": text(LEGACY_CONNECTION),
+                ":attempt": text("attempt"),
+                ":owner": text("owner#"),
             },
         }
         if cursor:
@@ -502,10 +485,10 @@ class DynamoDBRegistryStore:
         page = self._call("scan", **request)
         users, legacy = [], []
         for item in page.get("Items", []):
-            if item["sk"]["S"] == _RECORD:
-                users.append(_stored_user(item))
+            if item["sk"]["S"] == RECORD:
+                users.append(stored_user_of(item))
             else:
-                legacy.append((json.dumps({"pk": item["pk"], "sk": item["sk"]}), _legacy_change(item)))
+                legacy.append((json.dumps({"pk": item["pk"], "sk": item["sk"]}), legacy_change(item)))
         after = page.get("LastEvaluatedKey")
         return ScanPage(tuple(users), tuple(legacy), json.dumps(after) if after else None)
 
@@ -513,12 +496,12 @@ class DynamoDBRegistryStore:
         self._call("delete_item", Key=json.loads(token))
 
     def reconciliation_cursor(self) -> ReconciliationCursor | None:
-        item = self._call("get_item", Key=_key("reconciliation", "cursor"), ConsistentRead=True).get("Item")
+        item = self._call("get_item", Key=item_key("reconciliation", "cursor"), ConsistentRead=True).get("Item")
         return ReconciliationCursor(**json.loads(item["cursor"]["S"])) if item else None
 
     def save_reconciliation_cursor(self, cursor: ReconciliationCursor) -> None:
         state = {name: getattr(cursor, name) for name in ReconciliationCursor.__dataclass_fields__}
-        self._call("put_item", Item={**_key("reconciliation", "cursor"), "cursor": _s(json.dumps(state))})
+        self._call("put_item", Item={**item_key("reconciliation", "cursor"), "cursor": text(json.dumps(state))})
 
     # --- erasure ---
 
@@ -527,11 +510,11 @@ class DynamoDBRegistryStore:
         holds_data, pending = False, None
         for item in self._query(reference_id, ""):
             sk = item["sk"]["S"]
-            if sk == _ERASING:
-                pending = _erasure(reference_id, item)
+            if sk == ERASING:
+                pending = erasure_of(reference_id, item)
                 continue
             holds_data = True
-            if sk.startswith((_LIVE, _HISTORY, _UNVERIFIED)):
+            if sk.startswith((LIVE, HISTORY, UNVERIFIED)):
                 terra_user_ids.add(item["terra_user_id"]["S"])
         return ErasureScope(frozenset(terra_user_ids), holds_data, pending)
 
@@ -550,16 +533,16 @@ class DynamoDBRegistryStore:
         and its claims only grow, so the two are its version). Puts, not updates: the functions' roles write the
         table with transactions of Put, Delete and ConditionCheck items, and single puts."""
         for _ in range(MAX_CONFLICT_RETRIES):
-            item = self._call("get_item", Key=_erased_key(reference_id), ConsistentRead=True).get("Item")
+            item = self._call("get_item", Key=erased_key(reference_id), ConsistentRead=True).get("Item")
             started = int(item["erased_at"]["N"]) if item else None
             claims = frozenset(item.get("claims", {}).get("SS", [])) if item else frozenset()
             after, claimed = change(started, claims)
             if after is None or (after, claimed) == (started, claims):
                 return
             marker: Item = {
-                **_erased_key(reference_id),
-                "erased_at": _n(after),
-                "expires_at": _n(after // 1000 + self._retention),
+                **erased_key(reference_id),
+                "erased_at": number(after),
+                "expires_at": number(after // 1000 + self._retention),
             }
             if claimed:
                 marker["claims"] = {"SS": sorted(claimed)}
@@ -570,8 +553,8 @@ class DynamoDBRegistryStore:
                     "ConditionExpression": "erased_at = :at AND "
                     + ("size(claims) = :claims" if claims else "attribute_not_exists(claims)"),
                     "ExpressionAttributeValues": {
-                        ":at": _n(started),
-                        **({":claims": _n(len(claims))} if claims else {}),
+                        ":at": number(started),
+                        **({":claims": number(len(claims))} if claims else {}),
                     },
                 }
             if self._transact([{"Put": {"TableName": self._table, "Item": marker, **condition}}]):
@@ -579,7 +562,7 @@ class DynamoDBRegistryStore:
         raise RegistryUnavailable(log_context={"reason": "conflicting writes to an erasure marker"})
 
     def erasure_claims(self, reference_id: str) -> frozenset[str]:
-        item = self._call("get_item", Key=_erased_key(reference_id), ConsistentRead=True).get("Item", {})
+        item = self._call("get_item", Key=erased_key(reference_id), ConsistentRead=True).get("Item", {})
         return frozenset(item.get("claims", {}).get("SS", []))
 
     def begin_erasure(self, erasure: Erasure) -> Erasure:
@@ -589,10 +572,10 @@ class DynamoDBRegistryStore:
                     "Put": {
                         "TableName": self._table,
                         "Item": {
-                            **_key(_owner_pk(erasure.reference_id), _ERASING),
-                            "erasure_id": _s(erasure.id),
-                            "started_at": _n(erasure.started_at),
-                            "requested_by": _s(erasure.requested_by),
+                            **item_key(owner_pk(erasure.reference_id), ERASING),
+                            "erasure_id": text(erasure.id),
+                            "started_at": number(erasure.started_at),
+                            "requested_by": text(erasure.requested_by),
                         },
                         "ConditionExpression": "attribute_not_exists(pk)",
                     }
@@ -601,23 +584,23 @@ class DynamoDBRegistryStore:
         )
         if began:
             return erasure
-        key = _key(_owner_pk(erasure.reference_id), _ERASING)
+        key = item_key(owner_pk(erasure.reference_id), ERASING)
         item = self._call("get_item", Key=key, ConsistentRead=True).get("Item")
-        return _erasure(erasure.reference_id, item) if item else self.begin_erasure(erasure)
+        return erasure_of(erasure.reference_id, item) if item else self.begin_erasure(erasure)
 
     def erased_at(self, reference_id: str) -> int | None:
-        item = self._call("get_item", Key=_erased_key(reference_id), ConsistentRead=True).get("Item")
+        item = self._call("get_item", Key=erased_key(reference_id), ConsistentRead=True).get("Item")
         return int(item["erased_at"]["N"]) if item else None
 
     def delete_owner_data(self, reference_id: str, terra_user_ids: frozenset[str]) -> int:
         keys = []
         for item in self._query(reference_id, ""):
             sk = item["sk"]["S"]
-            if sk == _ERASING:
+            if sk == ERASING:
                 continue
-            if sk.startswith((_LIVE, _HISTORY)) and item["terra_user_id"]["S"] not in terra_user_ids:
+            if sk.startswith((LIVE, HISTORY)) and item["terra_user_id"]["S"] not in terra_user_ids:
                 continue  # a connection made while the erasure ran: its record owns the view
-            keys.append(_key(item["pk"]["S"], sk))
+            keys.append(item_key(item["pk"]["S"], sk))
         for start in range(0, len(keys), MAX_TRANSACT):
             chunk = keys[start : start + MAX_TRANSACT]
             self._transact([{"Delete": {"TableName": self._table, "Key": key}} for key in chunk])
@@ -626,19 +609,19 @@ class DynamoDBRegistryStore:
     def finish_erasure(self, erasure: Erasure, event: tuple[str, dict[str, Any]], claims: int) -> bool:
         detail_type, detail = event
         outbox = {
-            **_key(f"{_OUTBOX}{detail['id']}", "event"),
-            "detail_type": _s(detail_type),
-            "detail": _s(json.dumps(detail)),
-            "expires_at": _n(erasure.started_at // 1000 + int(OUTBOX_RETENTION.total_seconds())),
+            **item_key(f"{OUTBOX}{detail['id']}", "event"),
+            "detail_type": text(detail_type),
+            "detail": text(json.dumps(detail)),
+            "expires_at": number(erasure.started_at // 1000 + int(OUTBOX_RETENTION.total_seconds())),
         }
         return self._transact(
             [
                 {
                     "Delete": {
                         "TableName": self._table,
-                        "Key": _key(_owner_pk(erasure.reference_id), _ERASING),
+                        "Key": item_key(owner_pk(erasure.reference_id), ERASING),
                         "ConditionExpression": "erasure_id = :id",
-                        "ExpressionAttributeValues": {":id": _s(erasure.id)},
+                        "ExpressionAttributeValues": {":id": text(erasure.id)},
                     }
                 },
                 {"Put": {"TableName": self._table, "Item": outbox, "ConditionExpression": "attribute_not_exists(pk)"}},
@@ -646,9 +629,9 @@ class DynamoDBRegistryStore:
                     # Claims only grow: as many as were handled means none came meanwhile.
                     "ConditionCheck": {
                         "TableName": self._table,
-                        "Key": _erased_key(erasure.reference_id),
+                        "Key": erased_key(erasure.reference_id),
                         "ConditionExpression": "attribute_not_exists(claims) OR size(claims) = :claims",
-                        "ExpressionAttributeValues": {":claims": _n(claims)},
+                        "ExpressionAttributeValues": {":claims": number(claims)},
                     }
                 },
             ]
@@ -706,186 +689,4 @@ def _code(error: ClientError) -> str:
 def _delivery_key(delivery_id: str) -> dict[str, dict[str, str]]:
     # Hashed: Terra's trace ids have no documented length, and a key over 1 KB is refused.
     digest = hashlib.sha256(delivery_id.encode("utf-8", "surrogatepass")).hexdigest()
-    return _key(f"delivery#{digest}", "delivery")
-
-
-def _attempt_order(attempt: AuthAttempt) -> str:
-    """Compared as a string. The time is the seconds (12 digits, as items written before milliseconds were kept
-    hold them) followed by the milliseconds, so an earlier item's "<seconds><separator>" sorts before every attempt
-    of a later second and, within its own second, before any from this version: it stands for the start of it."""
-    milliseconds, status, provider, reason = attempt.order()
-    return _SEPARATOR.join((f"{milliseconds // 1000:012d}{milliseconds % 1000:03d}", status, provider, reason))
-
-
-def _connection(reference_id: str, item: Item) -> Connection:
-    return Connection(
-        reference_id=reference_id,
-        terra_user_id=item["terra_user_id"]["S"],
-        provider=item["provider"]["S"],
-        status=ConnectionStatus(item["status"]["S"]),
-        scopes=tuple(scope["S"] for scope in item.get("scopes", {}).get("L", [])),
-        active=item["active"]["BOOL"] if "active" in item else None,
-        connected_at=_from_seconds(item["connected_at"]["N"]) if "connected_at" in item else None,
-        updated_at=_from_seconds(item["updated_at"]["N"]) if "updated_at" in item else None,
-    )
-
-
-def _stored_user(item: Item) -> StoredUser:
-    """A Terra user's record item (as the client or the table's stream reads it)."""
-    record = _decode_record(item["pk"]["S"].removeprefix("terra-user#"), item["record"]["S"])
-    standing = Standing(
-        status=ConnectionStatus(item["status"]["S"]) if "status" in item else None,
-        reason=EndReason(item["reason"]["S"]) if "reason" in item else None,
-        at=int(item["standing_at"]["N"]) if "standing_at" in item else None,
-    )
-    erased_at = int(item["erased_at"]["N"]) if "erased_at" in item else None
-    return StoredUser(record, standing, int(item["version"]["N"]), erased_at)
-
-
-def _erasure(reference_id: str, item: Item) -> Erasure:
-    return Erasure(item["erasure_id"]["S"], reference_id, int(item["started_at"]["N"]), item["requested_by"]["S"])
-
-
-def _attempt(item: Item) -> AuthAttempt:
-    return AuthAttempt(
-        status=item["status"]["S"],
-        provider=item.get("provider", {}).get("S"),
-        reason=item.get("reason", {}).get("S"),
-        at=_from_seconds(item["at"]["N"]) if "at" in item else None,
-    )
-
-
-def stream_change(record: dict[str, Any]) -> tuple[tuple[str, dict[str, Any]], ...]:
-    """The lifecycle events (detail-type, detail) one stream record (NEW_AND_OLD_IMAGES) carries, in order; none
-    for the items subscribers never see (views, deliveries, tokens, markers)."""
-    change = record.get("dynamodb", {})
-    pk, sk = change["Keys"]["pk"]["S"], change["Keys"]["sk"]["S"]
-    old, new = change.get("OldImage"), change.get("NewImage")
-    if sk == _RECORD and pk.startswith("terra-user#"):
-        events = user_events(_stored_user(old) if old else None, _stored_user(new) if new else None)
-    elif sk == "attempt" and pk.startswith("owner#"):
-        before, after = (_attempt(image) if image else None for image in (old, new))
-        events = attempt_events(pk.removeprefix("owner#"), before, after)
-    elif outbox_key(record) is not None:
-        return ((new["detail_type"]["S"], json.loads(new["detail"]["S"])),)
-    else:
-        return ()
-    return tuple(event.entry() for event in events)
-
-
-def outbox_key(record: dict[str, Any]) -> dict[str, Any] | None:
-    """The key of the outbox item a stream record put there (to delete once published); None for anything else."""
-    change = record.get("dynamodb", {})
-    keys = change["Keys"]
-    if (
-        keys["pk"]["S"].startswith(_OUTBOX)
-        and keys["sk"]["S"] == "event"
-        and change.get("NewImage")
-        and not change.get("OldImage")
-    ):
-        return {"pk": keys["pk"], "sk": keys["sk"]}
-    return None
-
-
-class Outbox:
-    """Deletes the outbox items the events function published (it may delete nothing else: see template.yaml)."""
-
-    def __init__(self, table_name: str, *, endpoint_url: str | None = None) -> None:
-        self._table = table_name
-        self._client = aws_client("dynamodb", config=CLIENT_CONFIG, endpoint_url=endpoint_url)
-
-    def delete(self, key: dict[str, Any]) -> None:
-        """Best effort: an item left behind expires anyway (OUTBOX_RETENTION), and is never published twice
-        because only its insertion is an event."""
-        try:
-            self._client.delete_item(TableName=self._table, Key=key)
-        except (BotoCoreError, ClientError) as error:
-            raise RegistryUnavailable(log_context={"dynamodb_error": type(error).__name__}) from None
-
-
-def _encode_record(record: UserRecord) -> str:
-    document: dict[str, Any] = {
-        "provider": record.provider,
-        "owners": record.owners,
-        "live": record.live,
-        "first_seen": record.first_seen,
-        "last_alive": record.last_alive,
-        "ending": [record.ending.at, record.ending.reason.value] if record.ending else None,
-        "scopes_base": [record.scopes_base[0], list(record.scopes_base[1])] if record.scopes_base else None,
-        "scope_changes": record.scope_changes,
-        "active": record.active,
-        "successors": record.successors,
-        "created_at": record.created_at,
-        "binding": [record.binding.judged_by, record.binding.verdicts] if record.binding else None,
-    }
-    return json.dumps({name: value for name, value in document.items() if value not in (None, ())})
-
-
-def _decode_record(terra_user_id: str, text: str) -> UserRecord:
-    document: dict[str, Any] = json.loads(text)
-
-    def pair(name: str) -> Any:
-        value = document.get(name)
-        return (int(value[0]), value[1]) if value else None
-
-    ending = document.get("ending")
-    base = document.get("scopes_base")
-    binding = document.get("binding")  # absent from records written before bindings were kept
-    return UserRecord(
-        terra_user_id=terra_user_id,
-        provider=document.get("provider"),
-        owners=tuple((ref, int(links), int(at)) for ref, links, at in document.get("owners", [])),
-        live=pair("live"),
-        first_seen=document.get("first_seen"),
-        last_alive=document.get("last_alive"),
-        ending=Ending(int(ending[0]), EndReason(ending[1])) if ending else None,
-        scopes_base=(int(base[0]), tuple(base[1])) if base else None,
-        scope_changes=tuple(
-            (scope, int(at), bool(present)) for scope, at, present in document.get("scope_changes", [])
-        ),
-        active=pair("active"),
-        successors=tuple(document.get("successors", [])),
-        created_at=document.get("created_at"),
-        binding=Binding(int(binding[0]), tuple((ref, bool(allowed)) for ref, allowed in binding[1]))
-        if binding
-        else None,
-    )
-
-
-def _legacy_change(item: Item) -> Change:
-    """An item of the first layout (pk = reference_id) as the facts it holds, stamped with its own times."""
-    reference_id = item["pk"]["S"]
-    updated = _legacy_time(item.get("updated_at")) or _legacy_time(item.get("at")) or 0
-    if item["sk"]["S"] == "attempt":
-        attempt = AuthAttempt(
-            status=item["status"]["S"],
-            provider=item.get("provider", {}).get("S"),
-            reason=item.get("reason", {}).get("S"),
-            at=at_time(updated) if updated else None,
-        )
-        return Change(attempt=(reference_id, attempt))
-    user = TerraUser(
-        terra_user_id=item["sk"]["S"].removeprefix(_LEGACY_CONNECTION),
-        provider=item.get("provider", {}).get("S"),
-        reference_id=reference_id,
-        scopes=tuple(sorted(item.get("scopes", {}).get("SS", []))) or None,
-    )
-    status = ConnectionStatus(item.get("status", {}).get("S", ConnectionStatus.CONNECTED.value))
-    if not status.is_live:
-        reason = EndReason.REPLACED if status is ConnectionStatus.REPLACED else EndReason.DEAUTH
-        return Change(records=(ended(user, updated, reason),))
-    connected = _legacy_time(item.get("connected_at")) or updated
-    return Change(records=(replace(seen_alive(user, updated, status), first_seen=connected),))
-
-
-def _legacy_time(value: dict[str, str] | None) -> int | None:
-    text = (value or {}).get("S")
-    return stamp(datetime.fromisoformat(text)) if text else None
-
-
-def _optional_int(item: Item, name: str) -> int | None:
-    return int(item[name]["N"]) if name in item else None
-
-
-def _from_seconds(value: str) -> datetime:
-    return datetime.fromtimestamp(int(value), UTC)
+    return item_key(f"delivery#{digest}", "delivery")

@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
+from terra_connect.connections.ports import RegistryStore
 from terra_connect.connections.records import (
     ERASED_OWNER,
     Binding,
@@ -25,10 +26,10 @@ from terra_connect.connections.records import (
     without_owner,
 )
 from terra_connect.connections.vocabulary import AuthAttempt, Connection, EndReason, HistoryEntry, TerraUser
-from terra_connect.domain.ports import RegistryStore, SyncClaim
 from terra_connect.kernel.deadline import Deadline
 from terra_connect.kernel.errors import RegistryUnavailable
 from terra_connect.sdk.binding import SDK_PROVIDERS, SdkBinding
+from terra_connect.sync.ports import SyncClaim
 
 # Concurrent deliveries about one Terra user are rare and short: a few rereads settle them.
 MAX_CONFLICT_RETRIES = 8

@@ -7,7 +7,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.metrics import MetricUnit
 
-from terra_connect.domain.contract import AuthUrlRequest, AuthUrlResponse, ConnectionsResponse
+from terra_connect.connections.models import AuthUrlRequest, AuthUrlResponse, ConnectionsResponse
 from terra_connect.http import dependencies
 from terra_connect.http.problems import NO_STORE, problem_responses
 from terra_connect.platform.observability import metrics

@@ -3,17 +3,17 @@
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from terra_connect.connections.records import Change, ended_by_id, stamp
-from terra_connect.connections.registry import ConnectionRegistry
-from terra_connect.connections.vocabulary import EndReason
-from terra_connect.domain.contract import (
+from terra_connect.connections.models import (
     AttemptView,
     AuthUrlRequest,
     AuthUrlResponse,
     ConnectionsResponse,
     ConnectionView,
 )
-from terra_connect.domain.ports import TerraConnectionsGateway
+from terra_connect.connections.ports import TerraConnectionsGateway
+from terra_connect.connections.records import Change, ended_by_id, stamp
+from terra_connect.connections.registry import ConnectionRegistry
+from terra_connect.connections.vocabulary import EndReason
 from terra_connect.kernel.deadline import Deadline
 from terra_connect.kernel.errors import NotFound
 from terra_connect.kernel.redirects import RedirectPolicy

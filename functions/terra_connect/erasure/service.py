@@ -33,12 +33,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
+from terra_connect.connections.ports import RegistryStore, TerraConnectionsGateway
 from terra_connect.connections.records import StoredUser, stamp
 from terra_connect.connections.registry import ConnectionRegistry, Erased
 from terra_connect.connections.vocabulary import TerraUser
-from terra_connect.domain.ports import Erasure, RegistryStore, TerraConnectionsGateway, TerraUsersGateway
+from terra_connect.erasure.ports import Erasure
 from terra_connect.kernel.deadline import Deadline
 from terra_connect.lifecycle_events.events import erased_event
+from terra_connect.sync.ports import TerraUsersGateway
 
 
 class ErasureGateway(TerraConnectionsGateway, TerraUsersGateway, Protocol):

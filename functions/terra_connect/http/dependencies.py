@@ -4,21 +4,23 @@ Powertools validates what a route declares (its body model, its path parameters)
 here are what every route refuses alike, whatever it declares. Routes call these directly rather than through
 Powertools' `Depends()`: the resolver re-reads the type hints of every declared dependency on every request (about
 55 µs of a warm invocation), for values that are a few lines each. `services()` is the one place a route reaches the
-container; tests replace it with a container of their own.
+container (entrypoints/api.py); tests replace it with a container of their own.
 """
 
 import binascii
 from dataclasses import dataclass
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
-from terra_connect.api.container import Container, get_container
 from terra_connect.http.media_types import declares_non_json, has_non_json_body
 from terra_connect.kernel.deadline import Deadline
 from terra_connect.kernel.errors import InvalidRequest, ReferenceIdNotAllowed, ServiceError, UnsupportedMediaType
 from terra_connect.kernel.identity import names_reference_id, reference_id_from_claims
+
+if TYPE_CHECKING:  # the entry module imports the routes, which import this module
+    from terra_connect.entrypoints.api import ApiContainer
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,8 +31,10 @@ class Caller:
     deadline: Deadline
 
 
-def services() -> Container:
-    """This container's services (built once per container)."""
+def services() -> "ApiContainer":
+    """This container's services (built once per container, by the API function's entry module)."""
+    from terra_connect.entrypoints.api import get_container  # noqa: PLC0415 - imported by then: it imports the routes
+
     return get_container()
 
 

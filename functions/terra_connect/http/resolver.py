@@ -1,7 +1,7 @@
 """The resolver every function serves HTTP with: strict body parsing and the one mapping from errors to problem+json.
 
 The API function's resolver validates requests with Powertools (`enable_validation`): each route's body model and
-path parameters (terra_connect.domain.contract), before the route runs. The webhook function's does not: its one
+path parameters (each capability's models.py), before the route runs. The webhook function's does not: its one
 route reads the raw body the signature covers, and that function never imports pydantic.
 """
 

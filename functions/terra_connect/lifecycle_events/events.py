@@ -17,7 +17,7 @@ from terra_connect.connections.records import MOVED_REASON, StoredUser
 from terra_connect.connections.vocabulary import AuthAttempt, Connection, ConnectionStatus, EndReason
 
 if TYPE_CHECKING:
-    from terra_connect.domain.ports import Erasure
+    from terra_connect.erasure.ports import Erasure
 
 SOURCE = "terra-connect"
 SCHEMA_VERSION = "1"

@@ -1,17 +1,14 @@
-"""The events function's work: each stream record's lifecycle events onto the bus, in order (see events_handler)."""
+"""The events function's work: each stream record's lifecycle events onto the bus, in order (its handler:
+entrypoints/lifecycle_events.py)."""
 
-import os
 from dataclasses import dataclass
-from functools import cache
 from typing import Any, Protocol
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from terra_connect.connections.dynamodb import Outbox, outbox_key, stream_change
 from terra_connect.kernel.errors import EventsUnavailable, RegistryUnavailable
-from terra_connect.lifecycle_events.eventbridge import EventBridgePublisher
+from terra_connect.lifecycle_events.stream import outbox_key, stream_change
 from terra_connect.platform.observability import logger, metrics
-from terra_connect.settings import EventsSettings
 
 
 class Publisher(Protocol):
@@ -24,18 +21,10 @@ class OutboxCleaner(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class EventsContainer:
+    """Where the events go, and the outbox their items leave once published."""
+
     publisher: Publisher
     outbox: OutboxCleaner
-
-
-@cache
-def get_events_container() -> EventsContainer:
-    settings = EventsSettings.from_env(os.environ)
-    endpoint = settings.local_aws_endpoint_url
-    return EventsContainer(
-        EventBridgePublisher(settings.event_bus_name, endpoint_url=endpoint),
-        Outbox(settings.connections_table, endpoint_url=endpoint),
-    )
 
 
 def publish_records(records: list[dict[str, Any]], container: EventsContainer) -> dict[str, Any]:

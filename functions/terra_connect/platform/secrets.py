@@ -12,9 +12,9 @@ from typing import Any
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from terra_connect.domain.ports import TerraCredentials
 from terra_connect.kernel.errors import ConfigurationError, SecretsUnavailable
 from terra_connect.platform.aws_clients import aws_client
+from terra_connect.terra.credentials import TerraCredentials
 
 # Secrets Manager is on the request path of a cold container: fail fast rather than let the SDK's
 # default 60 s timeouts consume the function's whole budget.

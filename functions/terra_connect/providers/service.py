@@ -4,10 +4,10 @@ so the custom-UI route refuses a provider the account does not have without aski
 import time
 from collections.abc import Callable
 
-from terra_connect.domain.contract import ProvidersResponse
-from terra_connect.domain.ports import TerraIntegrationsGateway
 from terra_connect.kernel.deadline import Deadline
 from terra_connect.kernel.errors import UnknownProvider
+from terra_connect.providers.models import ProvidersResponse
+from terra_connect.providers.ports import TerraIntegrationsGateway
 from terra_connect.terra.messages import Integrations
 
 # Providers are switched on and off in Terra's dashboard, rarely: a change shows within this.

@@ -11,7 +11,7 @@ and counted. docs/security.md states the rule and its limits.
 from collections.abc import Callable
 from datetime import timedelta
 
-from terra_connect.domain.ports import RegistryStore
+from terra_connect.connections.ports import RegistryStore
 
 # Providers Terra serves only through its mobile SDK (terra-api.md: APPLE, SAMSUNG, GOOGLEFIT / HEALTH_CONNECT).
 SDK_PROVIDERS = frozenset({"APPLE", "SAMSUNG", "GOOGLEFIT", "HEALTH_CONNECT"})

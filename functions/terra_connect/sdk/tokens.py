@@ -3,11 +3,12 @@
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from terra_connect.connections.ports import RegistryStore
 from terra_connect.connections.records import stamp
-from terra_connect.domain.contract import SdkTokenResponse
-from terra_connect.domain.ports import RegistryStore, TerraSdkGateway
 from terra_connect.kernel.deadline import Deadline
 from terra_connect.sdk.binding import TOKEN_RECORD_RETENTION
+from terra_connect.sdk.models import SdkTokenResponse
+from terra_connect.sdk.ports import TerraSdkGateway
 
 
 class SdkTokenService:

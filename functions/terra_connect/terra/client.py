@@ -19,7 +19,6 @@ from urllib.parse import urlsplit
 import requests
 
 from terra_connect.connections.vocabulary import TerraUser
-from terra_connect.domain.ports import CredentialsSource, TerraCredentials, UsersPage
 from terra_connect.kernel.deadline import Deadline
 from terra_connect.kernel.errors import (
     RegistryRejected,
@@ -38,7 +37,9 @@ from terra_connect.settings import (
     is_local_url,
     widget_session_candidates,
 )
+from terra_connect.sync.ports import UsersPage
 from terra_connect.terra import users
+from terra_connect.terra.credentials import CredentialsSource, TerraCredentials
 from terra_connect.terra.messages import (
     PROVIDER_PATTERN,
     AuthUrlParams,

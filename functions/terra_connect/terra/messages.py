@@ -1,6 +1,6 @@
 """What the service asks of Terra and what Terra answers: the plain values the services pass to their ports.
 
-The API's own requests and answers are pydantic models in terra_connect.domain.contract; these stay plain
+The API's own requests and answers are pydantic models in each capability's models.py; these stay plain
 dataclasses, so the functions that call Terra without serving the API (the reconciliation) never import pydantic.
 """
 

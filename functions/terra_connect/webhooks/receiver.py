@@ -4,8 +4,8 @@ import json
 import time
 from collections.abc import Callable, Mapping
 
-from terra_connect.domain.ports import CredentialsSource
 from terra_connect.kernel.errors import ConfigurationError, InvalidSignature, MalformedBody
+from terra_connect.terra.credentials import CredentialsSource
 from terra_connect.webhooks.processor import Outcome, WebhookProcessor
 from terra_connect.webhooks.signatures import fact_time, signature_header, verify_signature
 

@@ -6,12 +6,12 @@ import binascii
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.metrics import MetricUnit
 
-from terra_connect.api.webhook_container import webhook_receiver
 from terra_connect.http.problems import problem_responses
 from terra_connect.kernel.errors import MalformedBody, PayloadTooLarge
 from terra_connect.platform.observability import logger, metrics
 from terra_connect.terra.users import TERRA_USER_ID_PATTERN
 from terra_connect.webhooks.processor import PARSERS
+from terra_connect.webhooks.receiver import WebhookReceiver
 
 router = Router()  # type: ignore[no-untyped-call]  # Powertools declares no return type on __init__
 
@@ -78,6 +78,13 @@ _WEBHOOK_DOCUMENTATION = {
         },
     },
 }
+
+
+def webhook_receiver() -> WebhookReceiver:
+    """This container's receiver (built once per container, by the webhook function's entry module)."""
+    from terra_connect.entrypoints.webhook import get_webhook_container  # noqa: PLC0415 - it imports this module
+
+    return get_webhook_container().receiver
 
 
 def raw_body() -> bytes:

@@ -7,10 +7,10 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.metrics import MetricUnit
 
-from terra_connect.domain.contract import WidgetSessionRequest, WidgetSessionResponse
 from terra_connect.http import dependencies
 from terra_connect.http.problems import NO_STORE, problem_responses
 from terra_connect.platform.observability import metrics
+from terra_connect.widget_sessions.models import WidgetSessionRequest, WidgetSessionResponse
 
 router = Router()  # type: ignore[no-untyped-call]  # Powertools declares no return type on __init__
 

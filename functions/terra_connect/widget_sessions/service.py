@@ -8,12 +8,12 @@ from datetime import UTC, datetime, timedelta
 from terra_connect.connections.records import Change, ended_by_id, stamp
 from terra_connect.connections.registry import ConnectionRegistry
 from terra_connect.connections.vocabulary import ConnectionStatus, EndReason
-from terra_connect.domain.contract import WidgetSessionRequest, WidgetSessionResponse
-from terra_connect.domain.ports import WidgetSessionGateway
 from terra_connect.kernel.deadline import Deadline
 from terra_connect.kernel.errors import RegistryUnavailable, StaleConnectedUsers
 from terra_connect.kernel.redirects import RedirectPolicy
 from terra_connect.terra.messages import WidgetSessionParams
+from terra_connect.widget_sessions.models import WidgetSessionRequest, WidgetSessionResponse
+from terra_connect.widget_sessions.ports import WidgetSessionGateway
 
 # Told how many pre-filled ids Terra refused (and which), so the composition root can log and count it.
 StalePrefillObserver = Callable[[tuple[str, ...]], None]

@@ -13,17 +13,18 @@ from moto import mock_aws
 from offline.aws import create_connections_table
 
 from terra_connect.connections.dynamodb import DynamoDBRegistryStore
+from terra_connect.connections.ports import RegistryStore
 from terra_connect.connections.records import Change, UnnamedReauth, seen_alive
 from terra_connect.connections.registry import ConnectionRegistry
 from terra_connect.connections.service import ConnectionsService
 from terra_connect.connections.vocabulary import AuthAttempt, TerraUser
-from terra_connect.domain.ports import RegistryStore, UsersPage
 from terra_connect.erasure.service import ErasureReport, ErasureService
 from terra_connect.kernel.deadline import Deadline
 from terra_connect.kernel.errors import TerraUnavailable
 from terra_connect.kernel.redirects import RedirectPolicy
 from terra_connect.lifecycle_events.events import DetailType
-from terra_connect.sync.reconciler import SyncService
+from terra_connect.sync.ports import UsersPage
+from terra_connect.sync.service import SyncService
 from terra_connect.webhooks.processor import WebhookProcessor
 from tests.support.memory_registry import InMemoryRegistryStore
 from tests.support.terra_world import START, Delivery, Step, World, steps

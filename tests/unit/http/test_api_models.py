@@ -7,7 +7,10 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from terra_connect.domain import contract
+from terra_connect.connections import models as connections
+from terra_connect.providers import models as providers
+from terra_connect.sdk import models as sdk
+from terra_connect.widget_sessions import models as widget_sessions
 from tests.support.builders import assert_matches_schema
 
 AT = datetime(2026, 11, 24, 10, 30, tzinfo=UTC)
@@ -47,17 +50,19 @@ def errors_of(model: type[BaseModel], document: dict[str, Any]) -> list[tuple[li
     ],
 )
 def test_the_widget_request_is_read_strictly(document: dict[str, Any], errors: list[Any]) -> None:
-    assert errors_of(contract.WidgetSessionRequest, document) == errors
+    assert errors_of(widget_sessions.WidgetSessionRequest, document) == errors
 
 
 def test_the_auth_url_request_takes_only_its_three_options() -> None:
-    assert errors_of(contract.AuthUrlRequest, {"language": "fr", "success_redirect_url": "myapp://x"}) == []
-    assert errors_of(contract.AuthUrlRequest, {"providers": ["GARMIN"]}) == [(["providers"], "extra_forbidden")]
-    assert errors_of(contract.AuthUrlRequest, {"language": "EN"}) == [(["language"], "string_pattern_mismatch")]
+    assert errors_of(connections.AuthUrlRequest, {"language": "fr", "success_redirect_url": "myapp://x"}) == []
+    assert errors_of(connections.AuthUrlRequest, {"providers": ["GARMIN"]}) == [(["providers"], "extra_forbidden")]
+    assert errors_of(connections.AuthUrlRequest, {"language": "EN"}) == [(["language"], "string_pattern_mismatch")]
 
 
 def test_provider_codes_are_read_upper_case_each_once_in_order() -> None:
-    request = contract.WidgetSessionRequest.model_validate({"providers": ["oura", "GARMIN", "Oura"], "language": "fr"})
+    request = widget_sessions.WidgetSessionRequest.model_validate(
+        {"providers": ["oura", "GARMIN", "Oura"], "language": "fr"}
+    )
 
     assert request.providers == ["OURA", "GARMIN"]
     assert request.language == "fr"
@@ -67,8 +72,9 @@ def test_every_model_is_built_at_import_so_no_request_builds_one() -> None:
     """The API function's init (full vCPU, in a SnapStart snapshot) builds them, not its first invocation."""
     models = [
         value
-        for value in vars(contract).values()
-        if isinstance(value, type) and issubclass(value, BaseModel) and value.__module__ == contract.__name__
+        for module in (widget_sessions, connections, sdk, providers)
+        for value in vars(module).values()
+        if isinstance(value, type) and issubclass(value, BaseModel) and value.__module__ == module.__name__
     ]
 
     assert len(models) == 9
@@ -76,7 +82,7 @@ def test_every_model_is_built_at_import_so_no_request_builds_one() -> None:
 
 
 def test_answers_serialise_to_their_published_schemas_with_utc_as_z() -> None:
-    view = contract.ConnectionView(
+    view = connections.ConnectionView(
         terra_user_id="tu-1",
         provider="GARMIN",
         status="connected",
@@ -85,9 +91,11 @@ def test_answers_serialise_to_their_published_schemas_with_utc_as_z() -> None:
         connected_at=AT,
         updated_at=AT + timedelta(microseconds=5),
     )
-    attempt = contract.AttemptView(status="error", provider="OURA", reason="cancelled", at=AT)
-    listing = contract.ConnectionsResponse(connections=[view], last_attempt=attempt)
-    session = contract.WidgetSessionResponse(url="https://w.example/s", session_id="s-1", expires_in=900, expires_at=AT)
+    attempt = connections.AttemptView(status="error", provider="OURA", reason="cancelled", at=AT)
+    listing = connections.ConnectionsResponse(connections=[view], last_attempt=attempt)
+    session = widget_sessions.WidgetSessionResponse(
+        url="https://w.example/s", session_id="s-1", expires_in=900, expires_at=AT
+    )
 
     document = json.loads(listing.model_dump_json())
     assert document["connections"][0]["connected_at"] == "2026-11-24T10:30:00Z"
@@ -99,6 +107,6 @@ def test_answers_serialise_to_their_published_schemas_with_utc_as_z() -> None:
     assert "warnings" not in sparse
     assert_matches_schema(sparse, "WidgetSessionResponse")
     offset = datetime(2026, 11, 24, 12, 30, tzinfo=timezone(timedelta(hours=2)))
-    assert json.loads(contract.AttemptView(status="success", at=offset).model_dump_json())["at"] == (
+    assert json.loads(connections.AttemptView(status="success", at=offset).model_dump_json())["at"] == (
         "2026-11-24T12:30:00+02:00"
     )

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from terra_connect.connections.dynamodb import DynamoDBRegistryStore, stream_change
+from terra_connect.connections.dynamodb import DynamoDBRegistryStore
 from terra_connect.connections.records import Change, ended_by_id, scopes_changed, seen_alive
 from terra_connect.connections.registry import ConnectionRegistry
 from terra_connect.connections.vocabulary import AuthAttempt, EndReason, TerraUser
@@ -20,6 +20,7 @@ from terra_connect.kernel.errors import EventsUnavailable
 from terra_connect.lifecycle_events.eventbridge import EventBridgePublisher
 from terra_connect.lifecycle_events.events import SOURCE, DetailType, LifecycleEvent, attempt_events, user_events
 from terra_connect.lifecycle_events.publisher import EventsContainer, publish_records
+from terra_connect.lifecycle_events.stream import stream_change
 from terra_connect.webhooks.processor import WebhookProcessor
 from tests.support.builders import RecordingOutbox
 from tests.support.memory_registry import InMemoryRegistryStore

@@ -23,7 +23,7 @@ from terra_connect.kernel.deadline import Deadline
 from terra_connect.kernel.redirects import RedirectPolicy
 from terra_connect.sdk.binding import CLOCK_SKEW_MS, GRACE_MS, TOKEN_LIFETIME_MS, SdkBinding
 from terra_connect.sdk.tokens import SdkTokenService
-from terra_connect.sync.reconciler import SyncService
+from terra_connect.sync.service import SyncService
 from terra_connect.terra.messages import TerraSdkToken
 from terra_connect.webhooks.processor import WebhookProcessor
 from tests.support.memory_registry import InMemoryRegistryStore

@@ -9,9 +9,9 @@ import pytest
 
 from terra_connect.connections.registry import ConnectionRegistry
 from terra_connect.connections.vocabulary import TerraUser
-from terra_connect.domain.ports import UsersPage
 from terra_connect.kernel.deadline import Deadline
 from terra_connect.kernel.errors import TerraUnavailable
+from terra_connect.sync.ports import UsersPage
 from terra_connect.sync.reconciler import Reconciler
 from terra_connect.webhooks.processor import WebhookProcessor
 from tests.support.builders import terra_user

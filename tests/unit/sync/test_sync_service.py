@@ -14,7 +14,7 @@ from terra_connect.connections.vocabulary import TerraUser
 from terra_connect.kernel.deadline import Deadline
 from terra_connect.kernel.errors import TerraUnavailable
 from terra_connect.kernel.redirects import RedirectPolicy
-from terra_connect.sync.reconciler import MAX_CONFIRMATIONS_PER_SYNC, SyncService
+from terra_connect.sync.service import MAX_CONFIRMATIONS_PER_SYNC, SyncService
 from terra_connect.webhooks.processor import WebhookProcessor
 from tests.support.builders import terra_user
 from tests.support.memory_registry import InMemoryRegistryStore

@@ -8,10 +8,10 @@ import pytest
 import requests
 import responses
 
-from terra_connect.domain.ports import TerraCredentials
 from terra_connect.kernel.deadline import Deadline
 from terra_connect.kernel.errors import TerraBadResponse, TerraRejected, TerraTimeout, TerraUnavailable
 from terra_connect.terra.client import RetryPolicy, TerraClient
+from terra_connect.terra.credentials import TerraCredentials
 from terra_connect.terra.messages import WidgetSessionParams
 from tests.support.builders import (
     API_KEY,

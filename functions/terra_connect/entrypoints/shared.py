@@ -1,4 +1,4 @@
-"""The adapters every function shares: the Terra secret, the registry table, the SDK binding.
+"""What more than one function composes alike: the Terra secret, the connections table, the registry over it.
 
 Nothing here imports the Terra HTTP client (requests): the webhook function never calls Terra.
 """

@@ -1,136 +1,25 @@
-"""What the domain needs from the outside world, as small protocols the adapters implement."""
+"""What the registry needs: Terra's connection operations, and storage for its records."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from terra_connect.connections.records import Change, StoredRules, StoredUser
-from terra_connect.connections.vocabulary import AuthAttempt, Connection, HistoryEntry, TerraUser
+from terra_connect.connections.records import StoredRules, StoredUser
+from terra_connect.connections.vocabulary import AuthAttempt, Connection, HistoryEntry
+from terra_connect.erasure.ports import Erasure, ErasureScope
 from terra_connect.kernel.deadline import Deadline
+from terra_connect.sync.ports import ReconciliationCursor, ScanPage, SyncClaim
 
 if TYPE_CHECKING:  # only the Terra port's signatures name them: the webhook function never imports the API models
-    from terra_connect.terra.messages import (
-        AuthUrlParams,
-        Integrations,
-        TerraAuthUrl,
-        TerraSdkToken,
-        TerraWidgetSession,
-        WidgetSessionParams,
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class TerraCredentials:
-    """Terra's API credentials. Never printed: repr hides every value."""
-
-    dev_id: str = field(repr=False)
-    api_key: str = field(repr=False)
-    webhook_signing_secret: str | None = field(default=None, repr=False)
-
-
-class CredentialsSource(Protocol):
-    def get(self, *, refresh: bool = False) -> TerraCredentials:
-        """The current credentials; `refresh` bypasses any cache (they may have been rotated)."""
-        ...
-
-
-class WidgetSessionGateway(Protocol):
-    def create_widget_session(self, params: WidgetSessionParams, deadline: Deadline) -> TerraWidgetSession:
-        """Raises StaleConnectedUsers when Terra refuses the connected_uids pre-fill."""
-        ...
+    from terra_connect.terra.messages import AuthUrlParams, TerraAuthUrl
 
 
 class TerraConnectionsGateway(Protocol):
     def authenticate_user(self, params: AuthUrlParams, deadline: Deadline) -> TerraAuthUrl: ...
 
     def deauthenticate_user(self, terra_user_id: str, deadline: Deadline) -> bool: ...
-
-
-class TerraSdkGateway(Protocol):
-    def generate_auth_token(self, reference_id: str, deadline: Deadline) -> TerraSdkToken:
-        """A single-use token for Terra's mobile SDK initConnection(), for the reference_id's device."""
-        ...
-
-
-class TerraIntegrationsGateway(Protocol):
-    def integrations(self, deadline: Deadline) -> Integrations:
-        """The providers enabled for the Terra account: cloud ones, and those served through the mobile SDK."""
-        ...
-
-
-@dataclass(frozen=True, slots=True)
-class UsersPage:
-    users: tuple[TerraUser, ...]
-    next_page: int | None  # None: this was the last page
-    unusable: int = 0  # users on the page the registry could never store (ids beyond its bounds)
-
-
-class TerraUsersGateway(Protocol):
-    """Terra's own view of its users, for reconciliation."""
-
-    def users_of(self, reference_id: str, deadline: Deadline) -> list[TerraUser]:
-        """Every Terra user registered under the reference_id (none when Terra knows none)."""
-        ...
-
-    def user(self, terra_user_id: str, deadline: Deadline) -> TerraUser | None:
-        """The Terra user, or None when Terra does not know it (any more)."""
-        ...
-
-    def users_page(self, page: int, per_page: int, deadline: Deadline) -> UsersPage: ...
-
-    def users_by_ids(self, terra_user_ids: Sequence[str], deadline: Deadline) -> list[TerraUser]:
-        """Those of the ids Terra still knows."""
-        ...
-
-
-@dataclass(frozen=True, slots=True)
-class SyncClaim:
-    claimed: bool  # False: another sync ran within the minimum interval
-    synced_at: int | None  # the last sync that completed, in seconds since the epoch
-    claimed_at: int | None = None  # when the claim in force was taken (seconds): the interval runs from it
-
-
-@dataclass(frozen=True, slots=True)
-class ScanPage:
-    """A page of the whole registry, for reconciliation."""
-
-    users: tuple[StoredUser, ...]
-    # Items stored by an earlier version of the registry, each as the facts it holds and a token to drop it.
-    legacy: tuple[tuple[str, Change], ...]
-    cursor: str | None  # None: the scan is complete
-
-
-@dataclass(frozen=True, slots=True)
-class ReconciliationCursor:
-    """Where the background reconciliation stands, so a run that runs out of time resumes there (times: stamps)."""
-
-    started_at: int
-    phase: str  # "walk" (Terra's user list) or "confirm" (the registry's live users Terra did not list)
-    page: int = 0
-    scan: str | None = None
-    finished_at: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Erasure:
-    """An app user's erasure, from its start until every step is done (then it is published once)."""
-
-    id: str
-    reference_id: str
-    started_at: int  # stamp: facts naming the app user from before it are refused
-    requested_by: str  # "user" (the API) or "operator"
-
-
-@dataclass(frozen=True, slots=True)
-class ErasureScope:
-    """What the registry holds for an app user, as an erasure needs to know it."""
-
-    terra_user_ids: frozenset[str]  # every Terra user it lists, had, or was claimed for
-    holds_data: bool  # anything at all is stored for the app user
-    pending: Erasure | None  # an erasure that started and did not finish
 
 
 class RegistryStore(Protocol):

@@ -1,14 +1,23 @@
-"""The webhook function's composition root: the signed-delivery receiver, built once per container."""
+"""Lambda entry point of the webhook function (Terra's signed deliveries, no JWT), and its composition: the
+signed-delivery receiver, built once per container."""
 
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
-from terra_connect.api import wiring
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from terra_connect.connections.dynamodb import DynamoDBRegistryStore
+from terra_connect.entrypoints import shared
+from terra_connect.http.resolver import create_resolver
+from terra_connect.platform import snapstart
+from terra_connect.platform.observability import logger, metrics
 from terra_connect.platform.secrets import SecretsManagerCredentials
 from terra_connect.settings import WebhookSettings
+from terra_connect.webhooks import routes as webhook_routes
 from terra_connect.webhooks.processor import WebhookProcessor
 from terra_connect.webhooks.receiver import WebhookReceiver
 
@@ -34,14 +43,21 @@ def get_webhook_container() -> WebhookContainer:
 
 def build_webhook_container(env: Mapping[str, str]) -> WebhookContainer:
     settings = WebhookSettings.from_env(env)
-    store = wiring.store(settings)
-    processor = WebhookProcessor(wiring.registry(store))
-    credentials = wiring.credentials(settings)
+    store = shared.store(settings)
+    processor = WebhookProcessor(shared.registry(store))
+    credentials = shared.credentials(settings)
     return WebhookContainer(
         settings=settings, receiver=WebhookReceiver(credentials, processor), credentials=credentials, store=store
     )
 
 
-def webhook_receiver() -> WebhookReceiver:
-    """The route's receiver, from this container."""
-    return get_webhook_container().receiver
+# Cold start: a bad setting fails the init phase, not every delivery.
+get_webhook_container()
+snapstart.register(lambda: get_webhook_container().before_snapshot())
+app = create_resolver(webhook_routes.router)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, log_event=False)
+@metrics.log_metrics(capture_cold_start_metric=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

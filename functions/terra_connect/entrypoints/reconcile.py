@@ -1,4 +1,5 @@
-"""Lambda entry point of the scheduled reconciliation: repairs the whole registry from Terra's user list.
+"""Lambda entry point of the scheduled reconciliation, and its composition: repairs the whole registry from Terra's
+user list.
 
 It is also the operator's way to erase an app user whose account was deleted server-side, without a user token:
 
@@ -8,20 +9,57 @@ It is also the operator's way to erase an app user whose account was deleted ser
 The answer says what was done (`{"erased": true, "deauthenticated": 2, ...}`), or why not (`{"error": ...}`).
 """
 
-from dataclasses import asdict
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from terra_connect.api.reconciler_container import get_reconciler_container
+from terra_connect.entrypoints import shared
+from terra_connect.erasure.service import ErasureService
 from terra_connect.kernel.deadline import Deadline
 from terra_connect.kernel.errors import ServiceError, Unauthenticated
 from terra_connect.kernel.identity import reference_id_from_claims
-from terra_connect.platform.observability import logger, metrics
+from terra_connect.platform.observability import logger, metrics, observe_terra_attempt
+from terra_connect.settings import ReconcilerSettings
+from terra_connect.sync.reconciler import Reconciler
+from terra_connect.terra.client import TerraClient
 
 # Kept back from the Lambda timeout: saving the cursor and flushing metrics must happen before it.
 SAFETY_MARGIN_SECONDS = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class ReconcilerContainer:
+    settings: ReconcilerSettings
+    reconciler: Reconciler
+    erasure: ErasureService
+
+
+@cache
+def get_reconciler_container() -> ReconcilerContainer:
+    return build_reconciler_container(os.environ)
+
+
+def build_reconciler_container(
+    env: Mapping[str, str], *, sleep: Callable[[float], None] = time.sleep
+) -> ReconcilerContainer:
+    settings = ReconcilerSettings.from_env(env)
+    terra = TerraClient(
+        api_base_url=settings.terra_api_base_url,
+        credentials=shared.credentials(settings),
+        observe=observe_terra_attempt,
+        sleep=sleep,
+    )
+    store = shared.store(settings)
+    registry = shared.registry(store)
+    reconciler = Reconciler(registry, store, terra, sleep=sleep)
+    return ReconcilerContainer(settings=settings, reconciler=reconciler, erasure=ErasureService(registry, store, terra))
+
 
 get_reconciler_container()  # cold start: a bad setting fails the init phase, not the run
 

@@ -1,27 +1,41 @@
-"""The API function's composition root: settings and long-lived clients, built once per container."""
+"""Lambda entry point of the API function (every JWT-protected route), and its composition: settings and long-lived
+clients, built once per container. Routes reach the services through http/dependencies.services()."""
 
 import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
-from terra_connect.api import wiring
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from terra_connect.connections.dynamodb import DynamoDBRegistryStore
 from terra_connect.connections.service import ConnectionsService
+from terra_connect.entrypoints import shared
+from terra_connect.entrypoints.api_routes import API_ROUTERS
 from terra_connect.erasure.service import ErasureService
-from terra_connect.platform.observability import observe_stale_prefill, observe_terra_attempt, observe_widget_url_found
+from terra_connect.http.media_types import as_validation_reads_it
+from terra_connect.http.resolver import create_resolver
+from terra_connect.platform import snapstart
+from terra_connect.platform.observability import (
+    logger,
+    metrics,
+    observe_stale_prefill,
+    observe_terra_attempt,
+    observe_widget_url_found,
+)
 from terra_connect.platform.secrets import SecretsManagerCredentials
 from terra_connect.providers.service import ProvidersService
 from terra_connect.sdk.tokens import SdkTokenService
 from terra_connect.settings import Settings
-from terra_connect.sync.reconciler import SyncService
+from terra_connect.sync.service import SyncService
 from terra_connect.terra.client import TerraClient
 from terra_connect.widget_sessions.service import WidgetSessionService
 
 
 @dataclass(frozen=True, slots=True)
-class Container:
+class ApiContainer:
     settings: Settings
     widget_sessions: WidgetSessionService
     connections: ConnectionsService
@@ -42,15 +56,15 @@ class Container:
 
 
 @cache
-def get_container() -> Container:
+def get_container() -> ApiContainer:
     """The API function's container: built on first use, then reused by every invocation."""
     return build_container(os.environ)
 
 
-def build_container(env: Mapping[str, str], *, sleep: Callable[[float], None] = time.sleep) -> Container:
+def build_container(env: Mapping[str, str], *, sleep: Callable[[float], None] = time.sleep) -> ApiContainer:
     """Wire settings, adapters and services; the HTTP session inside TerraClient keeps connections warm."""
     settings = Settings.from_env(env)
-    credentials = wiring.credentials(settings)
+    credentials = shared.credentials(settings)
     terra = TerraClient(
         widget_session_url=settings.terra_widget_session_url,
         api_base_url=settings.terra_api_base_url,
@@ -59,8 +73,8 @@ def build_container(env: Mapping[str, str], *, sleep: Callable[[float], None] = 
         on_widget_url_found=observe_widget_url_found,
         sleep=sleep,
     )
-    store = wiring.store(settings)
-    registry = wiring.registry(store)
+    store = shared.store(settings)
+    registry = shared.registry(store)
     widget_sessions = WidgetSessionService(
         terra,
         settings.redirect_policy,
@@ -81,7 +95,7 @@ def build_container(env: Mapping[str, str], *, sleep: Callable[[float], None] = 
         default_success_redirect_url=settings.default_success_redirect_url,
         default_failure_redirect_url=settings.default_failure_redirect_url,
     )
-    return Container(
+    return ApiContainer(
         settings=settings,
         widget_sessions=widget_sessions,
         connections=connections,
@@ -93,3 +107,19 @@ def build_container(env: Mapping[str, str], *, sleep: Callable[[float], None] = 
         terra=terra,
         store=store,
     )
+
+
+# Cold start: parse and validate the settings and build the clients now, so a bad setting fails
+# the init phase loudly instead of every request.
+get_container()
+snapstart.register(lambda: get_container().before_snapshot())
+app = create_resolver(*API_ROUTERS, enable_validation=True)
+
+
+@logger.inject_lambda_context(log_event=False)
+@metrics.log_metrics(capture_cold_start_metric=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    # API Gateway's request id, read directly: the same correlation id as `correlation_paths.API_GATEWAY_HTTP`,
+    # without a JMESPath search on every request.
+    logger.set_correlation_id((event.get("requestContext") or {}).get("requestId"))
+    return app.resolve(as_validation_reads_it(event), context)

@@ -1,8 +1,0 @@
-"""Every route the API function serves (all behind the JWT authorizer): one list for its handler and for the
-OpenAPI document, so neither can leave a route out."""
-
-from terra_connect.connections import routes as connections
-from terra_connect.sdk import routes as mobile_sdk
-from terra_connect.widget_sessions import routes as widget_sessions
-
-API_ROUTERS = (widget_sessions.router, connections.router, mobile_sdk.router)

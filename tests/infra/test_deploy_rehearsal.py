@@ -17,7 +17,7 @@ from offline.rehearsal.checks import (
 from offline.rehearsal.extensions import apply, expand_for_each
 from offline.template import load_template
 
-from tests.support import ROOT
+from tests.support.builders import ROOT
 
 TWO_STACKS = ("staging", "production")
 

@@ -160,9 +160,7 @@ class ClaimCheckSettings:
         values = env.group("DATA_BUCKET", "DATA_KEY_ID", "INGEST_QUEUE_URL", "FETCH_QUEUE_URL")
         if values is None:
             return None
-        return cls(
-            values["DATA_BUCKET"], values["DATA_KEY_ID"], values["INGEST_QUEUE_URL"], values["FETCH_QUEUE_URL"]
-        )
+        return cls(values["DATA_BUCKET"], values["DATA_KEY_ID"], values["INGEST_QUEUE_URL"], values["FETCH_QUEUE_URL"])
 
 
 @dataclass(frozen=True, slots=True)

@@ -183,6 +183,7 @@ def test_the_events_function_asks_for_backfills_only_when_a_queue_is_named() -> 
 def test_the_api_reads_data_only_with_both_the_table_and_the_bucket() -> None:
     assert Settings.from_env(VALID).data is None
     data = Settings.from_env({**VALID, "DATA_TABLE": "data", "DATA_BUCKET": "bucket"}).data
-    assert data is not None and data.table == "data"
+    assert data is not None
+    assert data.table == "data"
     with pytest.raises(SettingsError, match="DATA_BUCKET is required with DATA_TABLE"):
         Settings.from_env({**VALID, "DATA_TABLE": "data"})

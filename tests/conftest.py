@@ -29,6 +29,7 @@ from tests.support.builders import (
     FakeLambdaContext,
     load_event,
 )
+from tests.support.data_stack import DataStack, create_data_stack
 
 # Fake AWS credentials and Powertools settings, set before any test imports the function's code.
 os.environ.update(
@@ -131,6 +132,16 @@ def settings_env(secret_arn: str, table: str, monkeypatch: pytest.MonkeyPatch) -
     for name, value in values.items():
         monkeypatch.setenv(name, value)
     return values
+
+
+@pytest.fixture
+def data_stack(settings_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> DataStack:
+    """The data path's bucket, tables and queues, named in every function's environment (a stack that keeps data)."""
+    stack = create_data_stack()
+    for name, value in stack.environment().items():
+        monkeypatch.setenv(name, value)
+        settings_env[name] = value
+    return stack
 
 
 @pytest.fixture

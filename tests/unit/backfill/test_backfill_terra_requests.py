@@ -23,9 +23,9 @@ from terra_connect.backfill.ports import (
     Unavailable,
 )
 from terra_connect.backfill.terra_requests import TerraDataRequestsClient
-from terra_connect.domain.ports import TerraCredentials
 from terra_connect.kernel.deadline import Deadline
 from terra_connect.terra.client import TerraClient
+from terra_connect.terra.credentials import TerraCredentials
 from tests.support.builders import API_KEY, DEV_ID
 
 BASE = "http://127.0.0.1:9/v2"

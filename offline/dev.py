@@ -36,8 +36,10 @@ from offline.aws import (
     EVENT_BUS,
     FAKE_CREDENTIALS,
     REGION,
+    DataStack,
     PortInUse,
     bind_server,
+    create_data_stack,
     create_stack_resources,
     emulated_aws,
 )
@@ -138,6 +140,7 @@ class DevStack:
     gateway: LocalGateway
     stream: LocalStreamTrigger
     events_queue_url: str  # every lifecycle event published, delivered by a rule on the bus
+    data: DataStack  # the data bucket, tables and queues
 
     def token(self, username: str) -> str:
         return self.identity.token(username)
@@ -225,11 +228,17 @@ def _log(line: str) -> None:
 
 @contextmanager
 def dev_stack(
-    port: int = 3000, *, aws_port: int = 0, real_terra: dict[str, str] | None = None, quiet: bool = False
+    port: int = 3000,
+    *,
+    aws_port: int = 0,
+    real_terra: dict[str, str] | None = None,
+    quiet: bool = False,
+    parameters: dict[str, str] | None = None,
 ) -> Iterator[DevStack]:
     """Everything `make dev` runs; the tests start the same stack with `port` 0 (any free port, bound before
     anything else starts, so no other server can take it meanwhile). `aws_port` fixes where the emulated AWS (and
-    so the Cognito endpoint an app signs in at) listens; 0 picks a free port."""
+    so the Cognito endpoint an app signs in at) listens; 0 picks a free port. `parameters` sets the template's data
+    parameters by name (e.g. {"BackfillDays": "0"}); the others keep their defaults."""
     with ExitStack() as stack:
         server = bind_server("127.0.0.1", port, _starting, _RequestHandler)
         stack.callback(server.server_close)
@@ -260,6 +269,9 @@ def dev_stack(
                 "TERRA_API_BASE_URL": terra.api_base_url,
             }
         resources = create_stack_resources(aws.endpoint, secret)
+        data = create_data_stack(aws.endpoint)
+        data_settings = data.settings(parameters)
+        backfills_on = bool(data_settings["BACKFILL_QUEUE_URL"])
         stack.enter_context(
             _environment(
                 {
@@ -275,6 +287,7 @@ def dev_stack(
                     "POWERTOOLS_SERVICE_NAME": "terra-connect",
                     "POWERTOOLS_METRICS_NAMESPACE": "TerraConnect",
                     "EVENT_BUS_NAME": EVENT_BUS,
+                    **data_settings,
                     **terra_settings,
                 }
             )
@@ -284,18 +297,24 @@ def dev_stack(
             import_module("terra_connect.entrypoints.webhook").get_webhook_container,
             import_module("terra_connect.entrypoints.reconcile").get_reconciler_container,
             import_module("terra_connect.entrypoints.lifecycle_events").get_events_container,
+            import_module("terra_connect.entrypoints.ingest").get_ingest_container,
+            *([import_module("terra_connect.entrypoints.backfill").get_backfill_container] if backfills_on else []),
         ):
             cached.cache_clear()
             stack.callback(cached.cache_clear)
-        one_process = threading.Lock()  # the four functions share this process: they take turns
+        one_process = threading.Lock()  # the functions share this process: they take turns
+        entries = [
+            ("ApiFunction", "terra_connect.entrypoints.api"),
+            ("WebhookFunction", "terra_connect.entrypoints.webhook"),
+            ("ReconcileFunction", "terra_connect.entrypoints.reconcile"),
+            ("EventsFunction", "terra_connect.entrypoints.lifecycle_events"),
+            ("IngestFunction", "terra_connect.entrypoints.ingest"),
+        ]
+        if backfills_on:  # the template's BackfillOn condition
+            entries.append(("BackfillFunction", "terra_connect.entrypoints.backfill"))
         functions = {
             name: FunctionInstance.from_template(name, import_module(module).lambda_handler, one_process)
-            for name, module in (
-                ("ApiFunction", "terra_connect.entrypoints.api"),
-                ("WebhookFunction", "terra_connect.entrypoints.webhook"),
-                ("ReconcileFunction", "terra_connect.entrypoints.reconcile"),
-                ("EventsFunction", "terra_connect.entrypoints.lifecycle_events"),
-            )
+            for name, module in entries
         }
         say = (lambda _: None) if quiet else _log
         trigger = LocalStreamTrigger(
@@ -331,6 +350,7 @@ def dev_stack(
             gateway=gateway,
             stream=trigger,
             events_queue_url=resources.events_queue_url,
+            data=data,
         )
 
 

@@ -13,7 +13,7 @@ import pytest
 import responses
 from botocore.client import BaseClient
 from moto import mock_aws
-from offline.aws import create_connections_table
+from offline.aws import DataStack, create_connections_table, create_data_stack
 
 from tests.support.builders import (
     API_KEY,
@@ -29,7 +29,6 @@ from tests.support.builders import (
     FakeLambdaContext,
     load_event,
 )
-from tests.support.data_stack import DataStack, create_data_stack
 
 # Fake AWS credentials and Powertools settings, set before any test imports the function's code.
 os.environ.update(

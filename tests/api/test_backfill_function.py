@@ -7,9 +7,9 @@ from typing import Any
 import boto3
 import pytest
 import responses
+from offline.aws import DataStack
 
 from tests.support.builders import FakeLambdaContext
-from tests.support.data_stack import DataStack
 
 Run = Callable[[dict[str, Any]], dict[str, Any]]
 CONNECTED = {"v": 1, "connected": {"reference_id": "alice", "terra_user_id": "tu-1", "provider": "GARMIN"}}

@@ -7,9 +7,9 @@ from typing import Any
 
 import boto3
 import pytest
+from offline.aws import DataStack
 
 from tests.support.builders import ApiAnswer, AwsCalls, FakeLambdaContext, webhook_event
-from tests.support.data_stack import DataStack
 from tests.support.terra_data import END, START, activity, data_event, terra_user
 
 Deliver = Callable[[dict[str, Any]], ApiAnswer]

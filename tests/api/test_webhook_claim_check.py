@@ -8,11 +8,11 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
+from offline.aws import DataStack
 
 from terra_connect.health_data.claim_check import read_pointer
 from terra_connect.kernel.deadline import Deadline
 from tests.support.builders import ApiAnswer, AwsCalls, webhook_event
-from tests.support.data_stack import DataStack
 from tests.support.terra_data import END, START, activity, data_event, day_record, terra_user
 
 Deliver = Callable[[dict[str, Any]], ApiAnswer]

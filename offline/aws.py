@@ -81,7 +81,7 @@ def emulated_aws(host: str = "127.0.0.1", port: int = 0) -> Iterator[EmulatedAws
         thread.join(timeout=5)
 
 
-def _client(service: str, endpoint: str | None) -> Any:
+def local_client(service: str, endpoint: str | None) -> Any:
     return boto3.client(
         service,  # type: ignore[call-overload]
         endpoint_url=endpoint,
@@ -93,14 +93,14 @@ def _client(service: str, endpoint: str | None) -> Any:
 
 def seed_terra_secret(endpoint: str, credentials: dict[str, Any], name: str = "terra-connect/terra") -> str:
     """Store the Terra credentials the way the stack's secret holds them; returns the secret's ARN."""
-    secret = _client("secretsmanager", endpoint).create_secret(Name=name, SecretString=json.dumps(credentials))
+    secret = local_client("secretsmanager", endpoint).create_secret(Name=name, SecretString=json.dumps(credentials))
     return str(secret["ARN"])
 
 
 def create_connections_table(endpoint: str | None, name: str) -> None:
     """Create the connection registry exactly as template.yaml defines it (billing mode, keys and stream)."""
     properties = load_template()["Resources"]["ConnectionsTable"]["Properties"]
-    _client("dynamodb", endpoint).create_table(
+    local_client("dynamodb", endpoint).create_table(
         TableName=name,
         BillingMode=properties["BillingMode"],
         AttributeDefinitions=properties["AttributeDefinitions"],
@@ -111,7 +111,7 @@ def create_connections_table(endpoint: str | None, name: str) -> None:
 
 def create_event_sink(endpoint: str) -> str:
     """The stack's bus, and a rule sending every lifecycle event to a local queue; returns the queue's URL."""
-    events, sqs = _client("events", endpoint), _client("sqs", endpoint)
+    events, sqs = local_client("events", endpoint), local_client("sqs", endpoint)
     events.create_event_bus(Name=EVENT_BUS)
     queue = sqs.create_queue(QueueName=LOCAL_EVENTS_QUEUE)["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -198,12 +198,12 @@ def create_data_stack(endpoint: str | None = None, *, prefix: str = DATA_PREFIX)
     retention and redrive to its dead-letter queue."""
     resources = nested_template("Data")["Resources"]
     key = resources["DataKey"]["Properties"]
-    kms = _client("kms", endpoint)
+    kms = local_client("kms", endpoint)
     key_arn = str(kms.create_key(Description=key["Description"])["KeyMetadata"]["Arn"])
     if key.get("EnableKeyRotation"):
         kms.enable_key_rotation(KeyId=key_arn)
 
-    bucket, s3 = f"{prefix}-data", _client("s3", endpoint)
+    bucket, s3 = f"{prefix}-data", local_client("s3", endpoint)
     s3.create_bucket(Bucket=bucket)
     s3.put_bucket_versioning(
         Bucket=bucket, VersioningConfiguration=resources["DataBucket"]["Properties"]["VersioningConfiguration"]
@@ -217,12 +217,12 @@ def create_data_stack(endpoint: str | None = None, *, prefix: str = DATA_PREFIX)
         },
     )
 
-    dynamodb = _client("dynamodb", endpoint)
+    dynamodb = local_client("dynamodb", endpoint)
     table, idempotency_table = f"{prefix}-data", f"{prefix}-idempotency"
     _create_table(dynamodb, table, resources["DataTable"]["Properties"])
     _create_table(dynamodb, idempotency_table, resources["IdempotencyTable"]["Properties"])
 
-    sqs = _client("sqs", endpoint)
+    sqs = local_client("sqs", endpoint)
     queue_urls: dict[str, str] = {}
     dead_letter_urls: dict[str, str] = {}
     for name, logical_id in DATA_QUEUES.items():

@@ -17,7 +17,7 @@ import logging
 import os
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from html import escape
@@ -42,11 +42,15 @@ from offline.aws import (
     create_data_stack,
     create_stack_resources,
     emulated_aws,
+    local_client,
 )
 from offline.gateway import FunctionInstance, JwtAuthorizer, LocalGateway, jwks_from
-from offline.streams import LocalStreamTrigger
+from offline.queues import LocalQueueTrigger, QueueSource, mapping_batch_sizes
+from offline.streams import LocalStreamTrigger, data_events
 from offline.template import authorization_scopes
 from offline.terra_simulator import TerraSimulator
+from terra_connect.backfill.plan import NewConnection
+from terra_connect.backfill.sqs_scheduler import SqsBackfillQueue
 from terra_connect.settings import CURRENT_WIDGET_SESSION_URL
 
 SIMULATOR_DEV_ID = "local-dev-id"
@@ -139,6 +143,8 @@ class DevStack:
     functions: dict[str, FunctionInstance]
     gateway: LocalGateway
     stream: LocalStreamTrigger
+    data_stream: LocalStreamTrigger  # the data table's: Wearable Data Received, Wearable Backfill Completed
+    queues: LocalQueueTrigger  # the ingest, fetch and backfill queues' mappings
     events_queue_url: str  # every lifecycle event published, delivered by a rule on the bus
     data: DataStack  # the data bucket, tables and queues
 
@@ -162,9 +168,12 @@ def _result_page(title: str, query: str) -> bytes:
 class _LocalPages:
     """What local mode adds beside the API, under /dev: the deep-link landing pages, tokens, reconciliation."""
 
-    def __init__(self, identity: LocalIdentity, reconcile: FunctionInstance) -> None:
+    def __init__(
+        self, identity: LocalIdentity, reconcile: FunctionInstance, backfill: FunctionInstance | None = None
+    ) -> None:
         self._identity = identity
         self._reconcile = reconcile
+        self._backfill = backfill
 
     def __call__(self, request: Request) -> Response | None:
         path = request.path
@@ -178,6 +187,10 @@ class _LocalPages:
             return Response(json.dumps({"user": username, "access_token": token}), 200, content_type="application/json")
         if request.method == "POST" and path == "/dev/reconcile":
             return Response(json.dumps(self._reconcile.invoke({})), 200, content_type="application/json")
+        if request.method == "POST" and path == "/dev/backfill-sweep" and self._backfill is not None:
+            # The 15-minute schedule's event, on demand: backfills past their deadline end as incomplete.
+            ended = self._backfill.invoke({"sweep": True})
+            return Response(json.dumps(ended), 200, content_type="application/json")
         return None
 
 
@@ -317,13 +330,7 @@ def dev_stack(
             for name, module in entries
         }
         say = (lambda _: None) if quiet else _log
-        trigger = LocalStreamTrigger(
-            CONNECTIONS_TABLE,
-            functions["EventsFunction"],
-            on_event=lambda detail_type, detail: say(f"event  {detail_type}  {json.dumps(detail)}"),
-            on_error=lambda error: say(f"events function failed ({type(error).__name__}); the batch is retried"),
-        ).start()
-        stack.callback(trigger.stop)
+        trigger, data_trigger, queues = _triggers(stack, aws.endpoint, data, functions, say)
         authorizer = JwtAuthorizer(
             issuer=identity.issuer,
             audiences=frozenset({identity.client_id}),
@@ -333,7 +340,7 @@ def dev_stack(
         gateway = LocalGateway(
             functions,
             authorizer,
-            local_pages=_LocalPages(identity, functions["ReconcileFunction"]),
+            local_pages=_LocalPages(identity, functions["ReconcileFunction"], functions.get("BackfillFunction")),
             log=say,
         )
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
@@ -349,9 +356,64 @@ def dev_stack(
             functions=functions,
             gateway=gateway,
             stream=trigger,
+            data_stream=data_trigger,
+            queues=queues,
             events_queue_url=resources.events_queue_url,
             data=data,
         )
+
+
+def _triggers(
+    stack: ExitStack,
+    endpoint: str,
+    data: DataStack,
+    functions: dict[str, FunctionInstance],
+    say: Callable[[str], None],
+) -> tuple[LocalStreamTrigger, LocalStreamTrigger, LocalQueueTrigger]:
+    """The event source mappings, started (and stopped when `stack` closes): the two tables' streams into the events
+    function, the data queues into the ingest and backfill functions."""
+    backfills_on = "BackfillFunction" in functions
+    backfill_queue = (
+        SqsBackfillQueue(local_client("sqs", endpoint), data.queue_urls["backfill"]) if backfills_on else None
+    )
+
+    def connection_event(detail_type: str, detail: dict[str, Any]) -> None:
+        say(f"event  {detail_type}  {json.dumps(detail)}")
+        if backfill_queue is not None and detail_type == "Wearable Connected":
+            # What the events function is to do for each Wearable Connected (design section 4.11), done here
+            # until it does: a second request for the same connection is a no-op (the plan is written once).
+            backfill_queue.connected(NewConnection(detail["reference_id"], detail["terra_user_id"], detail["provider"]))
+
+    def function_failed(name: str) -> Callable[[Exception], None]:
+        return lambda error: say(f"{name} failed ({type(error).__name__}); the batch is retried")
+
+    trigger = LocalStreamTrigger(
+        CONNECTIONS_TABLE,
+        functions["EventsFunction"],
+        on_event=connection_event,
+        on_error=function_failed("events function"),
+    ).start()
+    stack.callback(trigger.stop)
+    data_trigger = LocalStreamTrigger(
+        data.table,
+        functions["EventsFunction"],
+        on_event=lambda detail_type, detail: say(f"event  {detail_type}  {json.dumps(detail)}"),
+        on_error=function_failed("events function"),
+        events_of=data_events,
+    ).start()
+    stack.callback(data_trigger.stop)
+    batch_sizes = mapping_batch_sizes()
+    sources = [
+        QueueSource(data.queue_urls["ingest"], functions["IngestFunction"], batch_sizes["IngestQueueArn"]),
+        QueueSource(data.queue_urls["fetch"], functions["IngestFunction"], batch_sizes["FetchQueueArn"]),
+    ]
+    if backfills_on:
+        sources.append(
+            QueueSource(data.queue_urls["backfill"], functions["BackfillFunction"], batch_sizes["BackfillQueueArn"])
+        )
+    queues = LocalQueueTrigger(endpoint, sources, on_error=function_failed("queue trigger")).start()
+    stack.callback(queues.stop)
+    return trigger, data_trigger, queues
 
 
 def next_steps(stack: DevStack) -> str:

@@ -1,4 +1,5 @@
-"""The connections table's stream and the events function's trigger, on this machine (make dev).
+"""The tables' streams and the events function's triggers, on this machine (make dev): the connections table's
+and the data table's.
 
 moto records every write of a table with a stream in its own process, but its server does not answer the Streams
 API, so Lambda's event source mapping is played here, reading moto's records in-process: batches of up to 100 in
@@ -7,10 +8,16 @@ the records before it), as `ReportBatchItemFailures` does. What the function pub
 the emulated AWS, where a rule sends every event of this service to a local SQS queue (`LOCAL_EVENTS_QUEUE`) that
 a test or the app's backend can read; each event is also printed.
 
+The data table's records go to the same function. What is printed for them is what design section 4.9 has the events
+function publish - `Wearable Data Received` when a payload's part 0 (its announcement) is written, `Wearable Backfill
+Completed` when a backfill's plan leaves `open` - read from the record here (`data_events`), since the function
+publishing them is not part of this code yet.
+
 Where it differs from AWS: records are read every `interval` seconds rather than as they come, and a batch that
 keeps failing is retried every poll without the mapping's backoff, record age limit or dead-letter queue.
 """
 
+import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,6 +28,8 @@ from moto.dynamodb.models import dynamodb_backends
 
 from offline.aws import REGION
 from offline.gateway import FunctionInstance
+from terra_connect.health_data.events import BACKFILL_COMPLETED, DATA_RECEIVED, DataReceived
+from terra_connect.health_data.layout import PAYLOAD_PART_PREFIX
 from terra_connect.lifecycle_events.stream import stream_change
 
 BATCH_SIZE = 100
@@ -34,6 +43,8 @@ class LocalStreamTrigger:
     function: FunctionInstance
     on_event: Callable[[str, dict[str, Any]], None] = lambda detail_type, detail: None
     on_error: Callable[[Exception], None] = lambda error: None
+    # What each record announces, to print (None: the connections table's lifecycle events).
+    events_of: Callable[[dict[str, Any]], tuple[tuple[str, dict[str, Any]], ...]] | None = None
     interval: float = 0.1
     position: int = 0  # the next record to hand over
     published: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
@@ -60,7 +71,7 @@ class LocalStreamTrigger:
                     sequence = [record["dynamodb"]["SequenceNumber"] for record in batch]
                     done = batch[: sequence.index(failures[0])] if failures[0] in sequence else []
                 for record in done:
-                    for detail_type, detail in _events(record):
+                    for detail_type, detail in (self.events_of or _events)(record):
                         self.published.append((detail_type, detail))
                         self.on_event(detail_type, detail)
                 self.position += len(done)
@@ -102,3 +113,18 @@ def _events(record: dict[str, Any]) -> tuple[tuple[str, dict[str, Any]], ...]:
         return stream_change(record)
     except (KeyError, TypeError, ValueError):
         return ()
+
+
+def data_events(record: dict[str, Any]) -> tuple[tuple[str, dict[str, Any]], ...]:
+    """The data events a data table's stream record announces: a payload's announcement written (its part 0, new),
+    or a backfill's plan ended (status open → completed or incomplete, with the event's detail)."""
+    change = record.get("dynamodb", {})
+    old, new = change.get("OldImage") or {}, change.get("NewImage") or {}
+    sort_key = change.get("Keys", {}).get("sk", {}).get("S", "")
+    if sort_key.startswith(PAYLOAD_PART_PREFIX) and "announcement" in new and "announcement" not in old:
+        announcement = DataReceived(**json.loads(new["announcement"]["S"]))
+        return ((DATA_RECEIVED, announcement.to_detail()),)
+    ended = new.get("status", {}).get("S") in {"completed", "incomplete"}
+    if sort_key == "plan" and ended and old.get("status", {}).get("S") == "open" and "detail" in new:
+        return ((BACKFILL_COMPLETED, json.loads(new["detail"]["S"])),)
+    return ()

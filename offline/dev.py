@@ -430,6 +430,14 @@ GET /v1/connections (not there) with the sync (there):
         else ""
     )
     identity = stack.identity
+    push = (
+        f"""
+  curl -s -X POST {stack.terra.base_url}/_simulator/data \\
+    -d '{{"user_id": "<terra user id>", "type": "daily", "start_date": "2026-07-01", "end_date": "2026-07-03"}}'
+"""
+        if stack.terra
+        else ""
+    )
     return f"""
 Terra Connect is running locally: API {stack.api_url}, {terra}, AWS emulated at {stack.aws_endpoint}.
 
@@ -446,6 +454,10 @@ the widget sends the user back:
 {drop}
 The scheduled reconciliation, on demand: curl -s -X POST {stack.api_url}/dev/reconcile
 
+Connecting a wearable backfills its data (Wearable Data Received is printed per stored payload). Push more, as
+the provider would, with the Terra user id the Wearable Connected line shows (docs/local-mode.md: ping mode,
+chunked backfills, the backfill sweep):
+{push}
 Lifecycle events (Wearable Connected, ..., User Erased) are printed here as the events function publishes them,
 and a rule on the local bus delivers each to an SQS queue your backend can read:
 
@@ -489,7 +501,9 @@ def main(argv: list[str]) -> int:
     aws_port = int(os.environ.get("AWS_PORT", str(port + 1)))
     real_terra = real if {"TERRA_DEV_ID", "TERRA_API_KEY"} <= set(real) else None
     try:
-        with dev_stack(port, aws_port=aws_port, real_terra=real_terra) as stack:
+        # BACKFILL_DAYS=0 make dev: the template's BackfillDays parameter (backfills off), the others at defaults.
+        parameters = {"BackfillDays": os.environ["BACKFILL_DAYS"]} if os.environ.get("BACKFILL_DAYS") else None
+        with dev_stack(port, aws_port=aws_port, real_terra=real_terra, parameters=parameters) as stack:
             print(next_steps(stack), flush=True)  # noqa: T201
             with suppress(KeyboardInterrupt):
                 threading.Event().wait()

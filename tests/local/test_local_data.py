@@ -242,3 +242,17 @@ def test_loopback_payload_urls_can_never_be_enabled_in_a_deployed_stack() -> Non
 
     assert template["Globals"]["Function"]["Environment"]["Variables"]["LOCAL_AWS_ENDPOINT_URL"] == ""
     assert all("LOCAL_AWS_ENDPOINT_URL" not in variables for variables in overrides)
+
+
+def test_live_data_is_pushed_through_the_simulator_s_control_route(stack: DevStack) -> None:
+    assert stack.terra is not None
+    owner = stack.identity.subject("uma")
+    user = stack.terra.connect("WHOOP", owner)
+    control = f"{stack.terra.base_url}/_simulator/data"
+    spec = {"user_id": user.user_id, "type": "body", "start_date": "2024-03-01", "end_date": "2024-03-03"}
+
+    assert requests.post(control, json={**spec, "type": "not-a-type"}, timeout=5).status_code == 400
+    assert requests.post(control, json=spec, timeout=5).status_code == 201
+    assert wait_for(stack, lambda: any(d.get("start_date") == "2024-03-01" for _, d in announced(stack, owner)))
+    (pushed,) = [d for _, d in announced(stack, owner) if d.get("start_date") == "2024-03-01"]
+    assert (pushed["type"], pushed["end_date"]) == ("body", "2024-03-02")

@@ -4,6 +4,7 @@ the idempotency table, and the ingest, fetch and backfill queues, each with its 
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 import boto3
 
@@ -84,3 +85,32 @@ def create_data_stack(endpoint_url: str | None = None, *, prefix: str = "terra-c
         )
         queue_urls[name], dead_letter_urls[name] = queue["QueueUrl"], dead
     return DataStack(DATA_BUCKET, DATA_TABLE, IDEMPOTENCY_TABLE, DATA_KEY_ID, queue_urls, dead_letter_urls)
+
+
+def received(stack: DataStack, queue: str = "ingest") -> list[dict[str, Any]]:
+    """The queue's messages, as Lambda's event source hands them over (they stay on the queue: nothing deletes)."""
+    sqs = boto3.client("sqs")
+    url = stack.queue_urls[queue]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    answer = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"], VisibilityTimeout=0)
+    return [
+        {
+            "messageId": m["MessageId"],
+            "receiptHandle": m["ReceiptHandle"],
+            "body": m["Body"],
+            "attributes": m["Attributes"],
+            "messageAttributes": {},
+            "md5OfBody": m["MD5OfBody"],
+            "eventSource": "aws:sqs",
+            "eventSourceARN": arn,
+            "awsRegion": "us-east-1",
+        }
+        for m in answer.get("Messages", [])
+    ]
+
+
+def delete_received(stack: DataStack, messages: list[dict[str, Any]], queue: str = "ingest") -> None:
+    """What Lambda's event source does once a batch succeeded."""
+    sqs = boto3.client("sqs")
+    for message in messages:
+        sqs.delete_message(QueueUrl=stack.queue_urls[queue], ReceiptHandle=message["receiptHandle"])

@@ -225,7 +225,7 @@ def test_a_page_token_of_another_range_or_type_is_refused(alice_and_bob: DataSta
 def test_a_store_outage_is_a_503_with_retry_after(
     alice_and_bob: DataStack, invoke: Invoke, aws_calls: AwsCalls, operation: str
 ) -> None:
-    throttled = {"Error": {"Code": "ThrottlingException" if operation == "Query" else "SlowDown", "Message": "x"}}
+    throttled: Any = {"Error": {"Code": "ThrottlingException" if operation == "Query" else "SlowDown", "Message": "x"}}
     aws_calls.failures[operation] = ClientError(throttled, operation)
 
     answer = read(invoke, ALICE, query=july())

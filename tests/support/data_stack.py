@@ -114,3 +114,22 @@ def delete_received(stack: DataStack, messages: list[dict[str, Any]], queue: str
     sqs = boto3.client("sqs")
     for message in messages:
         sqs.delete_message(QueueUrl=stack.queue_urls[queue], ReceiptHandle=message["receiptHandle"])
+
+
+def stream_records(table: str, start: int = 0) -> list[dict[str, Any]]:
+    """The table's stream records from `start` (moto records every write in-process), as Lambda hands them over."""
+    from moto.core.models import DEFAULT_ACCOUNT_ID  # noqa: PLC0415 - moto's internals, for tests only
+    from moto.dynamodb.models import dynamodb_backends  # noqa: PLC0415
+
+    shard = dynamodb_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].get_table(table).stream_shard
+    # moto leaves out the source, which Lambda's event source mapping adds.
+    source = boto3.client("dynamodb").describe_table(TableName=table)["Table"]["LatestStreamArn"]
+    records = []
+    for item in shard.items[start:] if shard is not None else []:
+        record = item.to_json()
+        change = dict(record["dynamodb"])
+        created = change.get("ApproximateCreationDateTime")
+        if created is not None and not isinstance(created, int | float):
+            change["ApproximateCreationDateTime"] = int(created.timestamp())
+        records.append({**record, "dynamodb": change, "eventSourceARN": source})
+    return records

@@ -3,6 +3,7 @@
 and each new connection asks the backfill queue for its backfill."""
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -215,3 +216,28 @@ def test_the_backfill_code_is_imported_only_when_backfills_are_on() -> None:
     assert "terra_connect.backfill.sqs_scheduler" in on
     for modules in (off, on):
         assert not {"pydantic", "requests", "terra_connect.health_data.dynamodb_index"} & modules
+
+
+def documented_fields(detail_type: str) -> set[str]:
+    """The fields docs/events.md's table lists under the event's heading."""
+    text = (ROOT / "docs" / "events.md").read_text()
+    section = text.split(f"### `{detail_type}`", 1)[1].split("\n#", 1)[0]
+    rows = re.findall(r"^\| (`[^|]+`) \|", section, flags=re.MULTILINE)
+    return {name for row in rows for name in re.findall(r"`([a-z_]+)`", row)}
+
+
+def test_docs_list_exactly_the_fields_of_each_data_event(
+    data_stack: DataStack, deliver: Deliver, ingest: Ingest, publish: Publish, sink: str
+) -> None:
+    connect(deliver)
+    store(deliver, ingest, data_stack, data_event("activity", [activity("run-1", START, END)]))
+    publish({"Records": stream_records(data_stack.table)})
+    (received_event,) = published(sink)
+    connection = NewConnection(ALICE, TERRA_USER_ID, "GARMIN")
+    plan = plan_backfill(connection, backfill_days=3, timeout_hours=1, now_ms=0, supported_types=None, sdk_providers=())
+    assert plan is not None
+    ended = Backfill(plan).expire(plan.deadline_ms).ended
+    assert ended is not None
+
+    assert documented_fields("Wearable Data Received") == set(received_event["detail"])
+    assert documented_fields("Wearable Backfill Completed") == set(ended.to_detail())

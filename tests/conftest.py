@@ -144,6 +144,21 @@ def data_stack(settings_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) ->
 
 
 @pytest.fixture
+def ingest(data_stack: DataStack) -> Iterator[Callable[[list[dict[str, Any]]], dict[str, Any]]]:
+    """The ingest function's real handler, fed the messages the queue holds as Lambda's SQS event source would."""
+    from terra_connect.entrypoints import ingest as handler  # noqa: PLC0415 - after the environment is set
+
+    handler.get_ingest_container.cache_clear()
+
+    def _run(messages: list[dict[str, Any]]) -> dict[str, Any]:
+        result: dict[str, Any] = handler.lambda_handler({"Records": messages}, FakeLambdaContext(60_000))
+        return result
+
+    yield _run
+    handler.get_ingest_container.cache_clear()
+
+
+@pytest.fixture
 def function_logs() -> Iterator[io.StringIO]:
     """Every line the function's logger writes during the test, formatted exactly as in CloudWatch."""
     from terra_connect.platform.observability import logger  # noqa: PLC0415

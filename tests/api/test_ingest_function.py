@@ -2,56 +2,18 @@
 that fails is the only one reported; a redelivery changes nothing and announces nothing."""
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import boto3
-import pytest
-from offline.aws import DataStack
 
-from tests.support.builders import ApiAnswer, AwsCalls, FakeLambdaContext, webhook_event
+from tests.support.builders import ApiAnswer, AwsCalls, webhook_event
+from tests.support.data_stack import DataStack, received
 from tests.support.terra_data import END, START, activity, data_event, terra_user
 
 Deliver = Callable[[dict[str, Any]], ApiAnswer]
 Ingest = Callable[[list[dict[str, Any]]], dict[str, Any]]
 ALICE = "alice"
-
-
-@pytest.fixture
-def ingest(data_stack: DataStack) -> Iterator[Ingest]:
-    """The ingest function's real handler, fed the messages the queue holds as Lambda's SQS event source would."""
-    from terra_connect.entrypoints import ingest as handler  # noqa: PLC0415 - after the environment is set
-
-    handler.get_ingest_container.cache_clear()
-
-    def _run(messages: list[dict[str, Any]]) -> dict[str, Any]:
-        result: dict[str, Any] = handler.lambda_handler({"Records": messages}, FakeLambdaContext(60_000))
-        return result
-
-    yield _run
-    handler.get_ingest_container.cache_clear()
-
-
-def received(stack: DataStack, queue: str = "ingest") -> list[dict[str, Any]]:
-    """The queue's messages, as Lambda's event source hands them over (they stay on the queue: nothing deletes)."""
-    sqs = boto3.client("sqs")
-    url = stack.queue_urls[queue]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    answer = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"], VisibilityTimeout=0)
-    return [
-        {
-            "messageId": m["MessageId"],
-            "receiptHandle": m["ReceiptHandle"],
-            "body": m["Body"],
-            "attributes": m["Attributes"],
-            "messageAttributes": {},
-            "md5OfBody": m["MD5OfBody"],
-            "eventSource": "aws:sqs",
-            "eventSourceARN": arn,
-            "awsRegion": "us-east-1",
-        }
-        for m in answer.get("Messages", [])
-    ]
 
 
 def items(stack: DataStack, prefix: str) -> list[dict[str, Any]]:

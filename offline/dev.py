@@ -42,15 +42,12 @@ from offline.aws import (
     create_data_stack,
     create_stack_resources,
     emulated_aws,
-    local_client,
 )
 from offline.gateway import FunctionInstance, JwtAuthorizer, LocalGateway, jwks_from
 from offline.queues import LocalQueueTrigger, QueueSource, mapping_batch_sizes
 from offline.streams import LocalStreamTrigger, data_events
 from offline.template import authorization_scopes
 from offline.terra_simulator import TerraSimulator
-from terra_connect.backfill.plan import NewConnection
-from terra_connect.backfill.sqs_scheduler import SqsBackfillQueue
 from terra_connect.settings import CURRENT_WIDGET_SESSION_URL
 
 SIMULATOR_DEV_ID = "local-dev-id"
@@ -373,16 +370,9 @@ def _triggers(
     """The event source mappings, started (and stopped when `stack` closes): the two tables' streams into the events
     function, the data queues into the ingest and backfill functions."""
     backfills_on = "BackfillFunction" in functions
-    backfill_queue = (
-        SqsBackfillQueue(local_client("sqs", endpoint), data.queue_urls["backfill"]) if backfills_on else None
-    )
 
     def connection_event(detail_type: str, detail: dict[str, Any]) -> None:
         say(f"event  {detail_type}  {json.dumps(detail)}")
-        if backfill_queue is not None and detail_type == "Wearable Connected":
-            # What the events function is to do for each Wearable Connected (design section 4.11), done here
-            # until it does: a second request for the same connection is a no-op (the plan is written once).
-            backfill_queue.connected(NewConnection(detail["reference_id"], detail["terra_user_id"], detail["provider"]))
 
     def function_failed(name: str) -> Callable[[Exception], None]:
         return lambda error: say(f"{name} failed ({type(error).__name__}); the batch is retried")

@@ -8,16 +8,14 @@ the records before it), as `ReportBatchItemFailures` does. What the function pub
 the emulated AWS, where a rule sends every event of this service to a local SQS queue (`LOCAL_EVENTS_QUEUE`) that
 a test or the app's backend can read; each event is also printed.
 
-The data table's records go to the same function. What is printed for them is what design section 4.9 has the events
-function publish - `Wearable Data Received` when a payload's part 0 (its announcement) is written, `Wearable Backfill
-Completed` when a backfill's plan leaves `open` - read from the record here (`data_events`), since the function
-publishing them is not part of this code yet.
+The data table's records go to the same function, which publishes `Wearable Data Received` when a payload's part 0
+(its announcement) is written and `Wearable Backfill Completed` when a backfill's plan leaves `open`; what is printed
+for them is read from each record by the function's own rule (`data_events`).
 
 Where it differs from AWS: records are read every `interval` seconds rather than as they come, and a batch that
 keeps failing is retried every poll without the mapping's backoff, record age limit or dead-letter queue.
 """
 
-import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,8 +26,7 @@ from moto.dynamodb.models import dynamodb_backends
 
 from offline.aws import REGION
 from offline.gateway import FunctionInstance
-from terra_connect.health_data.events import BACKFILL_COMPLETED, DATA_RECEIVED, DataReceived
-from terra_connect.health_data.layout import PAYLOAD_PART_PREFIX
+from terra_connect.lifecycle_events.data_stream import data_change
 from terra_connect.lifecycle_events.stream import stream_change
 
 BATCH_SIZE = 100
@@ -116,15 +113,9 @@ def _events(record: dict[str, Any]) -> tuple[tuple[str, dict[str, Any]], ...]:
 
 
 def data_events(record: dict[str, Any]) -> tuple[tuple[str, dict[str, Any]], ...]:
-    """The data events a data table's stream record announces: a payload's announcement written (its part 0, new),
-    or a backfill's plan ended (status open → completed or incomplete, with the event's detail)."""
-    change = record.get("dynamodb", {})
-    old, new = change.get("OldImage") or {}, change.get("NewImage") or {}
-    sort_key = change.get("Keys", {}).get("sk", {}).get("S", "")
-    if sort_key.startswith(PAYLOAD_PART_PREFIX) and "announcement" in new and "announcement" not in old:
-        announcement = DataReceived(**json.loads(new["announcement"]["S"]))
-        return ((DATA_RECEIVED, announcement.to_detail()),)
-    ended = new.get("status", {}).get("S") in {"completed", "incomplete"}
-    if sort_key == "plan" and ended and old.get("status", {}).get("S") == "open" and "detail" in new:
-        return ((BACKFILL_COMPLETED, json.loads(new["detail"]["S"])),)
-    return ()
+    """The data events a data table's stream record makes the events function publish (its own rule, read here
+    to print them)."""
+    try:
+        return data_change(record)
+    except (KeyError, TypeError, ValueError):
+        return ()

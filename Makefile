@@ -79,7 +79,7 @@ validate: $(SAM_VENV)/.installed ## sam validate --lint
 	$(SAM_ENV) $(SAM) validate --lint
 
 # template.yaml and the nested stacks it creates from local files.
-TEMPLATES := template.yaml notifications.yaml monitoring.yaml
+TEMPLATES := template.yaml notifications.yaml monitoring.yaml data.yaml
 
 scan: $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed ## cfn-lint (with serverless rules) and checkov on the templates
 	$(SAM_VENV)/bin/cfn-lint $(TEMPLATES) --append-rules cfn_lint_serverless.rules
@@ -87,7 +87,7 @@ scan: $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed ## cfn-lint (with server
 	# cannot enrich the template and leaves out what the loops make): make rehearse checks those resources, and
 	# monitoring.yaml, as CloudFormation receives them.
 	BC_SKIP_MAPPING=TRUE CKV_SKIP_PACKAGE_UPDATE_CHECK=true $(CHECKOV_VENV)/bin/checkov --quiet --compact \
-		--skip-download --framework cloudformation -f template.yaml -f notifications.yaml
+		--skip-download --framework cloudformation -f template.yaml -f notifications.yaml -f data.yaml
 
 rehearse: $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed ## Deploy rehearsal: each parameter set transformed as sam deploy does, linted, checked
 	$(SAM_VENV)/bin/python -m offline.rehearsal --checkov $(CHECKOV_VENV)/bin/checkov

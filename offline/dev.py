@@ -17,7 +17,7 @@ import logging
 import os
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from html import escape
@@ -36,13 +36,16 @@ from offline.aws import (
     EVENT_BUS,
     FAKE_CREDENTIALS,
     REGION,
+    DataStack,
     PortInUse,
     bind_server,
+    create_data_stack,
     create_stack_resources,
     emulated_aws,
 )
 from offline.gateway import FunctionInstance, JwtAuthorizer, LocalGateway, jwks_from
-from offline.streams import LocalStreamTrigger
+from offline.queues import LocalQueueTrigger, QueueSource, mapping_batch_sizes
+from offline.streams import LocalStreamTrigger, data_events
 from offline.template import authorization_scopes
 from offline.terra_simulator import TerraSimulator
 from terra_connect.settings import CURRENT_WIDGET_SESSION_URL
@@ -137,7 +140,10 @@ class DevStack:
     functions: dict[str, FunctionInstance]
     gateway: LocalGateway
     stream: LocalStreamTrigger
+    data_stream: LocalStreamTrigger  # the data table's: Wearable Data Received, Wearable Backfill Completed
+    queues: LocalQueueTrigger  # the ingest, fetch and backfill queues' mappings
     events_queue_url: str  # every lifecycle event published, delivered by a rule on the bus
+    data: DataStack  # the data bucket, tables and queues
 
     def token(self, username: str) -> str:
         return self.identity.token(username)
@@ -159,9 +165,12 @@ def _result_page(title: str, query: str) -> bytes:
 class _LocalPages:
     """What local mode adds beside the API, under /dev: the deep-link landing pages, tokens, reconciliation."""
 
-    def __init__(self, identity: LocalIdentity, reconcile: FunctionInstance) -> None:
+    def __init__(
+        self, identity: LocalIdentity, reconcile: FunctionInstance, backfill: FunctionInstance | None = None
+    ) -> None:
         self._identity = identity
         self._reconcile = reconcile
+        self._backfill = backfill
 
     def __call__(self, request: Request) -> Response | None:
         path = request.path
@@ -175,6 +184,10 @@ class _LocalPages:
             return Response(json.dumps({"user": username, "access_token": token}), 200, content_type="application/json")
         if request.method == "POST" and path == "/dev/reconcile":
             return Response(json.dumps(self._reconcile.invoke({})), 200, content_type="application/json")
+        if request.method == "POST" and path == "/dev/backfill-sweep" and self._backfill is not None:
+            # The 15-minute schedule's event, on demand: backfills past their deadline end as incomplete.
+            ended = self._backfill.invoke({"sweep": True})
+            return Response(json.dumps(ended), 200, content_type="application/json")
         return None
 
 
@@ -225,11 +238,17 @@ def _log(line: str) -> None:
 
 @contextmanager
 def dev_stack(
-    port: int = 3000, *, aws_port: int = 0, real_terra: dict[str, str] | None = None, quiet: bool = False
+    port: int = 3000,
+    *,
+    aws_port: int = 0,
+    real_terra: dict[str, str] | None = None,
+    quiet: bool = False,
+    parameters: dict[str, str] | None = None,
 ) -> Iterator[DevStack]:
     """Everything `make dev` runs; the tests start the same stack with `port` 0 (any free port, bound before
     anything else starts, so no other server can take it meanwhile). `aws_port` fixes where the emulated AWS (and
-    so the Cognito endpoint an app signs in at) listens; 0 picks a free port."""
+    so the Cognito endpoint an app signs in at) listens; 0 picks a free port. `parameters` sets the template's data
+    parameters by name (e.g. {"BackfillDays": "0"}); the others keep their defaults."""
     with ExitStack() as stack:
         server = bind_server("127.0.0.1", port, _starting, _RequestHandler)
         stack.callback(server.server_close)
@@ -260,6 +279,9 @@ def dev_stack(
                 "TERRA_API_BASE_URL": terra.api_base_url,
             }
         resources = create_stack_resources(aws.endpoint, secret)
+        data = create_data_stack(aws.endpoint)
+        data_settings = data.settings(parameters)
+        backfills_on = bool(data_settings["BACKFILL_QUEUE_URL"])
         stack.enter_context(
             _environment(
                 {
@@ -275,6 +297,7 @@ def dev_stack(
                     "POWERTOOLS_SERVICE_NAME": "terra-connect",
                     "POWERTOOLS_METRICS_NAMESPACE": "TerraConnect",
                     "EVENT_BUS_NAME": EVENT_BUS,
+                    **data_settings,
                     **terra_settings,
                 }
             )
@@ -284,27 +307,27 @@ def dev_stack(
             import_module("terra_connect.entrypoints.webhook").get_webhook_container,
             import_module("terra_connect.entrypoints.reconcile").get_reconciler_container,
             import_module("terra_connect.entrypoints.lifecycle_events").get_events_container,
+            import_module("terra_connect.entrypoints.ingest").get_ingest_container,
+            *([import_module("terra_connect.entrypoints.backfill").get_backfill_container] if backfills_on else []),
         ):
             cached.cache_clear()
             stack.callback(cached.cache_clear)
-        one_process = threading.Lock()  # the four functions share this process: they take turns
+        one_process = threading.Lock()  # the functions share this process: they take turns
+        entries = [
+            ("ApiFunction", "terra_connect.entrypoints.api"),
+            ("WebhookFunction", "terra_connect.entrypoints.webhook"),
+            ("ReconcileFunction", "terra_connect.entrypoints.reconcile"),
+            ("EventsFunction", "terra_connect.entrypoints.lifecycle_events"),
+            ("IngestFunction", "terra_connect.entrypoints.ingest"),
+        ]
+        if backfills_on:  # the template's BackfillOn condition
+            entries.append(("BackfillFunction", "terra_connect.entrypoints.backfill"))
         functions = {
             name: FunctionInstance.from_template(name, import_module(module).lambda_handler, one_process)
-            for name, module in (
-                ("ApiFunction", "terra_connect.entrypoints.api"),
-                ("WebhookFunction", "terra_connect.entrypoints.webhook"),
-                ("ReconcileFunction", "terra_connect.entrypoints.reconcile"),
-                ("EventsFunction", "terra_connect.entrypoints.lifecycle_events"),
-            )
+            for name, module in entries
         }
         say = (lambda _: None) if quiet else _log
-        trigger = LocalStreamTrigger(
-            CONNECTIONS_TABLE,
-            functions["EventsFunction"],
-            on_event=lambda detail_type, detail: say(f"event  {detail_type}  {json.dumps(detail)}"),
-            on_error=lambda error: say(f"events function failed ({type(error).__name__}); the batch is retried"),
-        ).start()
-        stack.callback(trigger.stop)
+        trigger, data_trigger, queues = _triggers(stack, aws.endpoint, data, functions, say)
         authorizer = JwtAuthorizer(
             issuer=identity.issuer,
             audiences=frozenset({identity.client_id}),
@@ -314,7 +337,7 @@ def dev_stack(
         gateway = LocalGateway(
             functions,
             authorizer,
-            local_pages=_LocalPages(identity, functions["ReconcileFunction"]),
+            local_pages=_LocalPages(identity, functions["ReconcileFunction"], functions.get("BackfillFunction")),
             log=say,
         )
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
@@ -330,8 +353,57 @@ def dev_stack(
             functions=functions,
             gateway=gateway,
             stream=trigger,
+            data_stream=data_trigger,
+            queues=queues,
             events_queue_url=resources.events_queue_url,
+            data=data,
         )
+
+
+def _triggers(
+    stack: ExitStack,
+    endpoint: str,
+    data: DataStack,
+    functions: dict[str, FunctionInstance],
+    say: Callable[[str], None],
+) -> tuple[LocalStreamTrigger, LocalStreamTrigger, LocalQueueTrigger]:
+    """The event source mappings, started (and stopped when `stack` closes): the two tables' streams into the events
+    function, the data queues into the ingest and backfill functions."""
+    backfills_on = "BackfillFunction" in functions
+
+    def connection_event(detail_type: str, detail: dict[str, Any]) -> None:
+        say(f"event  {detail_type}  {json.dumps(detail)}")
+
+    def function_failed(name: str) -> Callable[[Exception], None]:
+        return lambda error: say(f"{name} failed ({type(error).__name__}); the batch is retried")
+
+    trigger = LocalStreamTrigger(
+        CONNECTIONS_TABLE,
+        functions["EventsFunction"],
+        on_event=connection_event,
+        on_error=function_failed("events function"),
+    ).start()
+    stack.callback(trigger.stop)
+    data_trigger = LocalStreamTrigger(
+        data.table,
+        functions["EventsFunction"],
+        on_event=lambda detail_type, detail: say(f"event  {detail_type}  {json.dumps(detail)}"),
+        on_error=function_failed("events function"),
+        events_of=data_events,
+    ).start()
+    stack.callback(data_trigger.stop)
+    batch_sizes = mapping_batch_sizes()
+    sources = [
+        QueueSource(data.queue_urls["ingest"], functions["IngestFunction"], batch_sizes["IngestQueueArn"]),
+        QueueSource(data.queue_urls["fetch"], functions["IngestFunction"], batch_sizes["FetchQueueArn"]),
+    ]
+    if backfills_on:
+        sources.append(
+            QueueSource(data.queue_urls["backfill"], functions["BackfillFunction"], batch_sizes["BackfillQueueArn"])
+        )
+    queues = LocalQueueTrigger(endpoint, sources, on_error=function_failed("queue trigger")).start()
+    stack.callback(queues.stop)
+    return trigger, data_trigger, queues
 
 
 def next_steps(stack: DevStack) -> str:
@@ -348,6 +420,14 @@ GET /v1/connections (not there) with the sync (there):
         else ""
     )
     identity = stack.identity
+    push = (
+        f"""
+  curl -s -X POST {stack.terra.base_url}/_simulator/data \\
+    -d '{{"user_id": "<terra user id>", "type": "daily", "start_date": "2026-07-01", "end_date": "2026-07-03"}}'
+"""
+        if stack.terra
+        else ""
+    )
     return f"""
 Terra Connect is running locally: API {stack.api_url}, {terra}, AWS emulated at {stack.aws_endpoint}.
 
@@ -364,6 +444,10 @@ the widget sends the user back:
 {drop}
 The scheduled reconciliation, on demand: curl -s -X POST {stack.api_url}/dev/reconcile
 
+Connecting a wearable backfills its data (Wearable Data Received is printed per stored payload). Push more, as
+the provider would, with the Terra user id the Wearable Connected line shows (docs/local-mode.md: ping mode,
+chunked backfills, the backfill sweep):
+{push}
 Lifecycle events (Wearable Connected, ..., User Erased) are printed here as the events function publishes them,
 and a rule on the local bus delivers each to an SQS queue your backend can read:
 
@@ -407,7 +491,9 @@ def main(argv: list[str]) -> int:
     aws_port = int(os.environ.get("AWS_PORT", str(port + 1)))
     real_terra = real if {"TERRA_DEV_ID", "TERRA_API_KEY"} <= set(real) else None
     try:
-        with dev_stack(port, aws_port=aws_port, real_terra=real_terra) as stack:
+        # BACKFILL_DAYS=0 make dev: the template's BackfillDays parameter (backfills off), the others at defaults.
+        parameters = {"BackfillDays": os.environ["BACKFILL_DAYS"]} if os.environ.get("BACKFILL_DAYS") else None
+        with dev_stack(port, aws_port=aws_port, real_terra=real_terra, parameters=parameters) as stack:
             print(next_steps(stack), flush=True)  # noqa: T201
             with suppress(KeyboardInterrupt):
                 threading.Event().wait()

@@ -47,6 +47,11 @@ AUDIT_TESTS = (
     "tests/api/test_reconciliation.py",
     "tests/api/test_snapstart.py",
     "tests/unit/lifecycle_events/test_lifecycle_events.py",
+    "tests/api/test_webhook_claim_check.py",
+    "tests/api/test_ingest_function.py",
+    "tests/api/test_backfill_function.py",
+    "tests/api/test_data_read_route.py",
+    "tests/api/test_data_events.py",
 )
 
 _modules: set[str] = set()

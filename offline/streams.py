@@ -1,4 +1,5 @@
-"""The connections table's stream and the events function's trigger, on this machine (make dev).
+"""The tables' streams and the events function's triggers, on this machine (make dev): the connections table's
+and the data table's.
 
 moto records every write of a table with a stream in its own process, but its server does not answer the Streams
 API, so Lambda's event source mapping is played here, reading moto's records in-process: batches of up to 100 in
@@ -6,6 +7,10 @@ order, handed to the events function one batch at a time; a batch item failure i
 the records before it), as `ReportBatchItemFailures` does. What the function publishes reaches the stack's bus in
 the emulated AWS, where a rule sends every event of this service to a local SQS queue (`LOCAL_EVENTS_QUEUE`) that
 a test or the app's backend can read; each event is also printed.
+
+The data table's records go to the same function, which publishes `Wearable Data Received` when a payload's part 0
+(its announcement) is written and `Wearable Backfill Completed` when a backfill's plan leaves `open`; what is printed
+for them is read from each record by the function's own rule (`data_events`).
 
 Where it differs from AWS: records are read every `interval` seconds rather than as they come, and a batch that
 keeps failing is retried every poll without the mapping's backoff, record age limit or dead-letter queue.
@@ -21,6 +26,7 @@ from moto.dynamodb.models import dynamodb_backends
 
 from offline.aws import REGION
 from offline.gateway import FunctionInstance
+from terra_connect.lifecycle_events.data_stream import data_change
 from terra_connect.lifecycle_events.stream import stream_change
 
 BATCH_SIZE = 100
@@ -34,6 +40,8 @@ class LocalStreamTrigger:
     function: FunctionInstance
     on_event: Callable[[str, dict[str, Any]], None] = lambda detail_type, detail: None
     on_error: Callable[[Exception], None] = lambda error: None
+    # What each record announces, to print (None: the connections table's lifecycle events).
+    events_of: Callable[[dict[str, Any]], tuple[tuple[str, dict[str, Any]], ...]] | None = None
     interval: float = 0.1
     position: int = 0  # the next record to hand over
     published: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
@@ -60,7 +68,7 @@ class LocalStreamTrigger:
                     sequence = [record["dynamodb"]["SequenceNumber"] for record in batch]
                     done = batch[: sequence.index(failures[0])] if failures[0] in sequence else []
                 for record in done:
-                    for detail_type, detail in _events(record):
+                    for detail_type, detail in (self.events_of or _events)(record):
                         self.published.append((detail_type, detail))
                         self.on_event(detail_type, detail)
                 self.position += len(done)
@@ -100,5 +108,14 @@ def _lambda_record(record: dict[str, Any]) -> dict[str, Any]:
 def _events(record: dict[str, Any]) -> tuple[tuple[str, dict[str, Any]], ...]:
     try:
         return stream_change(record)
+    except (KeyError, TypeError, ValueError):
+        return ()
+
+
+def data_events(record: dict[str, Any]) -> tuple[tuple[str, dict[str, Any]], ...]:
+    """The data events a data table's stream record makes the events function publish (its own rule, read here
+    to print them)."""
+    try:
+        return data_change(record)
     except (KeyError, TypeError, ValueError):
         return ()

@@ -52,14 +52,30 @@ def function_environment(logical_id: str) -> set[str]:
     return set(own) | set(shared)
 
 
-def policy_statements(logical_id: str) -> list[Any]:
+def nested_template(logical_id: str) -> dict[str, Any]:
+    """The template of a nested stack template.yaml creates from a local file (`Location: data.yaml`)."""
+    return load_template(ROOT / load_template()["Resources"][logical_id]["Properties"]["Location"])
+
+
+def policy_statements(logical_id: str, *, nested: bool = True) -> list[Any]:
     """Every statement a function's role gets from the template: its own policies' and those of the managed
-    policies of the stack it names (`- !Ref ReadTerraSecret`), each as written (a conditional one as its Fn::If)."""
+    policies it names, the stack's own (`- !Ref ReadTerraSecret`) or a nested stack's output
+    (`- !GetAtt Data.Outputs.IngestDataPolicyArn`, left out when not `nested`: they resolve in that stack only),
+    each as written (a conditional one as its Fn::If)."""
     resources = load_template()["Resources"]
     statements: list[Any] = []
     for policy in resources[logical_id]["Properties"].get("Policies", []):
-        named = set(policy) == {"Ref"}
-        statements += (resources[policy["Ref"]]["Properties"]["PolicyDocument"] if named else policy)["Statement"]
+        document = policy
+        if set(policy) == {"Ref"}:
+            document = resources[policy["Ref"]]["Properties"]["PolicyDocument"]
+        elif set(policy) == {"Fn::GetAtt"}:
+            if not nested:
+                continue
+            stack, output = policy["Fn::GetAtt"]
+            child = nested_template(stack)
+            name = child["Outputs"][output.removeprefix("Outputs.")]["Value"]["Ref"]
+            document = child["Resources"][name]["Properties"]["PolicyDocument"]
+        statements += document["Statement"]
     return statements
 
 

@@ -41,6 +41,7 @@ from urllib.parse import parse_qs, urlencode
 import requests
 
 from offline.signing import terra_signature
+from offline.terra_data_simulator import DATA_PATH, DELIVERY_PATH, PAYLOADS_PATH, TerraData
 
 # path -> (status on success, expires_in): the three published paths of the current endpoint.
 CURRENT_WIDGET_PATHS = {
@@ -202,6 +203,8 @@ class TerraSimulator:
             ("POST", API_BASE_PATH + "/auth/generateAuthToken"): _generate_auth_token,
             ("GET", API_BASE_PATH + "/integrations"): _integrations,
         }
+        self.data = TerraData(self)  # data requests, data deliveries (offline/terra_data_simulator.py)
+        self._routes.update(self.data.routes())
 
     @property
     def widget_session_url(self) -> str:
@@ -231,9 +234,9 @@ class TerraSimulator:
             self._event_built.wait_for(lambda: len(self.sent_events) >= count, timeout)
             return list(self.sent_events)
 
-    def send_event(self, payload: dict[str, Any]) -> int:
+    def send_event(self, payload: dict[str, Any], *, headers: dict[str, str] | None = None) -> int:
         """Deliver one signed webhook to `webhook_url`; returns the receiver's status (0 when none is set or the
-        delivery is dropped)."""
+        delivery is dropped). `headers` adds Terra's others (`terra-reference`) or names the trace id."""
         with self._lock:
             self.sent_events.append(payload)
             self._event_built.notify_all()
@@ -249,15 +252,16 @@ class TerraSimulator:
             self._emitted = max(int(time.time() * 1000), self._emitted + 1)
             emitted = self._emitted
         signature = terra_signature(self.signing_secret, raw, emitted // 1000)
-        headers = {
+        sent = {
             "Content-Type": "application/json",
             # The platform sends X-Terra-Signature and, deprecated, the same value as terra-signature.
             "X-Terra-Signature": signature,
             "terra-signature": signature,
             "X-Terra-Trace-Id": str(uuid.uuid4()),
             "X-Terra-Ordering-Timestamp": str(emitted),
+            **(headers or {}),
         }
-        status = requests.post(self.webhook_url, data=raw, headers=headers, timeout=8).status_code
+        status = requests.post(self.webhook_url, data=raw, headers=sent, timeout=8).status_code
         with self._lock:
             self.deliveries.append((str(payload.get("type")), status))
         return status
@@ -421,12 +425,17 @@ class _Handler(BaseHTTPRequestHandler):
         query = {k: v[0] for k, v in parse_qs(query_string).items()}
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         self._after: list[Callable[[], object]] = []
-        if method == "POST" and path in {FAULTS_PATH, WEBHOOKS_PATH, MISSING_PATHS}:
+        if method == "POST" and path in {FAULTS_PATH, WEBHOOKS_PATH, MISSING_PATHS, DATA_PATH, DELIVERY_PATH}:
             self._control(path, body)
             return
         simulator._record(RecordedRequest(method, path, dict(self.headers.items()), body, query))
-        if method == "GET" and (path.startswith(("/session/", "/auth/")) or path in {"/sdk", "/sdk/connect"}):
-            _page(self, path, query)  # the user's browser or phone: no API credentials
+        if method == "GET" and (
+            path.startswith(("/session/", "/auth/", PAYLOADS_PATH)) or path in {"/sdk", "/sdk/connect"}
+        ):
+            if path.startswith(PAYLOADS_PATH):
+                self._send(*simulator.data.payload(path.removeprefix(PAYLOADS_PATH)))
+            else:
+                _page(self, path, query)
             return
         route = simulator._routes.get((method, path))
         if route is None or path in simulator.missing_widget_paths:
@@ -465,6 +474,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self.server.simulator.drop_webhooks = bool(spec["drop"])
             elif path == MISSING_PATHS:
                 self.server.simulator.missing_widget_paths = {str(p) for p in spec["paths"]}
+            elif path in {DATA_PATH, DELIVERY_PATH}:
+                self.server.simulator.data.control(path, spec)
             else:
                 fault = Fault(**{k: v for k, v in spec.items() if k != "times"})
                 self.server.simulator.inject(fault, times=int(spec.get("times", 1)))
@@ -657,6 +668,7 @@ def _page(handler: _Handler, path: str, query: dict[str, str]) -> None:
     if path.startswith("/sdk"):
         _sdk_page(handler, path, query)
         return
+
     parts = path.strip("/").split("/")
     if parts[0] == "session" and len(parts) >= 2 and parts[1] in simulator.sessions:
         session = simulator.sessions[parts[1]]

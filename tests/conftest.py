@@ -13,7 +13,7 @@ import pytest
 import responses
 from botocore.client import BaseClient
 from moto import mock_aws
-from offline.aws import create_connections_table
+from offline.aws import DataStack, create_connections_table, create_data_stack
 
 from tests.support.builders import (
     API_KEY,
@@ -131,6 +131,31 @@ def settings_env(secret_arn: str, table: str, monkeypatch: pytest.MonkeyPatch) -
     for name, value in values.items():
         monkeypatch.setenv(name, value)
     return values
+
+
+@pytest.fixture
+def data_stack(settings_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> DataStack:
+    """The data path's bucket, tables and queues, named in every function's environment (a stack that keeps data)."""
+    stack = create_data_stack()
+    for name, value in stack.environment().items():
+        monkeypatch.setenv(name, value)
+        settings_env[name] = value
+    return stack
+
+
+@pytest.fixture
+def ingest(data_stack: DataStack) -> Iterator[Callable[[list[dict[str, Any]]], dict[str, Any]]]:
+    """The ingest function's real handler, fed the messages the queue holds as Lambda's SQS event source would."""
+    from terra_connect.entrypoints import ingest as handler  # noqa: PLC0415 - after the environment is set
+
+    handler.get_ingest_container.cache_clear()
+
+    def _run(messages: list[dict[str, Any]]) -> dict[str, Any]:
+        result: dict[str, Any] = handler.lambda_handler({"Records": messages}, FakeLambdaContext(60_000))
+        return result
+
+    yield _run
+    handler.get_ingest_container.cache_clear()
 
 
 @pytest.fixture

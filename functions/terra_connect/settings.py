@@ -4,6 +4,7 @@ A bad setting raises SettingsError at import time, so the deployment fails loudl
 (in the function's logs and in `sam local invoke`) instead of answering every request with an error.
 """
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -94,6 +95,28 @@ class _Environment:
             self.problems.append(f"{name} must be a whole number of {unit} from 1 to {maximum}")
         return value
 
+    def count(self, name: str, *, default: int, maximum: int, unit: str = "days") -> int:
+        """A whole number that may be 0 (a feature turned off)."""
+        text = self.text(name, default=str(default))
+        value = int(text) if text.isascii() and text.isdigit() and len(text) <= 9 else -1
+        if not 0 <= value <= maximum:
+            self.problems.append(f"{name} must be a whole number of {unit} from 0 to {maximum}")
+        return value
+
+    def flag(self, name: str, *, default: bool = False) -> bool:
+        text = self.text(name, default="true" if default else "false").lower()
+        if text not in {"true", "false"}:
+            self.problems.append(f"{name} must be true or false")
+        return text == "true"
+
+    def group(self, *names: str) -> dict[str, str] | None:
+        """Variables that name one resource together: all set, or none (that part of the product is off)."""
+        values = {name: self.text(name) for name in names}
+        if not any(values.values()):
+            return None
+        self.problems.extend(f"{name} is required with {names[0]}" for name, value in values.items() if not value)
+        return values
+
     def check(self) -> None:
         if self.problems:
             raise SettingsError("Invalid configuration: " + "; ".join(self.problems))
@@ -124,13 +147,140 @@ class CommonSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ClaimCheckSettings:
+    """Where the webhook keeps the data events it is sent: the raw archive, and the queues of pointers to it."""
+
+    bucket: str  # DATA_BUCKET
+    kms_key_id: str  # DATA_KEY_ID: every put asks for SSE-KMS with it (the bucket's policy refuses any other)
+    ingest_queue_url: str  # INGEST_QUEUE_URL
+    fetch_queue_url: str  # FETCH_QUEUE_URL: s3_payload pointers, apart from the rest
+
+    @classmethod
+    def read(cls, env: _Environment) -> "ClaimCheckSettings | None":
+        values = env.group("DATA_BUCKET", "DATA_KEY_ID", "INGEST_QUEUE_URL", "FETCH_QUEUE_URL")
+        if values is None:
+            return None
+        return cls(values["DATA_BUCKET"], values["DATA_KEY_ID"], values["INGEST_QUEUE_URL"], values["FETCH_QUEUE_URL"])
+
+
+@dataclass(frozen=True, slots=True)
+class DataReadSettings:
+    """Where the read route finds the data: the record index (DataTable) and the record objects (DataBucket)."""
+
+    table: str  # DATA_TABLE
+    bucket: str  # DATA_BUCKET
+
+    @classmethod
+    def read(cls, env: _Environment) -> "DataReadSettings | None":
+        values = env.group("DATA_TABLE", "DATA_BUCKET")
+        return None if values is None else cls(values["DATA_TABLE"], values["DATA_BUCKET"])
+
+
+@dataclass(frozen=True, slots=True)
 class WebhookSettings(CommonSettings):
+    # None: no data store in this deployment (DATA_BUCKET and the queues unset): data events are acknowledged and
+    # not kept, as lifecycle-only stacks always did.
+    claim_check: ClaimCheckSettings | None = None
+
     @classmethod
     def from_env(cls, variables: Mapping[str, str]) -> "WebhookSettings":
         env = _Environment(variables)
         common = cls._read_common(env)
+        claim_check = ClaimCheckSettings.read(env)
         env.check()
-        return cls(**common)  # type: ignore[arg-type]
+        return cls(**common, claim_check=claim_check)  # type: ignore[arg-type]
+
+
+def _host_suffixes(env: _Environment) -> tuple[str, ...]:
+    suffixes = tuple(
+        s.strip().lower().strip(".") for s in env.text("PAYLOAD_URL_HOSTS", default="amazonaws.com").split(",")
+    )
+    if not suffixes or any(not re.fullmatch(r"[a-z0-9-]+(\.[a-z0-9-]+)+", s) for s in suffixes):
+        env.problems.append("PAYLOAD_URL_HOSTS must be a comma-separated list of host suffixes, e.g. amazonaws.com")
+    return suffixes
+
+
+@dataclass(frozen=True, slots=True)
+class IngestSettings:
+    """The ingest function: archived deliveries in, records and payload parts out; the registry read for owners."""
+
+    connections_table: str
+    data_bucket: str
+    data_key_id: str
+    data_table: str
+    idempotency_table: str
+    ingest_queue_url: str
+    fetch_queue_url: str
+    backfill_queue_url: str  # "" when backfills are off: nothing is counted
+    payload_url_hosts: tuple[str, ...]
+    data_retention_days: int
+    record_retention_days: int  # 0: until erased
+    backfill_days: int
+    backfill_timeout_hours: int
+    local_aws_endpoint_url: str | None
+
+    @classmethod
+    def from_env(cls, variables: Mapping[str, str]) -> "IngestSettings":
+        env = _Environment(variables)
+        settings = cls(
+            connections_table=env.text("CONNECTIONS_TABLE", required=True),
+            data_bucket=env.text("DATA_BUCKET", required=True),
+            data_key_id=env.text("DATA_KEY_ID", required=True),
+            data_table=env.text("DATA_TABLE", required=True),
+            idempotency_table=env.text("IDEMPOTENCY_TABLE", required=True),
+            ingest_queue_url=env.text("INGEST_QUEUE_URL", required=True),
+            fetch_queue_url=env.text("FETCH_QUEUE_URL", required=True),
+            backfill_queue_url=env.text("BACKFILL_QUEUE_URL"),
+            payload_url_hosts=_host_suffixes(env),
+            data_retention_days=env.number("DATA_RETENTION_DAYS", default=30, maximum=3650, unit="days"),
+            record_retention_days=env.count("RECORD_RETENTION_DAYS", default=0, maximum=36_500),
+            backfill_days=env.count("BACKFILL_DAYS", default=30, maximum=1825),
+            backfill_timeout_hours=env.number("BACKFILL_TIMEOUT_HOURS", default=24, maximum=336, unit="hours"),
+            local_aws_endpoint_url=env.local_url("LOCAL_AWS_ENDPOINT_URL"),
+        )
+        env.check()
+        return settings
+
+    @property
+    def backfills_on(self) -> bool:
+        return bool(self.backfill_queue_url) and self.backfill_days > 0
+
+
+@dataclass(frozen=True, slots=True)
+class BackfillFunctionSettings:
+    """The backfill function: Terra's data requests (the secret's API key), its state in the data table, its queue,
+    and the raw archive and ingest queue for data Terra answers inline."""
+
+    terra_secret_arn: str
+    terra_api_base_url: str
+    secret_cache_ttl_seconds: int
+    data_table: str
+    backfill_queue_url: str
+    claim_check: ClaimCheckSettings
+    backfill_days: int
+    backfill_timeout_hours: int
+    backfill_with_samples: bool
+    local_aws_endpoint_url: str | None
+
+    @classmethod
+    def from_env(cls, variables: Mapping[str, str]) -> "BackfillFunctionSettings":
+        env = _Environment(variables)
+        claim_check = ClaimCheckSettings.read(env)
+        if claim_check is None:
+            env.problems.append("DATA_BUCKET, DATA_KEY_ID, INGEST_QUEUE_URL and FETCH_QUEUE_URL are required")
+        values = {
+            "terra_secret_arn": env.text("TERRA_SECRET_ARN", required=True),
+            "terra_api_base_url": env.terra_url("TERRA_API_BASE_URL", default=DEFAULT_TERRA_API_BASE_URL),
+            "secret_cache_ttl_seconds": env.number("SECRET_CACHE_TTL_SECONDS", default=300, maximum=86_400),
+            "data_table": env.text("DATA_TABLE", required=True),
+            "backfill_queue_url": env.text("BACKFILL_QUEUE_URL", required=True),
+            "backfill_days": env.count("BACKFILL_DAYS", default=30, maximum=1825),
+            "backfill_timeout_hours": env.number("BACKFILL_TIMEOUT_HOURS", default=24, maximum=336, unit="hours"),
+            "backfill_with_samples": env.flag("BACKFILL_WITH_SAMPLES"),
+            "local_aws_endpoint_url": env.local_url("LOCAL_AWS_ENDPOINT_URL"),
+        }
+        env.check()
+        return cls(claim_check=claim_check, **values)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +290,8 @@ class EventsSettings:
     event_bus_name: str  # a bus name or ARN
     connections_table: str  # only to delete the outbox items it published
     local_aws_endpoint_url: str | None
+    # Where a new connection's backfill is asked for; "" when backfills are off.
+    backfill_queue_url: str = ""
 
     @classmethod
     def from_env(cls, variables: Mapping[str, str]) -> "EventsSettings":
@@ -148,6 +300,7 @@ class EventsSettings:
             event_bus_name=env.text("EVENT_BUS_NAME", required=True),
             connections_table=env.text("CONNECTIONS_TABLE", required=True),
             local_aws_endpoint_url=env.local_url("LOCAL_AWS_ENDPOINT_URL"),
+            backfill_queue_url=env.text("BACKFILL_QUEUE_URL"),
         )
         env.check()
         return settings
@@ -181,6 +334,8 @@ class Settings(CommonSettings):
     # Where the widget sends the user to finish Apple Health / Samsung Health in the app (current endpoint only).
     apple_app_url: str | None = None
     samsung_app_url: str | None = None
+    # None: no data store in this deployment; the read route answers 500 data_store_misconfigured.
+    data: DataReadSettings | None = None
 
     @property
     def legacy_widget_endpoint(self) -> bool:
@@ -214,6 +369,7 @@ class Settings(CommonSettings):
             defaults[name] = value
 
         claim = env.text("REFERENCE_ID_CLAIM", default="sub")
+        data = DataReadSettings.read(env)
         env.check()
         return cls(
             **common,  # type: ignore[arg-type]
@@ -225,4 +381,5 @@ class Settings(CommonSettings):
             reference_id_claim=claim,
             apple_app_url=defaults["APPLE_APP_URL"],
             samsung_app_url=defaults["SAMSUNG_APP_URL"],
+            data=data,
         )

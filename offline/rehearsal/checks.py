@@ -110,6 +110,8 @@ ACCOUNT_WIDE_NAMES: dict[str, tuple[str, ...]] = {
     "AWS::AppConfig::Application": ("Name",),
     "AWS::AppConfig::ConfigurationProfile": (),
     "AWS::AppConfig::HostedConfigurationVersion": (),
+    "AWS::Athena::NamedQuery": (),  # names need not be unique: each query has its own id
+    "AWS::Athena::WorkGroup": ("Name",),
     "AWS::CloudFormation::Stack": (),  # a nested stack's own template is rehearsed on its own
     "AWS::CloudWatch::Alarm": ("AlarmName",),
     "AWS::CloudWatch::Dashboard": ("DashboardName",),
@@ -122,6 +124,8 @@ ACCOUNT_WIDE_NAMES: dict[str, tuple[str, ...]] = {
     "AWS::DynamoDB::Table": ("TableName",),
     "AWS::Events::EventBus": ("Name",),
     "AWS::Events::Rule": ("Name",),
+    "AWS::Glue::Database": ("DatabaseInput",),  # its Name, in the account's catalog
+    "AWS::Glue::Table": (),  # named within its database
     "AWS::IAM::ManagedPolicy": ("ManagedPolicyName",),
     "AWS::IAM::Policy": (),
     "AWS::IAM::Role": ("RoleName",),
@@ -132,6 +136,8 @@ ACCOUNT_WIDE_NAMES: dict[str, tuple[str, ...]] = {
     "AWS::Lambda::Function": ("FunctionName",),
     "AWS::Lambda::Permission": (),
     "AWS::Lambda::Version": (),
+    "AWS::S3::Bucket": ("BucketName",),
+    "AWS::S3::BucketPolicy": (),
     "AWS::Logs::LogGroup": ("LogGroupName",),
     "AWS::Scheduler::Schedule": ("Name",),
     "AWS::Scheduler::ScheduleGroup": ("Name",),

@@ -28,6 +28,10 @@ CASES = (
     Case("x86-64", {"Architecture": "x86_64"}),
     Case("reconciliation-off", {"ReconcileEnabled": "false"}),
     Case("own-secret", {"TerraSecretArn": SECRET_ARN, "TerraSecretKmsKeyArn": KMS_KEY_ARN}),
+    # The defaults backfill 30 days and keep records until erased: each of the other choices, and both.
+    Case("backfill-off", {"BackfillDays": "0"}),
+    Case("records-expire", {"RecordRetentionDays": "365"}),
+    Case("backfill-off-records-expire", {"BackfillDays": "0", "RecordRetentionDays": "365"}),
     Case(
         "everything",
         {
@@ -45,6 +49,12 @@ CASES = (
             "AllowedRedirectUrls": "myapp://terra,https://app.example.com/terra",
             "DefaultSuccessRedirectUrl": "myapp://terra/connected",
             "DefaultFailureRedirectUrl": "myapp://terra/failed",
+            "BackfillDays": "365",
+            "BackfillTimeoutHours": "48",
+            "BackfillWithSamples": "true",
+            "DataRetentionDays": "7",
+            "RecordRetentionDays": "730",
+            "PayloadUrlHosts": "amazonaws.com,storage.example.net",
         },
     ),
 )
@@ -76,6 +86,11 @@ OTHER_VALUES = {
     "TerraFailuresThreshold": "20",
     "WebhookSignatureFailuresThreshold": "10",
     "RegistryThrottleThreshold": "5",
+    "BackfillDays": "0",
+    "BackfillTimeoutHours": "48",
+    "DataRetentionDays": "90",
+    "RecordRetentionDays": "365",
+    "PayloadUrlHosts": "amazonaws.com,storage.example.net",
 }
 # Parameters that only make sense together with another one: the second value needs the other set too.
 COMPANIONS = {

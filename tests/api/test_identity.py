@@ -21,6 +21,7 @@ JWT_ROUTES = [
     ("POST", "/v1/connections/{provider}/auth-url", "/v1/connections/GARMIN/auth-url"),
     ("POST", "/v1/sdk-tokens", "/v1/sdk-tokens"),
     ("GET", "/v1/providers", "/v1/providers"),
+    ("GET", "/v1/data/{type}", "/v1/data/daily"),
 ]
 # Wherever a caller could put it, however it is spelled.
 CHOSEN_IDENTITY: dict[str, dict[str, Any]] = {

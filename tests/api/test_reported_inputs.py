@@ -56,8 +56,8 @@ def test_a_signed_webhook_nested_100000_deep_is_refused_as_malformed(
     assert (answer.status, answer.code) == (400, "malformed_body")
 
 
-def test_a_webhook_over_1_mib_is_413_as_documented(deliver: Callable[[dict[str, Any]], ApiAnswer]) -> None:
-    answer = deliver(webhook_event({**AUTH, "padding": "x" * (1024 * 1024)}))
+def test_a_webhook_over_6_mib_is_413_as_documented(deliver: Callable[[dict[str, Any]], ApiAnswer]) -> None:
+    answer = deliver(webhook_event({**AUTH, "padding": "x" * (6 * 1024 * 1024)}))
 
     assert (answer.status, answer.code) == (413, "payload_too_large")
 

@@ -6,6 +6,7 @@ import re
 from offline.expectations import event_files
 from offline.template import load_template
 
+from terra_connect.health_data import errors as data_errors
 from terra_connect.http.problems import _DESCRIPTIONS
 from terra_connect.kernel import errors
 from tests.support.builders import ROOT
@@ -22,7 +23,7 @@ def _error_codes() -> set[tuple[int, str]]:
     (UpstreamUnavailable) is only a base for others."""
     return {
         (value.status, value.code)
-        for value in vars(errors).values()
+        for value in (*vars(errors).values(), *vars(data_errors).values())
         if isinstance(value, type)
         and issubclass(value, errors.ServiceError)
         and not ("status" in vars(value) and "code" not in vars(value))

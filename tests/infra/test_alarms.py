@@ -28,6 +28,7 @@ from tests.support.builders import (
 )
 
 SILENCE_IS_THE_FAILURE = {"ReconcileNotRunningAlarm"}
+ALARM_TEMPLATES = ("template.yaml", "monitoring.yaml", "data.yaml")
 ROLLBACK_KINDS = ("ServerErrorRate", "Errors", "Throttles")
 OPERATIONS = (ROOT / "docs" / "operations.md").read_text()
 
@@ -43,38 +44,47 @@ class Deployment:
 
     main: Stack
     monitoring: Stack
+    data: Stack
 
     def stack_of(self, alarm: str) -> Stack:
-        return self.main if alarm in resources() else self.monitoring
+        if alarm in resources():
+            return self.main
+        return self.monitoring if alarm in resources("monitoring.yaml") else self.data
+
+
+def nested_stack(main: Stack, logical_id: str) -> Stack:
+    """The nested stack `logical_id` of `main`, with what `main` passes it (its outputs as placeholders)."""
+    properties = resources()[logical_id]["Properties"]
+    passed = {
+        name: ",".join(value) if isinstance(value, list) else str(value)
+        for name, value in main.resolve(properties["Parameters"]).items()
+    }
+    return Stack.of(load_template(ROOT / properties["Location"]), passed, name=main.physical(logical_id))
 
 
 def deployed(**parameters: str) -> Deployment:
     main = Stack.of(load_template(), parameters)
-    passed = {
-        name: ",".join(value) if isinstance(value, list) else str(value)
-        for name, value in main.resolve(resources()["Monitoring"]["Properties"]["Parameters"]).items()
-    }
-    nested = Stack.of(load_template(ROOT / "monitoring.yaml"), passed, name=main.physical("Monitoring"))
-    return Deployment(main, nested)
+    return Deployment(main, nested_stack(main, "Monitoring"), nested_stack(main, "Data"))
 
 
 def alarms() -> dict[str, dict[str, Any]]:
-    """Every alarm of the stack, template.yaml's and monitoring.yaml's, by logical id."""
+    """Every alarm of the stack, template.yaml's, monitoring.yaml's and data.yaml's, by logical id."""
     return {
         name: r["Properties"]
-        for template in ("template.yaml", "monitoring.yaml")
+        for template in ALARM_TEMPLATES
         for name, r in resources(template).items()
         if r["Type"] == "AWS::CloudWatch::Alarm"
     }
 
 
 def test_each_alarm_is_in_one_template_only() -> None:
-    main, nested = (
-        {name for name, r in resources(t).items() if r["Type"] == "AWS::CloudWatch::Alarm"}
-        for t in ("template.yaml", "monitoring.yaml")
+    main, nested, data = (
+        {name for name, r in resources(t).items() if r["Type"] == "AWS::CloudWatch::Alarm"} for t in ALARM_TEMPLATES
     )
 
     assert not main & nested
+    assert not main & data
+    assert not nested & data
     assert main == {f"{f}{kind}Alarm" for f in ("ApiFunction", "WebhookFunction") for kind in ROLLBACK_KINDS}
 
 
@@ -92,7 +102,14 @@ def watched(alarm: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
 
 def test_every_function_has_an_errors_and_a_throttles_alarm() -> None:
     functions = [name for name, r in resources().items() if r["Type"] == "AWS::Serverless::Function"]
-    assert functions == ["ApiFunction", "WebhookFunction", "ReconcileFunction", "EventsFunction"]
+    assert functions == [
+        "ApiFunction",
+        "WebhookFunction",
+        "ReconcileFunction",
+        "EventsFunction",
+        "IngestFunction",
+        "BackfillFunction",
+    ]
     deployment = deployed()
     for function in functions:
         lambda_metrics = {
@@ -229,22 +246,34 @@ def test_thresholds_are_parameters_with_defaults() -> None:
         assert parameters[name]["Description"], name
 
 
-def dashboard(reconciliation: str) -> tuple[Deployment, dict[str, Any]]:
-    deployment = deployed(ReconcileEnabled=reconciliation)
-    body = deployment.monitoring.resolve(resources("monitoring.yaml")["Dashboard"]["Properties"]["DashboardBody"])
-    return deployment, json.loads(body)
+def dashboard(reconciliation: str, backfill_days: str = "30") -> tuple[Deployment, dict[str, Any]]:
+    """The dashboard's body as deployed; the data stack's alarms, which it gets as that stack's output, in place."""
+    deployment = deployed(ReconcileEnabled=reconciliation, BackfillDays=backfill_days)
+    body = json.loads(
+        deployment.monitoring.resolve(resources("monitoring.yaml")["Dashboard"]["Properties"]["DashboardBody"])
+    )
+    passed = deployment.main.physical("Data", "Outputs.DataAlarms")
+    data_alarms = deployment.data.resolve(load_template(ROOT / "data.yaml")["Outputs"]["DataAlarms"]["Value"])
+    for widget in body["widgets"]:
+        if widget["type"] == "alarm":
+            shown = widget["properties"]["alarms"]
+            widget["properties"]["alarms"] = [
+                a for arn in shown for a in (data_alarms.split(",") if arn == passed else [arn])
+            ]
+    return deployment, body
 
 
-@pytest.mark.parametrize("reconciliation", ["true", "false"])
-def test_the_dashboard_shows_every_alarm_the_stack_has(reconciliation: str) -> None:
-    deployment, body = dashboard(reconciliation)
+@pytest.mark.parametrize(("reconciliation", "backfill_days"), [("true", "30"), ("false", "30"), ("true", "0")])
+def test_the_dashboard_shows_every_alarm_the_stack_has(reconciliation: str, backfill_days: str) -> None:
+    deployment, body = dashboard(reconciliation, backfill_days)
     existing = {
         deployment.stack_of(name).physical(name, "Arn") for name in alarms() if deployment.stack_of(name).exists(name)
     }
     shown = [arn for w in body["widgets"] if w["type"] == "alarm" for arn in w["properties"]["alarms"]]
 
     assert sorted(shown) == sorted(existing)
-    assert len(existing) == len(alarms()) - (reconciliation == "false")
+    # Without backfills, neither the backfill function's two alarms nor its dead-letter queue's exist.
+    assert len(existing) == len(alarms()) - (reconciliation == "false") - 3 * (backfill_days == "0")
 
 
 def test_the_dashboard_body_is_json_with_the_promised_widgets() -> None:

@@ -103,11 +103,11 @@ def test_a_name_two_stacks_would_share_is_found_and_one_made_of_the_stack_name_i
 
 
 def test_a_resource_type_the_name_check_does_not_know_must_be_classified() -> None:
-    template = {"Resources": {"Bucket": {"Type": "AWS::S3::Bucket", "Properties": {}}}}
+    template = {"Resources": {"Instance": {"Type": "AWS::EC2::Instance", "Properties": {}}}}
 
     (finding,) = fixed_name_findings(template, {}, TWO_STACKS)
 
-    assert "AWS::S3::Bucket" in finding.message
+    assert "AWS::EC2::Instance" in finding.message
 
 
 def versioned(description: Any, *, level: Any = "INFO") -> dict[str, Any]:
@@ -329,7 +329,9 @@ def test_each_second_value_differs_from_the_default_and_cloudformation_accepts_i
 
 
 def test_the_name_check_knows_every_resource_type_the_templates_declare_directly() -> None:
-    templates = [load_template(ROOT / name) for name in ("template.yaml", "notifications.yaml", "monitoring.yaml")]
+    templates = [
+        load_template(ROOT / name) for name in ("template.yaml", "notifications.yaml", "monitoring.yaml", "data.yaml")
+    ]
     declared = {r["Type"] for template in templates for r in template["Resources"].values()}
     declared -= {"AWS::Serverless::Function"}
     declared -= {"AWS::Serverless::HttpApi"}  # transformed into AWS::ApiGatewayV2::Api and Stage, which it knows

@@ -139,7 +139,8 @@ def test_each_invocation_has_its_own_request_id_and_a_real_countdown() -> None:
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[DevStack]:
-    with dev_stack(0, quiet=True) as running:
+    # The gateway alone: no backfill storing a connection's data in the one process between its requests.
+    with dev_stack(0, quiet=True, parameters={"BackfillDays": "0"}) as running:
         yield running
 
 

@@ -5,7 +5,14 @@ import sys
 
 import pytest
 
-from terra_connect.settings import Settings, SettingsError, WebhookSettings
+from terra_connect.settings import (
+    BackfillFunctionSettings,
+    EventsSettings,
+    IngestSettings,
+    Settings,
+    SettingsError,
+    WebhookSettings,
+)
 from tests.support.builders import LEGACY_WIDGET_URL, WIDGET_URL
 
 VALID = {
@@ -100,3 +107,83 @@ def test_the_webhook_function_needs_only_the_secret_and_the_table() -> None:
     assert (settings.terra_secret_arn, settings.connections_table) == ("arn:x", "connections")
     with pytest.raises(SettingsError, match="CONNECTIONS_TABLE is required"):
         WebhookSettings.from_env({"TERRA_SECRET_ARN": "arn:x"})
+
+
+CLAIM_CHECK = {
+    "DATA_BUCKET": "data-bucket",
+    "DATA_KEY_ID": "arn:aws:kms:us-east-1:123456789012:key/1",
+    "INGEST_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/ingest",
+    "FETCH_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/fetch",
+}
+INGEST = {
+    **CLAIM_CHECK,
+    "CONNECTIONS_TABLE": "connections",
+    "DATA_TABLE": "data",
+    "IDEMPOTENCY_TABLE": "idempotency",
+}
+
+
+def test_the_webhook_keeps_data_only_with_its_whole_data_store_named() -> None:
+    base = {"TERRA_SECRET_ARN": "arn:x", "CONNECTIONS_TABLE": "connections"}
+
+    settings = WebhookSettings.from_env({**base, **CLAIM_CHECK})
+
+    assert settings.claim_check is not None
+    assert settings.claim_check.fetch_queue_url.endswith("/fetch")
+    with pytest.raises(SettingsError, match="FETCH_QUEUE_URL is required with DATA_BUCKET"):
+        WebhookSettings.from_env({**base, **CLAIM_CHECK, "FETCH_QUEUE_URL": ""})
+
+
+def test_the_ingest_function_reads_its_resources_and_limits() -> None:
+    settings = IngestSettings.from_env(INGEST)
+
+    assert (settings.data_retention_days, settings.record_retention_days, settings.backfill_days) == (30, 0, 30)
+    assert settings.payload_url_hosts == ("amazonaws.com",)
+    assert not settings.backfills_on  # no BACKFILL_QUEUE_URL
+    assert IngestSettings.from_env({**INGEST, "BACKFILL_QUEUE_URL": "https://q"}).backfills_on
+    assert not IngestSettings.from_env({**INGEST, "BACKFILL_QUEUE_URL": "https://q", "BACKFILL_DAYS": "0"}).backfills_on
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"IDEMPOTENCY_TABLE": ""}, "IDEMPOTENCY_TABLE is required"),
+        ({"DATA_TABLE": ""}, "DATA_TABLE is required"),
+        ({"BACKFILL_DAYS": "1826"}, "BACKFILL_DAYS must be a whole number of days from 0 to 1825"),
+        ({"RECORD_RETENTION_DAYS": "-1"}, "RECORD_RETENTION_DAYS"),
+        ({"DATA_RETENTION_DAYS": "0"}, "DATA_RETENTION_DAYS"),
+        ({"PAYLOAD_URL_HOSTS": "amazonaws.com,*"}, "PAYLOAD_URL_HOSTS"),
+    ],
+)
+def test_bad_ingest_settings_are_refused(overrides: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        IngestSettings.from_env({**INGEST, **overrides})
+
+
+def test_the_backfill_function_needs_its_queue_and_a_way_to_keep_inline_data() -> None:
+    base = {"TERRA_SECRET_ARN": "arn:x", "DATA_TABLE": "data", "BACKFILL_QUEUE_URL": "https://q", **CLAIM_CHECK}
+
+    settings = BackfillFunctionSettings.from_env({**base, "BACKFILL_WITH_SAMPLES": "true"})
+
+    assert settings.backfill_with_samples
+    assert settings.claim_check.bucket == "data-bucket"
+    with pytest.raises(SettingsError, match="BACKFILL_WITH_SAMPLES must be true or false"):
+        BackfillFunctionSettings.from_env({**base, "BACKFILL_WITH_SAMPLES": "yes"})
+    with pytest.raises(SettingsError, match="DATA_BUCKET, DATA_KEY_ID"):
+        BackfillFunctionSettings.from_env({k: v for k, v in base.items() if k not in CLAIM_CHECK})
+
+
+def test_the_events_function_asks_for_backfills_only_when_a_queue_is_named() -> None:
+    base = {"EVENT_BUS_NAME": "bus", "CONNECTIONS_TABLE": "connections"}
+
+    assert EventsSettings.from_env(base).backfill_queue_url == ""
+    assert EventsSettings.from_env({**base, "BACKFILL_QUEUE_URL": "https://q"}).backfill_queue_url == "https://q"
+
+
+def test_the_api_reads_data_only_with_both_the_table_and_the_bucket() -> None:
+    assert Settings.from_env(VALID).data is None
+    data = Settings.from_env({**VALID, "DATA_TABLE": "data", "DATA_BUCKET": "bucket"}).data
+    assert data is not None
+    assert data.table == "data"
+    with pytest.raises(SettingsError, match="DATA_BUCKET is required with DATA_TABLE"):
+        Settings.from_env({**VALID, "DATA_TABLE": "data"})

@@ -15,6 +15,9 @@ from terra_connect.connections.service import ConnectionsService
 from terra_connect.entrypoints import shared
 from terra_connect.entrypoints.api_routes import API_ROUTERS
 from terra_connect.erasure.service import ErasureService
+from terra_connect.health_data.dynamodb_index import DynamoDBRecordIndex
+from terra_connect.health_data.reads import DataReader
+from terra_connect.health_data.s3_store import S3RecordObjects
 from terra_connect.http.media_types import as_validation_reads_it
 from terra_connect.http.resolver import create_resolver
 from terra_connect.platform import snapstart
@@ -46,6 +49,8 @@ class ApiContainer:
     credentials: SecretsManagerCredentials
     terra: TerraClient
     store: DynamoDBRegistryStore
+    data: DataReader | None = None  # None: no data store in this deployment
+    data_clients: tuple[DynamoDBRecordIndex, S3RecordObjects] | None = None
 
     def before_snapshot(self) -> None:
         """SnapStart: nothing read from Secrets Manager or Terra, and no open connection, goes into a snapshot."""
@@ -53,6 +58,19 @@ class ApiContainer:
         self.providers.forget()
         self.terra.close()
         self.store.close()
+        for client in self.data_clients or ():
+            client.close()
+
+
+def data_reader(settings: Settings) -> tuple[DataReader, tuple[DynamoDBRecordIndex, S3RecordObjects]] | None:
+    """The read route's index and bucket clients, built with the container (a cold start, not a first request)."""
+    if settings.data is None:
+        return None
+    endpoint = settings.local_aws_endpoint_url
+    index = DynamoDBRecordIndex(settings.data.table, settings.connections_table, endpoint_url=endpoint)
+    # Reads put nothing, so no key to encrypt with; reading an SSE-KMS object needs none either.
+    objects = S3RecordObjects(settings.data.bucket, kms_key_id="", endpoint_url=endpoint)
+    return DataReader(index, objects), (index, objects)
 
 
 @cache
@@ -95,6 +113,7 @@ def build_container(env: Mapping[str, str], *, sleep: Callable[[float], None] = 
         default_success_redirect_url=settings.default_success_redirect_url,
         default_failure_redirect_url=settings.default_failure_redirect_url,
     )
+    data = data_reader(settings)
     return ApiContainer(
         settings=settings,
         widget_sessions=widget_sessions,
@@ -106,6 +125,8 @@ def build_container(env: Mapping[str, str], *, sleep: Callable[[float], None] = 
         credentials=credentials,
         terra=terra,
         store=store,
+        data=data[0] if data else None,
+        data_clients=data[1] if data else None,
     )
 
 

@@ -9,17 +9,24 @@ from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.config import Config
 
 from terra_connect.connections.dynamodb import DynamoDBRegistryStore
 from terra_connect.entrypoints import shared
+from terra_connect.health_data.s3_store import S3RawArchive
+from terra_connect.health_data.sqs_queue import SqsDeliveryQueue
 from terra_connect.http.resolver import create_resolver
 from terra_connect.platform import snapstart
 from terra_connect.platform.observability import logger, metrics
 from terra_connect.platform.secrets import SecretsManagerCredentials
-from terra_connect.settings import WebhookSettings
+from terra_connect.settings import ClaimCheckSettings, WebhookSettings
 from terra_connect.webhooks import routes as webhook_routes
+from terra_connect.webhooks.data_events import ClaimCheck
 from terra_connect.webhooks.processor import WebhookProcessor
 from terra_connect.webhooks.receiver import WebhookReceiver
+
+# Terra waits about 8 s and the function 6 s: one short retry each for S3 and SQS, never a long wait on either.
+CLAIM_CHECK_CLIENTS = Config(connect_timeout=1, read_timeout=3, retries={"mode": "standard", "max_attempts": 2})
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,11 +35,16 @@ class WebhookContainer:
     receiver: WebhookReceiver
     credentials: SecretsManagerCredentials
     store: DynamoDBRegistryStore
+    archive: S3RawArchive | None = None
+    queues: tuple[SqsDeliveryQueue, ...] = ()
 
     def before_snapshot(self) -> None:
         """SnapStart: no signing secret and no open connection goes into a snapshot."""
         self.credentials.forget()
         self.store.close()
+        for client in (self.archive, *self.queues):
+            if client is not None:
+                client.close()
 
 
 @cache
@@ -46,9 +58,32 @@ def build_webhook_container(env: Mapping[str, str]) -> WebhookContainer:
     store = shared.store(settings)
     processor = WebhookProcessor(shared.registry(store))
     credentials = shared.credentials(settings)
+    data = settings.claim_check
+    if data is None:
+        receiver = WebhookReceiver(credentials, processor)
+        return WebhookContainer(settings=settings, receiver=receiver, credentials=credentials, store=store)
+    archive, ingest, fetch = claim_check_clients(data, settings.local_aws_endpoint_url)
+    claim_check = ClaimCheck(archive, data.bucket, ingest=ingest, fetch=fetch)
     return WebhookContainer(
-        settings=settings, receiver=WebhookReceiver(credentials, processor), credentials=credentials, store=store
+        settings=settings,
+        receiver=WebhookReceiver(credentials, processor, claim_check=claim_check),
+        credentials=credentials,
+        store=store,
+        archive=archive,
+        queues=(ingest, fetch),
     )
+
+
+def claim_check_clients(
+    data: ClaimCheckSettings, endpoint_url: str | None
+) -> tuple[S3RawArchive, SqsDeliveryQueue, SqsDeliveryQueue]:
+    """The raw archive, the ingest queue and the fetch queue, with the webhook's short timeouts."""
+    archive = S3RawArchive(
+        data.bucket, kms_key_id=data.kms_key_id, endpoint_url=endpoint_url, config=CLAIM_CHECK_CLIENTS
+    )
+    ingest = SqsDeliveryQueue(data.ingest_queue_url, endpoint_url=endpoint_url, config=CLAIM_CHECK_CLIENTS)
+    fetch = SqsDeliveryQueue(data.fetch_queue_url, endpoint_url=endpoint_url, config=CLAIM_CHECK_CLIENTS)
+    return archive, ingest, fetch
 
 
 # Cold start: a bad setting fails the init phase, not every delivery.

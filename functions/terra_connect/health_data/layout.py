@@ -70,3 +70,9 @@ def record_object_key(partition: str, identity: RecordIdentity, day: str, order:
 
 def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def identity_of(record_sort_key: str) -> RecordIdentity:
+    """The identity a record's sort key names (the inverse of sort_key)."""
+    data_type, provider, record_key = record_sort_key.removeprefix(RECORD_PREFIX).split("#", 2)
+    return RecordIdentity(data_type, provider, record_key)

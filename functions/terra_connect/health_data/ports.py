@@ -29,8 +29,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from enum import StrEnum
 from typing import Protocol
 
+from terra_connect.health_data.claim_check import Pointer
 from terra_connect.health_data.keys import RecordIdentity
 from terra_connect.health_data.models import (
+    LargeRequestProcessing,
+    LargeRequestSending,
     ObjectVersion,
     Ownership,
     PayloadPart,
@@ -128,4 +131,35 @@ class OwnerDirectory(Protocol):
 
     def erased_at(self, reference_id: str) -> int | None:
         """When the app user's erasure began (milliseconds), or None."""
+        ...
+
+
+class DeliveryQueue(Protocol):
+    """A queue of pointers to archived bodies (claim_check.py)."""
+
+    def send(self, pointer: Pointer, *, delay_seconds: int = 0) -> None: ...
+
+    def hold(self, receipt_handle: str, seconds: int) -> None:
+        """Keep a received message invisible for `seconds` from now (then it is received again)."""
+        ...
+
+
+class PayloadFetcher(Protocol):
+    """Reads the body behind an `s3_payload` URL into the raw archive."""
+
+    def fetch_to(self, url: str, key: str, *, deadline_ms: int, metadata: Mapping[str, str]) -> ObjectVersion:
+        """The archived body under `key`: fetched unless it already is. Raises a PayloadFetchFailed (errors.py)."""
+        ...
+
+
+class BackfillAccounting(Protocol):
+    """What a backfill learns from the deliveries of its data requests (backfill/completion.py counts them)."""
+
+    def announced(self, terra_user_id: str, announcement: LargeRequestProcessing | LargeRequestSending) -> None:
+        """Terra is assembling (processing) or sending (with the count of chunks) a large request's data."""
+        ...
+
+    def delivered(self, terra_user_id: str, terra_reference: str, *, trace_id: str | None, body_digest: str) -> bool:
+        """A payload of data arrived under `terra_reference`; True when it belongs to an open backfill of the Terra
+        user. Counting the same chunk again changes nothing."""
         ...

@@ -15,6 +15,7 @@ from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 from terra_connect.http.media_types import declares_non_json, has_non_json_body
+from terra_connect.http.resolver import names_reference_id_outside_body
 from terra_connect.kernel.deadline import Deadline
 from terra_connect.kernel.errors import InvalidRequest, ReferenceIdNotAllowed, ServiceError, UnsupportedMediaType
 from terra_connect.kernel.identity import names_reference_id, reference_id_from_claims
@@ -51,16 +52,17 @@ def _body_names_reference_id(event: APIGatewayProxyEventV2) -> bool:
     return isinstance(document, dict) and names_reference_id(document)
 
 
-def strict_request(event: APIGatewayProxyEventV2) -> None:
+def strict_request(event: APIGatewayProxyEventV2, query_parameters: frozenset[str] = frozenset()) -> None:
     """Refuse what no route reads: a reference_id wherever the caller puts it (the identity comes from the token
-    only), any query parameter, a body that is not JSON."""
-    if names_reference_id(event.raw_event.get("headers") or ()):
+    only), a query parameter the route does not take (`query_parameters`: those it does), a body that is not JSON."""
+    if names_reference_id_outside_body(event) or _body_names_reference_id(event):
         raise ReferenceIdNotAllowed
     query = event.query_string_parameters or {}
-    if names_reference_id(query) or _body_names_reference_id(event):
-        raise ReferenceIdNotAllowed
-    if query:
+    if query and not query_parameters:
         raise InvalidRequest("This route takes no query parameters.")
+    unknown = sorted(set(query) - query_parameters)
+    if unknown:
+        raise InvalidRequest(errors=[{"loc": ["query", name], "type": "extra_forbidden"} for name in unknown])
     if has_non_json_body(event):
         raise UnsupportedMediaType
 
@@ -71,14 +73,20 @@ def caller_reference_id(event: APIGatewayProxyEventV2) -> str:
     return reference_id_from_claims(claims, services().settings.reference_id_claim)
 
 
+def query_parameters() -> dict[str, str]:
+    """The current request's query parameters as sent (API Gateway joins a repeated one's values with commas)."""
+    event = cast(APIGatewayProxyEventV2, BaseRouter.current_event)
+    return dict(event.query_string_parameters or {})
+
+
 def request_deadline() -> Deadline:
     """When the invocation must have answered: the Lambda's remaining time, read from its context."""
     context = BaseRouter.lambda_context
     return Deadline.after(context.get_remaining_time_in_millis() / 1000)
 
 
-def signed_in_caller() -> Caller:
+def signed_in_caller(query_parameters: frozenset[str] = frozenset()) -> Caller:
     """Check the current request, then name its caller: what every JWT route does before anything else."""
     event = cast(APIGatewayProxyEventV2, BaseRouter.current_event)
-    strict_request(event)
+    strict_request(event, query_parameters)
     return Caller(caller_reference_id(event), request_deadline())

@@ -76,9 +76,9 @@ _DESCRIPTIONS = {
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "validation_error, reference_id_not_allowed, redirect_not_allowed, invalid_date_range, invalid_page_token",
-    500: "configuration_error, registry_rejected, internal_error",
+    500: "configuration_error, registry_rejected, data_store_misconfigured, internal_error",
     502: "terra_rejected, terra_bad_response",
-    503: "terra_unavailable, secrets_unavailable, registry_unavailable (with Retry-After)",
+    503: "terra_unavailable, secrets_unavailable, registry_unavailable, data_store_unavailable (with Retry-After)",
     504: "terra_timeout",
 }
 

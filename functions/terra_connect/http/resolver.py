@@ -16,6 +16,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 from terra_connect.http.media_types import declares_non_json, has_non_json_body
 from terra_connect.http.problems import problem_response
@@ -74,6 +75,12 @@ def refusal(error: RequestValidationError | RequestUnsupportedContentType, *, js
     return InvalidRequest(errors=errors)
 
 
+def names_reference_id_outside_body(event: APIGatewayProxyEventV2) -> bool:
+    """A header or query parameter named like reference_id."""
+    headers = event.raw_event.get("headers") or ()
+    return names_reference_id(headers) or names_reference_id(event.query_string_parameters or ())
+
+
 def create_resolver(*routers: Router, enable_validation: bool = False) -> APIGatewayHttpResolver:
     """A resolver with strict JSON parsing and problem+json for every error; with `enable_validation`, Powertools
     validates every route's inputs against its models first."""
@@ -125,6 +132,10 @@ def create_resolver(*routers: Router, enable_validation: bool = False) -> APIGat
 
     @app.exception_handler([RequestValidationError, RequestUnsupportedContentType])
     def _invalid_request(error: RequestValidationError | RequestUnsupportedContentType) -> Response[str]:
+        # Validation runs before the route's own checks: a reference_id in a header or the query is named as such
+        # whatever else is wrong with the request.
+        if names_reference_id_outside_body(app.current_event):
+            return _problem_for(ReferenceIdNotAllowed())
         return _problem_for(refusal(error, json_body=not has_non_json_body(app.current_event)))
 
     @app.exception_handler(ValueError)

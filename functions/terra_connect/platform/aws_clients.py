@@ -24,7 +24,7 @@ from botocore.config import Config
 from botocore.loaders import Loader
 
 # The only services this product calls.
-SERVICES = ("dynamodb", "events", "secretsmanager")
+SERVICES = ("dynamodb", "events", "s3", "secretsmanager", "sqs")
 
 # botocore logs whole API responses at DEBUG, GetSecretValue's SecretString included. Keep the SDK's
 # loggers quiet even when the runtime's application log level is turned up to DEBUG.

@@ -316,6 +316,13 @@ class TerraClient:
         )
         return [] if answer.status == 404 else _users(answer.json())
 
+    def get(
+        self, path: str, operation: str, deadline: Deadline, *, params: Mapping[str, str], accept: frozenset[int]
+    ) -> _Answer:
+        """GET a path of Terra's API under the rules every call here follows; a status in `accept` is answered
+        rather than raised (a caller that waits through a queue takes 429 itself instead of sleeping here)."""
+        return self._call("GET", f"{self._api_base_url}{path}", operation, deadline, params=params, accept=accept)
+
     def _widget_body(self, params: WidgetSessionParams) -> dict[str, Any]:
         body: dict[str, Any] = {
             "reference_id": params.reference_id,

@@ -27,8 +27,9 @@ from terra_connect.connections.vocabulary import AuthAttempt, ConnectionStatus, 
 from terra_connect.kernel.errors import RegistryRejected
 from terra_connect.terra import users
 
-# What an event type must look like to be named in logs and metrics as sent (Terra's are lower_snake_case).
-_EVENT_TYPE = re.compile(r"[a-z0-9_]{1,40}")
+# What an event type must look like to be named in logs and metrics as sent (Terra's are lower_snake_case, its lab
+# reports dotted: lab_report.completed).
+_EVENT_TYPE = re.compile(r"[a-z0-9_.]{1,40}")
 
 Parser = Callable[[Mapping[str, Any], int], tuple[Change, str]]
 
@@ -41,6 +42,12 @@ class Outcome:
     action: str
     changed: int = 0  # Terra users whose record or standing changed
     unstorable: str | None = None  # why an authentic event could not be stored (acknowledged all the same)
+    archived: bool = False  # a data event, archived and queued for the ingest function
+
+
+def event_name(event_type: Any) -> str:
+    """The event's type as logs and metrics name it: Terra's own when it looks like one, else "other"."""
+    return event_type if isinstance(event_type, str) and _EVENT_TYPE.fullmatch(event_type) else "other"
 
 
 def _user(event: Mapping[str, Any], key: str = "user", *, fallback: bool = True) -> TerraUser | None:
@@ -140,7 +147,7 @@ class WebhookProcessor:
         signatures.fact_time), the signing second when not given. Terra retries every non-2xx for hours, so
         anything authentic but unusable is acknowledged, not refused."""
         event_type = event.get("type")
-        name = event_type if isinstance(event_type, str) and _EVENT_TYPE.fullmatch(event_type) else "other"
+        name = event_name(event_type)
         if delivery_id and self._registry.already_processed(delivery_id):
             return Outcome(name, "duplicate delivery ignored")
         parse = PARSERS.get(event_type) if isinstance(event_type, str) else None

@@ -6,6 +6,7 @@ import binascii
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.metrics import MetricUnit
 
+from terra_connect.health_data.errors import DataStoreMisconfigured, DataStoreUnavailable
 from terra_connect.http.problems import problem_responses
 from terra_connect.kernel.errors import MalformedBody, PayloadTooLarge
 from terra_connect.platform.observability import logger, metrics
@@ -15,7 +16,8 @@ from terra_connect.webhooks.receiver import WebhookReceiver
 
 router = Router()  # type: ignore[no-untyped-call]  # Powertools declares no return type on __init__
 
-MAX_WEBHOOK_BYTES = 1024 * 1024
+# Lambda takes a synchronous event of at most 6 MB, the body JSON-escaped inside it: no larger body can arrive.
+MAX_WEBHOOK_BYTES = 6 * 1024 * 1024
 
 # The body is read raw (the signature covers its exact bytes), so the document describes it here instead of a model:
 # the fields of Terra's events this service reads. Other types and fields are accepted and ignored.
@@ -57,12 +59,16 @@ _WEBHOOK_DOCUMENTATION = {
             "application/json": {
                 "schema": {
                     "type": "object",
-                    "description": "A Terra webhook event: the types listed change the connection registry; any other "
-                    "type is acknowledged (200) and ignored.",
+                    "description": "A Terra webhook event. Connection-lifecycle types ("
+                    + ", ".join(sorted(PARSERS))
+                    + ") change the connection registry; `healthcheck` is acknowledged. Every other type - data "
+                    "(`activity`, `sleep`, `daily`, `body`, ...), large-request announcements, `s3_payload`, types "
+                    "Terra adds later - is archived exactly as received and queued for processing before the 200 "
+                    "(when the stack keeps data; without a data store it is acknowledged and ignored).",
                     "required": ["type"],
                     "properties": {
-                        # Terra sends more types (data events, healthcheck): acknowledged and ignored.
-                        "type": {"type": "string", "enum": sorted(PARSERS)},
+                        # Not an enum: types Terra adds later are kept too.
+                        "type": {"type": "string"},
                         "status": {"type": "string"},
                         "user": _TERRA_USER,
                         "old_user": {"anyOf": [_TERRA_USER, {"type": "null"}]},
@@ -109,7 +115,7 @@ def raw_body() -> bytes:
     operation_id="receiveTerraWebhook",
     tags=["Webhooks"],
     responses={
-        200: {"description": "Accepted (also for event types this service ignores)."},
+        200: {"description": "Accepted: applied to the registry, or archived and queued (a data event)."},
         # No authorizer on this route: its 401 is the function's (the signature), only a 413 can be API Gateway's.
         **problem_responses(400, 401, 413, 500, 503, gateway=frozenset({413})),
     },
@@ -118,12 +124,21 @@ def raw_body() -> bytes:
 def receive_webhook() -> dict[str, str]:
     body = raw_body()
     if len(body) > MAX_WEBHOOK_BYTES:
-        raise PayloadTooLarge("The webhook body is larger than 1 MiB.")
+        raise PayloadTooLarge("The webhook body is larger than 6 MiB.")
     headers = router.current_event.headers
     delivery_id = next((v for k, v in headers.items() if k.lower() == "x-terra-trace-id"), None)
-    outcome = webhook_receiver().receive(headers, body, delivery_id)
+    try:
+        outcome = webhook_receiver().receive(headers, body, delivery_id)
+    except (DataStoreUnavailable, DataStoreMisconfigured) as error:
+        # Terra redelivers on the 503 (the same trace id lands on the same archive key).
+        logger.warning("Data event not kept; Terra will redeliver it", extra={"code": error.code, **error.log_context})
+        metrics.add_metric(name="ClaimCheckFailures", unit=MetricUnit.Count, value=1)
+        raise
     details = {"event_type": outcome.event_type, "action": outcome.action, "changed": outcome.changed}
-    if outcome.unstorable:
+    if outcome.archived:
+        logger.info("Data event archived", extra={**details, "bytes": len(body)})
+        metrics.add_metric(name="DataEventsArchived", unit=MetricUnit.Count, value=1)
+    elif outcome.unstorable:
         # Authentic, but never storable: answering an error would only make Terra retry it for hours.
         logger.warning("Webhook event acknowledged but not stored", extra={**details, "why": outcome.unstorable})
         metrics.add_metric(name="WebhooksNotStored", unit=MetricUnit.Count, value=1)

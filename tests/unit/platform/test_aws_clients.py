@@ -90,7 +90,7 @@ def test_the_data_folder_links_botocores_own_shared_files_and_only_the_products_
 
 def test_a_service_the_product_does_not_use_is_unknown(fresh_product_session: botocore.session.Session) -> None:
     with pytest.raises(UnknownServiceError):
-        fresh_product_session.create_client("s3", region_name="us-east-1")
+        fresh_product_session.create_client("ec2", region_name="us-east-1")
 
 
 def test_aws_data_path_is_still_searched_first(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

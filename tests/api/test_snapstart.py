@@ -107,7 +107,7 @@ def test_the_snapshot_hook_closes_every_connection_and_forgets_what_terra_said(
     assert invoke(api_event(method="GET", path="/v1/providers")).status == 200
     wired = dependencies.services()  # the container the routes use
     closed: list[str] = []
-    closes(wired.terra._session, "terra", closed, monkeypatch)
+    closes(wired.terra._transport.session, "terra", closed, monkeypatch)
     closes(wired.store._client, "dynamodb", closed, monkeypatch)
     closes(wired.credentials._client, "secretsmanager", closed, monkeypatch)
 

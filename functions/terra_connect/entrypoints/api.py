@@ -10,8 +10,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from terra_connect.connections.dynamodb import DynamoDBRegistryStore
 from terra_connect.connections.service import ConnectionsService
+from terra_connect.connections.table_client import ConnectionsTable
 from terra_connect.entrypoints import shared
 from terra_connect.entrypoints.api_routes import API_ROUTERS
 from terra_connect.erasure.service import ErasureService
@@ -45,14 +45,14 @@ class ApiContainer:
     providers: ProvidersService
     credentials: SecretsManagerCredentials
     terra: TerraClient
-    store: DynamoDBRegistryStore
+    table: ConnectionsTable
 
     def before_snapshot(self) -> None:
         """SnapStart: nothing read from Secrets Manager or Terra, and no open connection, goes into a snapshot."""
         self.credentials.forget()
         self.providers.forget()
         self.terra.close()
-        self.store.close()
+        self.table.close()
 
 
 @cache
@@ -73,8 +73,8 @@ def build_container(env: Mapping[str, str], *, sleep: Callable[[float], None] = 
         on_widget_url_found=observe_widget_url_found,
         sleep=sleep,
     )
-    store = shared.store(settings)
-    registry = shared.registry(store)
+    stores = shared.stores(settings)
+    registry = shared.registry(stores)
     widget_sessions = WidgetSessionService(
         terra,
         settings.redirect_policy,
@@ -99,13 +99,13 @@ def build_container(env: Mapping[str, str], *, sleep: Callable[[float], None] = 
         settings=settings,
         widget_sessions=widget_sessions,
         connections=connections,
-        sync=SyncService(registry, terra, connections),
-        erasure=ErasureService(registry, store, terra),
-        sdk_tokens=SdkTokenService(terra, store),
+        sync=SyncService(registry, stores.sync_claims, terra, connections),
+        erasure=ErasureService(registry, stores.records, stores.erasures, terra),
+        sdk_tokens=SdkTokenService(terra, stores.sdk_tokens),
         providers=providers,
         credentials=credentials,
         terra=terra,
-        store=store,
+        table=stores.table,
     )
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from terra_connect.connections.dynamodb import DynamoDBRegistryStore
+from terra_connect.connections.table_client import ConnectionsTable
 from terra_connect.entrypoints import shared
 from terra_connect.http.resolver import create_resolver
 from terra_connect.platform import snapstart
@@ -27,12 +27,12 @@ class WebhookContainer:
     settings: WebhookSettings
     receiver: WebhookReceiver
     credentials: SecretsManagerCredentials
-    store: DynamoDBRegistryStore
+    table: ConnectionsTable
 
     def before_snapshot(self) -> None:
         """SnapStart: no signing secret and no open connection goes into a snapshot."""
         self.credentials.forget()
-        self.store.close()
+        self.table.close()
 
 
 @cache
@@ -43,11 +43,11 @@ def get_webhook_container() -> WebhookContainer:
 
 def build_webhook_container(env: Mapping[str, str]) -> WebhookContainer:
     settings = WebhookSettings.from_env(env)
-    store = shared.store(settings)
-    processor = WebhookProcessor(shared.registry(store))
+    stores = shared.stores(settings)
+    processor = WebhookProcessor(shared.registry(stores))
     credentials = shared.credentials(settings)
     return WebhookContainer(
-        settings=settings, receiver=WebhookReceiver(credentials, processor), credentials=credentials, store=store
+        settings=settings, receiver=WebhookReceiver(credentials, processor), credentials=credentials, table=stores.table
     )
 
 

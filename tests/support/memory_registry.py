@@ -11,7 +11,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from terra_connect.connections.ports import RecordStore
-from terra_connect.connections.records import Change, StoredRules, StoredUser
+from terra_connect.connections.reauth_rules import StoredRules
+from terra_connect.connections.records import Change, StoredUser
 from terra_connect.connections.registry import ConnectionRegistry
 from terra_connect.connections.vocabulary import AuthAttempt, Connection, EndReason, HistoryEntry
 from terra_connect.entrypoints.shared import RegistryStores

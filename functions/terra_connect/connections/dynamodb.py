@@ -37,7 +37,8 @@ import json
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from terra_connect.connections.records import ReauthRules, StoredRules, StoredUser
+from terra_connect.connections.reauth_rules import ReauthRules, StoredRules
+from terra_connect.connections.records import StoredUser
 from terra_connect.connections.table import (
     HISTORY,
     LIVE,

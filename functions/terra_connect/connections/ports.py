@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
-from terra_connect.connections.records import StoredRules, StoredUser
+from terra_connect.connections.reauth_rules import StoredRules
+from terra_connect.connections.records import StoredUser
 from terra_connect.connections.vocabulary import AuthAttempt, Connection, HistoryEntry
 from terra_connect.kernel.deadline import Deadline
 

@@ -14,8 +14,9 @@ associative and idempotent - so the merged record does not depend on the order t
 - successors: the Terra users that replaced this one (`user_reauth`); they inherit its owners one link further
   away, so an event chain (A -> B -> C) that names the app user only once still reaches every link, while a
   link's own facts always outweigh what it inherits.
-- binding (SDK providers only, sdk/binding.py): the moment the Terra user's owners are judged by, fixed on its first
-  sighting, and the verdict given once for each app user a fact named; a refusal stands.
+- binding (SDK providers only, sdk/binding.py; kept as connections/owners.py's Binding): the moment the Terra
+  user's owners are judged by, fixed on its first sighting, and the verdict given once for each app user a fact
+  named; a refusal stands.
 
 Every bounded collection keeps a fixed selection (the latest, or the smallest), which is itself a join, so the
 bounds do not break convergence.
@@ -26,6 +27,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from terra_connect.connections.owners import ERASED_OWNER, Binding, closest_latest, merge_owners
 from terra_connect.connections.vocabulary import (
     MAX_SCOPES,
     AuthAttempt,
@@ -37,12 +39,7 @@ from terra_connect.connections.vocabulary import (
 )
 
 UNKNOWN_PROVIDER = "UNKNOWN"
-# Stands in for an erased app user among a record's owners, so that what their facts did to ownership (who owned a
-# Terra user last) still holds while nothing of them is kept. No reference_id can take this value: it is not
-# printable, and identities and Terra's reference_ids are refused unless they are.
-ERASED_OWNER = "\x00erased"
 MOVED_REASON = "claimed_by_another_user"
-MAX_OWNERS = 8
 MAX_SUCCESSORS = 8
 MAX_SCOPE_CHANGES = 2 * MAX_SCOPES
 # Between two facts of the same second, the more cautious one wins: needs_reauth over connected.
@@ -82,36 +79,6 @@ def _latest[T: _Ordered](a: T | None, b: T | None) -> T | None:
 class Ending:
     at: int
     reason: EndReason
-
-
-@dataclass(frozen=True, slots=True)
-class Binding:
-    """Who may own an SDK provider's Terra user (sdk/binding.py), decided once and kept with its record.
-
-    `judged_by`: the moment every app user a fact names is judged by, fixed on the Terra user's first sighting
-    (Terra's created_at, else the first signed time seen), so a later fact - an event, a sync, a reconciliation -
-    cannot move it next to a token issued afterwards. `verdicts`: each app user judged, and whether they may own
-    it; a verdict is given once and read by every later fact. Not bounded: each entry is an app user Terra itself
-    named for this Terra user, and dropping a refusal would let it be judged again.
-    """
-
-    judged_by: int
-    verdicts: tuple[tuple[str, bool], ...] = ()
-
-    def verdict(self, reference_id: str) -> bool | None:
-        return next((allowed for ref, allowed in self.verdicts if ref == reference_id), None)
-
-    def merge(self, other: "Binding") -> "Binding":
-        verdicts: dict[str, bool] = {}
-        for reference_id, allowed in (*self.verdicts, *other.verdicts):
-            verdicts[reference_id] = verdicts.get(reference_id, True) and allowed  # a refusal stands
-        return Binding(min(self.judged_by, other.judged_by), tuple(sorted(verdicts.items())))
-
-    def with_verdicts(self, verdicts: dict[str, bool]) -> "Binding":
-        return self.merge(Binding(self.judged_by, tuple(sorted(verdicts.items()))))
-
-    def without(self, reference_id: str) -> "Binding":
-        return Binding(self.judged_by, tuple(entry for entry in self.verdicts if entry[0] != reference_id))
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +122,7 @@ class UserRecord:
     @property
     def owner(self) -> str | None:
         """None when no fact names one, or when the nearest and latest named is an erased app user."""
-        owner = max(self.owners, key=_closest_latest)[0] if self.owners else None
+        owner = max(self.owners, key=closest_latest)[0] if self.owners else None
         return None if owner == ERASED_OWNER else owner
 
     @property
@@ -171,7 +138,7 @@ class UserRecord:
     @property
     def owned_since(self) -> int | None:
         """When the current owner was last named."""
-        return max(self.owners, key=_closest_latest)[2] if self.owners else None
+        return max(self.owners, key=closest_latest)[2] if self.owners else None
 
     def owners_for_successors(self) -> tuple[tuple[str, int, int], ...]:
         return tuple((reference_id, links + 1, at) for reference_id, links, at in self.owners)
@@ -226,7 +193,7 @@ class UserRecord:
         return UserRecord(
             terra_user_id=self.terra_user_id,
             provider=_earliest(self.provider, other.provider),
-            owners=_merge_owners(self.owners, other.owners),
+            owners=merge_owners(self.owners, other.owners),
             live=_latest(self.live, other.live),
             first_seen=_earliest(self.first_seen, other.first_seen),
             last_alive=_latest(self.last_alive, other.last_alive),
@@ -242,23 +209,6 @@ class UserRecord:
 
 def _merge_bindings(a: Binding | None, b: Binding | None) -> Binding | None:
     return a.merge(b) if a and b else a or b
-
-
-def _closest_latest(entry: tuple[str, int, int]) -> tuple[int, int, str]:
-    reference_id, links, at = entry
-    return (-links, at, reference_id)
-
-
-def _merge_owners(
-    a: Iterable[tuple[str, int, int]], b: Iterable[tuple[str, int, int]]
-) -> tuple[tuple[str, int, int], ...]:
-    best: dict[str, tuple[str, int, int]] = {}
-    for entry in (*a, *b):
-        known = best.get(entry[0])
-        if known is None or _closest_latest(entry) > _closest_latest(known):
-            best[entry[0]] = entry
-    kept = sorted(best.values(), key=_closest_latest, reverse=True)[:MAX_OWNERS]
-    return tuple(sorted(kept))
 
 
 def _merge_scope_changes(
@@ -343,45 +293,6 @@ class Change:
     signed_at: int | None = None
 
 
-# --- user_reauth without old_user ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class ReauthRules:
-    """The user_reauth events with no old_user that named one app user, kept per provider.
-
-    For each provider only the two latest (time, new Terra user) with different new users matter: a Terra user
-    asks for the latest one that is not itself.
-    """
-
-    entries: tuple[tuple[str, int, str], ...] = ()  # (provider, time, new Terra user id), sorted
-
-    def merge(self, other: "ReauthRules") -> "ReauthRules":
-        latest: dict[tuple[str, str], int] = {}
-        for provider, at, new_user in (*self.entries, *other.entries):
-            key = (provider, new_user)
-            latest[key] = max(at, latest.get(key, at))
-        kept: list[tuple[str, int, str]] = []
-        for provider in sorted({provider for provider, _ in latest}):
-            mine = sorted(((at, user) for (p, user), at in latest.items() if p == provider), reverse=True)[:2]
-            kept += [(provider, at, user) for at, user in mine]
-        return ReauthRules(tuple(sorted(kept)))
-
-    def with_reauth(self, provider: str, at: int, new_user: str) -> "ReauthRules":
-        return self.merge(ReauthRules(((provider, at, new_user),)))
-
-    def replaced_at(self, provider: str | None, terra_user_id: str) -> int | None:
-        """The latest unnamed reauth, by another Terra user of `provider`, that may have replaced this one."""
-        times = [at for p, at, user in self.entries if p == provider and user != terra_user_id]
-        return max(times, default=None)
-
-
-@dataclass(frozen=True, slots=True)
-class StoredRules:
-    rules: ReauthRules = ReauthRules()
-    version: int = 0  # 0: never written
-
-
 @dataclass(frozen=True, slots=True)
 class StoredUser:
     """A record as stored: with the standing it was written with, and a version for optimistic concurrency."""
@@ -445,4 +356,4 @@ def without_owner(record: UserRecord, reference_id: str) -> UserRecord:
     if all(entry[0] != reference_id for entry in record.owners) and binding == record.binding:
         return record
     erased = ((ERASED_OWNER if ref == reference_id else ref, links, at) for ref, links, at in record.owners)
-    return replace(record, owners=_merge_owners((), erased), binding=binding)
+    return replace(record, owners=merge_owners((), erased), binding=binding)

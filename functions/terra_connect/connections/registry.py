@@ -11,13 +11,12 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
+from terra_connect.connections.owners import ERASED_OWNER, Binding
 from terra_connect.connections.ports import DeliveryLog, RecordStore
+from terra_connect.connections.reauth_rules import StoredRules
 from terra_connect.connections.records import (
-    ERASED_OWNER,
-    Binding,
     Change,
     Standing,
-    StoredRules,
     StoredUser,
     UnnamedReauth,
     UserRecord,

@@ -9,7 +9,8 @@ from typing import Any
 
 from botocore.config import Config
 
-from terra_connect.connections.records import Binding, Ending, Standing, StoredUser, UserRecord
+from terra_connect.connections.owners import Binding
+from terra_connect.connections.records import Ending, Standing, StoredUser, UserRecord
 from terra_connect.connections.vocabulary import AuthAttempt, Connection, ConnectionStatus, EndReason
 from terra_connect.erasure.ports import Erasure
 

@@ -11,12 +11,12 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from terra_connect.connections.ports import RecordStore
-from terra_connect.connections.reauth_rules import StoredRules
+from terra_connect.connections.reauth_rules import RulesAsRead, StoredRules
 from terra_connect.connections.records import Change, StoredUser
 from terra_connect.connections.registry import ConnectionRegistry
 from terra_connect.connections.vocabulary import AuthAttempt, Connection, EndReason, HistoryEntry
 from terra_connect.entrypoints.shared import RegistryStores
-from terra_connect.erasure.ports import Erasure
+from terra_connect.erasure.ports import Erasure, MarkerAsRead
 from terra_connect.kernel.deadline import Deadline
 from terra_connect.kernel.errors import RegistryRejected
 from terra_connect.sdk.binding import SdkBinding
@@ -80,8 +80,8 @@ class MemoryRecordStore:
         self,
         user: StoredUser,
         previous: StoredUser | None,
-        rules: tuple[str, int] | None,
-        markers: Sequence[tuple[str, int | None]] = (),
+        rules: RulesAsRead | None,
+        markers: Sequence[MarkerAsRead] = (),
     ) -> bool:
         state = self._state
         if user.record.terra_user_id in state.refused:
@@ -92,7 +92,7 @@ class MemoryRecordStore:
         current = state.stored.get(user.record.terra_user_id)
         if (current.version if current else 0) != (previous.version if previous else 0):
             return False
-        if rules is not None and self.rules(rules[0]).version != rules[1]:
+        if rules is not None and self.rules(rules.reference_id).version != rules.version:
             return False
         if any(state.erased.get(reference_id) != erased_at for reference_id, erased_at in markers):
             return False

@@ -37,7 +37,7 @@ import json
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from terra_connect.connections.reauth_rules import ReauthRules, StoredRules
+from terra_connect.connections.reauth_rules import ReauthEntry, ReauthRules, RulesAsRead, StoredRules
 from terra_connect.connections.records import StoredUser
 from terra_connect.connections.table import (
     HISTORY,
@@ -59,6 +59,7 @@ from terra_connect.connections.table import (
 )
 from terra_connect.connections.table_client import ConnectionsTable, version_condition
 from terra_connect.connections.vocabulary import AuthAttempt, Connection, ConnectionStatus, EndReason, HistoryEntry
+from terra_connect.erasure.ports import MarkerAsRead
 from terra_connect.kernel.deadline import Deadline
 from terra_connect.kernel.errors import RegistryUnavailable
 
@@ -99,8 +100,8 @@ class DynamoDBRecordStore:
         self,
         user: StoredUser,
         previous: StoredUser | None,
-        rules: tuple[str, int] | None,
-        markers: Sequence[tuple[str, int | None]] = (),
+        rules: RulesAsRead | None,
+        markers: Sequence[MarkerAsRead] = (),
     ) -> bool:
         operations: list[Item] = [{"Put": self._record_put(user, previous)}]
         for reference_id, erased_at in markers:
@@ -113,7 +114,7 @@ class DynamoDBRecordStore:
                 {"ConditionCheck": {"TableName": self._table.name, "Key": erased_key(reference_id), **condition}}
             )
         if rules is not None:
-            owner, version = rules
+            owner, version = rules.reference_id, rules.version
             operations.append(
                 {
                     "ConditionCheck": {
@@ -209,7 +210,8 @@ class DynamoDBRecordStore:
         if not item:
             return StoredRules()
         entries = json.loads(item["rules"]["S"])
-        return StoredRules(ReauthRules(tuple((p, int(at), user) for p, at, user in entries)), int(item["version"]["N"]))
+        rules = ReauthRules(tuple(ReauthEntry(p, int(at), user) for p, at, user in entries))
+        return StoredRules(rules, int(item["version"]["N"]))
 
     def save_rules(self, reference_id: str, rules: StoredRules, previous_version: int, fact_at: int) -> bool:
         item = {

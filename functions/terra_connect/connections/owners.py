@@ -4,12 +4,29 @@ weighs them with the rest of the record)."""
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 # Stands in for an erased app user among a record's owners, so that what their facts did to ownership (who owned a
 # Terra user last) still holds while nothing of them is kept. No reference_id can take this value: it is not
 # printable, and identities and Terra's reference_ids are refused unless they are.
 ERASED_OWNER = "\x00erased"
 MAX_OWNERS = 8
+
+
+class OwnerEntry(NamedTuple):
+    """An app user a fact named as the Terra user's owner. `links`: 0 for facts about this Terra user, 1 for facts
+    about the one it replaced, ... The owner is the nearest, then the latest named."""
+
+    reference_id: str
+    links: int
+    named_at: int  # the latest time a fact named it
+
+
+class Verdict(NamedTuple):
+    """Whether an app user may own an SDK provider's Terra user, given once."""
+
+    reference_id: str
+    allowed: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,7 +41,7 @@ class Binding:
     """
 
     judged_by: int
-    verdicts: tuple[tuple[str, bool], ...] = ()
+    verdicts: tuple[Verdict, ...] = ()
 
     def verdict(self, reference_id: str) -> bool | None:
         return next((allowed for ref, allowed in self.verdicts if ref == reference_id), None)
@@ -33,27 +50,28 @@ class Binding:
         verdicts: dict[str, bool] = {}
         for reference_id, allowed in (*self.verdicts, *other.verdicts):
             verdicts[reference_id] = verdicts.get(reference_id, True) and allowed  # a refusal stands
-        return Binding(min(self.judged_by, other.judged_by), tuple(sorted(verdicts.items())))
+        return Binding(min(self.judged_by, other.judged_by), _verdicts(verdicts))
 
     def with_verdicts(self, verdicts: dict[str, bool]) -> "Binding":
-        return self.merge(Binding(self.judged_by, tuple(sorted(verdicts.items()))))
+        return self.merge(Binding(self.judged_by, _verdicts(verdicts)))
 
     def without(self, reference_id: str) -> "Binding":
-        return Binding(self.judged_by, tuple(entry for entry in self.verdicts if entry[0] != reference_id))
+        return Binding(self.judged_by, tuple(entry for entry in self.verdicts if entry.reference_id != reference_id))
 
 
-def closest_latest(entry: tuple[str, int, int]) -> tuple[int, int, str]:
-    reference_id, links, at = entry
-    return (-links, at, reference_id)
+def _verdicts(verdicts: dict[str, bool]) -> tuple[Verdict, ...]:
+    return tuple(Verdict(reference_id, allowed) for reference_id, allowed in sorted(verdicts.items()))
 
 
-def merge_owners(
-    a: Iterable[tuple[str, int, int]], b: Iterable[tuple[str, int, int]]
-) -> tuple[tuple[str, int, int], ...]:
-    best: dict[str, tuple[str, int, int]] = {}
+def closest_latest(entry: OwnerEntry) -> tuple[int, int, str]:
+    return (-entry.links, entry.named_at, entry.reference_id)
+
+
+def merge_owners(a: Iterable[OwnerEntry], b: Iterable[OwnerEntry]) -> tuple[OwnerEntry, ...]:
+    best: dict[str, OwnerEntry] = {}
     for entry in (*a, *b):
-        known = best.get(entry[0])
+        known = best.get(entry.reference_id)
         if known is None or closest_latest(entry) > closest_latest(known):
-            best[entry[0]] = entry
+            best[entry.reference_id] = entry
     kept = sorted(best.values(), key=closest_latest, reverse=True)[:MAX_OWNERS]
     return tuple(sorted(kept))

@@ -7,9 +7,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
-from terra_connect.connections.reauth_rules import StoredRules
+from terra_connect.connections.reauth_rules import RulesAsRead, StoredRules
 from terra_connect.connections.records import StoredUser
 from terra_connect.connections.vocabulary import AuthAttempt, Connection, HistoryEntry
+from terra_connect.erasure.ports import MarkerAsRead
 from terra_connect.kernel.deadline import Deadline
 
 if TYPE_CHECKING:  # only the Terra port's signatures name them: the webhook function never imports the API models
@@ -35,12 +36,12 @@ class RecordStore(Protocol):
         self,
         user: StoredUser,
         previous: StoredUser | None,
-        rules: tuple[str, int] | None,
-        markers: Sequence[tuple[str, int | None]] = (),
+        rules: RulesAsRead | None,
+        markers: Sequence[MarkerAsRead] = (),
     ) -> bool:
         """Store `user` and the views of it its owners list, if the stored version is still `previous`, the
-        owner's reauth rules are still at the (reference_id, version) read, and each (reference_id, erasure start)
-        in `markers` is still the erasure marker read (None: no marker). False on a conflict."""
+        owner's reauth rules are still at the version read, and each erasure marker in `markers` is still as read.
+        False on a conflict."""
         ...
 
     def rules(self, reference_id: str) -> StoredRules: ...

@@ -2,6 +2,20 @@
 that provider, without saying which (connections/records.py weighs a record against them)."""
 
 from dataclasses import dataclass
+from typing import NamedTuple
+
+
+class ReauthEntry(NamedTuple):
+    provider: str
+    at: int
+    new_user: str  # the new Terra user's id
+
+
+class RulesAsRead(NamedTuple):
+    """An owner's rules at the version a record was weighed with: its write is conditional on them."""
+
+    reference_id: str
+    version: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -12,21 +26,21 @@ class ReauthRules:
     asks for the latest one that is not itself.
     """
 
-    entries: tuple[tuple[str, int, str], ...] = ()  # (provider, time, new Terra user id), sorted
+    entries: tuple[ReauthEntry, ...] = ()  # sorted
 
     def merge(self, other: "ReauthRules") -> "ReauthRules":
         latest: dict[tuple[str, str], int] = {}
         for provider, at, new_user in (*self.entries, *other.entries):
             key = (provider, new_user)
             latest[key] = max(at, latest.get(key, at))
-        kept: list[tuple[str, int, str]] = []
+        kept: list[ReauthEntry] = []
         for provider in sorted({provider for provider, _ in latest}):
             mine = sorted(((at, user) for (p, user), at in latest.items() if p == provider), reverse=True)[:2]
-            kept += [(provider, at, user) for at, user in mine]
+            kept += [ReauthEntry(provider, at, user) for at, user in mine]
         return ReauthRules(tuple(sorted(kept)))
 
     def with_reauth(self, provider: str, at: int, new_user: str) -> "ReauthRules":
-        return self.merge(ReauthRules(((provider, at, new_user),)))
+        return self.merge(ReauthRules((ReauthEntry(provider, at, new_user),)))
 
     def replaced_at(self, provider: str | None, terra_user_id: str) -> int | None:
         """The latest unnamed reauth, by another Terra user of `provider`, that may have replaced this one."""

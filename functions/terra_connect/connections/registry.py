@@ -11,9 +11,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
-from terra_connect.connections.owners import ERASED_OWNER, Binding
+from terra_connect.connections.owners import ERASED_OWNER, Binding, OwnerEntry
 from terra_connect.connections.ports import DeliveryLog, RecordStore
-from terra_connect.connections.reauth_rules import StoredRules
+from terra_connect.connections.reauth_rules import RulesAsRead, StoredRules
 from terra_connect.connections.records import (
     Change,
     Standing,
@@ -25,7 +25,7 @@ from terra_connect.connections.records import (
     without_owner,
 )
 from terra_connect.connections.vocabulary import AuthAttempt, Connection, EndReason, HistoryEntry, TerraUser
-from terra_connect.erasure.ports import ErasureMarkers
+from terra_connect.erasure.ports import ErasureMarkers, MarkerAsRead
 from terra_connect.kernel.deadline import Deadline
 from terra_connect.kernel.errors import RegistryUnavailable
 from terra_connect.sdk.binding import SDK_PROVIDERS, SdkBinding
@@ -143,7 +143,7 @@ class ConnectionRegistry:
             return True
         record = without_owner(current.record, reference_id)
         if record != current.record:
-            standing, guard = self._weigh(record)
+            standing, guard = self._standing_and_rules(record)
             if not self._records.save_user(StoredUser(record, standing, current.version + 1), current, guard):
                 return False
         self._forget_successors(reference_id, current, depth)
@@ -169,14 +169,14 @@ class ConnectionRegistry:
                 if self._on_erased_fact is not None:
                     self._on_erased_fact(terra_user_id)
                 return Merged(False)
-            unerased, markers = self._unerased(fragment)
+            unerased, markers = self._without_erased_owners(fragment)
             # Judged against the record as read: a concurrent writer's verdicts are the ones that stand.
-            candidate = self._bound(unerased, current, judged, signed_at)
+            candidate = self._owners_the_binding_allows(unerased, current, judged, signed_at)
             owners = frozenset(ref for ref, links, _ in candidate.owners if links == 0 and ref != ERASED_OWNER)
             if current is None and candidate.is_empty:
                 return Merged(False, owners)
             record = current.record.merge(candidate) if current else candidate
-            standing, guard = self._weigh(record)
+            standing, guard = self._standing_and_rules(record)
             if current is not None and (current.record, current.standing) == (record, standing):
                 return Merged(False, owners)
             updated = StoredUser(record, standing, (current.version if current else 0) + 1)
@@ -196,31 +196,32 @@ class ConnectionRegistry:
                 self._merge(UserRecord(successor, owners=record.owners_for_successors()), depth + 1)
         return Merged(True, owners)
 
-    def _weigh(self, record: UserRecord) -> tuple[Standing, tuple[str, int] | None]:
+    def _standing_and_rules(self, record: UserRecord) -> tuple[Standing, RulesAsRead | None]:
         """The record's standing, and the owner's reauth rules (at the version read) it was weighed with."""
         owner = record.owner
         if owner is None:
             return record.standing(), None
         rules = self._records.rules(owner)
-        return record.standing(rules.rules.replaced_at(record.provider, record.terra_user_id)), (owner, rules.version)
+        replaced_at = rules.rules.replaced_at(record.provider, record.terra_user_id)
+        return record.standing(replaced_at), RulesAsRead(owner, rules.version)
 
-    def _unerased(self, fragment: UserRecord) -> tuple[UserRecord, tuple[tuple[str, int | None], ...]]:
+    def _without_erased_owners(self, fragment: UserRecord) -> tuple[UserRecord, tuple[MarkerAsRead, ...]]:
         """The fragment with ERASED_OWNER for each app user it names from before their erasure started, and the
         erasure marker read for each app user it still names (for the write to check that none moved since).
 
         A fact from before an erasure that names the app user tells of a Terra user of theirs the erasure may not
         know (Terra's list can lag behind it): it is claimed for the erasure, which asks Terra about it."""
         markers = []
-        for reference_id in sorted({entry[0] for entry in fragment.owners} - {ERASED_OWNER}):
+        for reference_id in sorted({entry.reference_id for entry in fragment.owners} - {ERASED_OWNER}):
             erased_at = self._erasures.erased_at(reference_id)
             if erased_at is not None and any(ref == reference_id and at < erased_at for ref, _, at in fragment.owners):
                 fragment = without_owner(fragment, reference_id)
                 self._erasures.claim_for_erasure(reference_id, fragment.terra_user_id)
             else:
-                markers.append((reference_id, erased_at))
+                markers.append(MarkerAsRead(reference_id, erased_at))
         return fragment, tuple(markers)
 
-    def _bound(
+    def _owners_the_binding_allows(
         self, fragment: UserRecord, current: StoredUser | None, judged: dict[str, bool], signed_at: int | None
     ) -> UserRecord:
         """The fragment without the owners an SDK provider's Terra user may not have (see sdk/binding.py), carrying the
@@ -249,7 +250,7 @@ class ConnectionRegistry:
                     )
                 allowed = verdicts[reference_id] = judged[reference_id]
             if allowed:
-                owners.append((reference_id, links, at))
+                owners.append(OwnerEntry(reference_id, links, at))
         return replace(fragment, owners=tuple(owners), binding=binding.with_verdicts(verdicts))
 
     def _add_unnamed_reauth(self, reauth: UnnamedReauth) -> int:
@@ -298,6 +299,6 @@ def _observation_shows_something(current: StoredUser, merged: UserRecord) -> boo
         return False  # an ending is final; Terra's list may lag behind it
 
     def visible(record: UserRecord) -> tuple[object, ...]:
-        return (record.owner, record.provider, record.scopes, record.active[1] if record.active else None)
+        return (record.owner, record.provider, record.scopes, record.active.active if record.active else None)
 
     return visible(merged) != visible(current.record)

@@ -1,7 +1,7 @@
 """An app user's erasure as the registry stores it, and the storage it needs."""
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +21,14 @@ class ErasureScope:
     terra_user_ids: frozenset[str]  # every Terra user it lists, had, or was claimed for
     holds_data: bool  # anything at all is stored for the app user
     pending: Erasure | None  # an erasure that started and did not finish
+
+
+class MarkerAsRead(NamedTuple):
+    """An app user's erasure marker as a write read it (`erased_at` None: no marker): the write is conditional on
+    it, so none lands after an erasure that started meanwhile has read the registry."""
+
+    reference_id: str
+    erased_at: int | None
 
 
 class ErasureMarkers(Protocol):

@@ -41,8 +41,9 @@ from offline.expectations import load_expectations
 from offline.template import ROOT, load_template
 from offline.terra_simulator import Fault, TerraSimulator
 
-from terra_connect.connections.dynamodb import DynamoDBRegistryStore
 from terra_connect.connections.registry import ConnectionRegistry
+from terra_connect.connections.table_client import ConnectionsTable
+from terra_connect.entrypoints.shared import RegistryStores
 from terra_connect.webhooks.processor import WebhookProcessor
 
 BENCH = Path(__file__).resolve().parent
@@ -154,9 +155,13 @@ class Bench:
         claims = json.loads(EVENT.read_text())["requestContext"]["authorizer"]["jwt"]["claims"]
         user = self.terra.add_user("GARMIN", claims["sub"])
         os.environ.update({**FAKE_CREDENTIALS, "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION})
-        store = DynamoDBRegistryStore(CONNECTIONS_TABLE, retention=timedelta(days=30), endpoint_url=self.aws.endpoint)
+        stores = RegistryStores.over(
+            ConnectionsTable(CONNECTIONS_TABLE, retention=timedelta(days=30), endpoint_url=self.aws.endpoint)
+        )
         auth = {"type": "auth", "status": "success", "user": user.as_terra()}
-        WebhookProcessor(ConnectionRegistry(store)).process(auth, None, int(time.time()))
+        WebhookProcessor(ConnectionRegistry(stores.records, stores.erasures, stores.deliveries)).process(
+            auth, None, int(time.time())
+        )
 
     def worker(
         self,

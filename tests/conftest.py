@@ -249,9 +249,17 @@ def publish(settings_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> It
 
 
 @pytest.fixture
-def registry(settings_env: dict[str, str]) -> Any:
-    """The registry the functions write, read through the domain's own facade."""
-    from terra_connect.connections.dynamodb import DynamoDBRegistryStore  # noqa: PLC0415
-    from terra_connect.connections.registry import ConnectionRegistry  # noqa: PLC0415
+def stores(settings_env: dict[str, str]) -> Any:
+    """The adapters of the table the functions write."""
+    from terra_connect.connections.table_client import ConnectionsTable  # noqa: PLC0415
+    from terra_connect.entrypoints.shared import RegistryStores  # noqa: PLC0415
 
-    return ConnectionRegistry(DynamoDBRegistryStore(settings_env["CONNECTIONS_TABLE"], retention=timedelta(days=30)))
+    return RegistryStores.over(ConnectionsTable(settings_env["CONNECTIONS_TABLE"], retention=timedelta(days=30)))
+
+
+@pytest.fixture
+def registry(stores: Any) -> Any:
+    """The registry the functions write, read through the domain's own facade."""
+    from tests.support.memory_registry import registry_over  # noqa: PLC0415
+
+    return registry_over(stores)

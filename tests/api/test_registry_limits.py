@@ -11,12 +11,13 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from terra_connect.connections.dynamodb import DynamoDBRegistryStore
-from terra_connect.connections.registry import ConnectionRegistry
+from terra_connect.connections.table_client import ConnectionsTable
+from terra_connect.entrypoints.shared import RegistryStores
 from terra_connect.kernel.deadline import Deadline
 from terra_connect.kernel.errors import RegistryUnavailable
 from terra_connect.webhooks.processor import WebhookProcessor
 from tests.support.builders import SUBJECT, ApiAnswer, AwsCalls, api_event, emitted_metrics, terra_user, webhook_event
+from tests.support.memory_registry import registry_over
 
 Deliver = Callable[[dict[str, Any]], ApiAnswer]
 
@@ -84,14 +85,14 @@ def test_a_two_kilobyte_trace_id_still_deduplicates(deliver: Deliver, registry: 
 
 
 @pytest.fixture
-def paged_store(table: str) -> DynamoDBRegistryStore:
-    return DynamoDBRegistryStore(table, retention=timedelta(days=30), page_limit=10)
+def paged_store(table: str) -> RegistryStores:
+    return RegistryStores.over(ConnectionsTable(table, retention=timedelta(days=30), page_limit=10))
 
 
 def test_every_live_connection_is_listed_however_many_records_the_user_has(
-    paged_store: DynamoDBRegistryStore, aws_calls: AwsCalls, settings_env: dict[str, str]
+    paged_store: RegistryStores, aws_calls: AwsCalls, settings_env: dict[str, str]
 ) -> None:
-    processor = WebhookProcessor(ConnectionRegistry(paged_store))
+    processor = WebhookProcessor(registry_over(paged_store))
     now = int(time.time())
     for index in range(120):
         processor.process(auth(f"tu-{index:03d}"), None, now)
@@ -99,29 +100,29 @@ def test_every_live_connection_is_listed_however_many_records_the_user_has(
         processor.process({"type": "deauth", "user": terra_user(f"tu-{index:03d}")}, None, now + 1)
     aws_calls.operations.clear()
 
-    listed = ConnectionRegistry(paged_store).connections(SUBJECT, Deadline.after(5))
+    listed = registry_over(paged_store).connections(SUBJECT, Deadline.after(5))
 
     assert [c.terra_user_id for c in listed] == [f"tu-{index:03d}" for index in range(1, 120, 2)]
     # 60 live connections in pages of 10 (DynamoDB may answer one more, empty, page); the 60 in history lie
     # outside the Query's key range altogether, so they cost nothing.
     assert aws_calls.count("Query") <= math.ceil(60 / 10) + 1
-    assert len(paged_store.history(SUBJECT)) == 60
+    assert len(paged_store.records.history(SUBJECT)) == 60
 
 
 def test_a_listing_that_cannot_finish_in_time_is_an_error_not_a_partial_answer(
-    paged_store: DynamoDBRegistryStore,
+    paged_store: RegistryStores,
 ) -> None:
-    processor = WebhookProcessor(ConnectionRegistry(paged_store))
+    processor = WebhookProcessor(registry_over(paged_store))
     for index in range(25):
         processor.process(auth(f"tu-{index:03d}"), None, int(time.time()))
 
     with pytest.raises(RegistryUnavailable):
-        paged_store.live_connections(SUBJECT, Deadline(expires_at=0.0))
+        paged_store.records.live_connections(SUBJECT, Deadline(expires_at=0.0))
 
 
-def test_history_expires_after_the_retention(paged_store: DynamoDBRegistryStore, table: str) -> None:
+def test_history_expires_after_the_retention(paged_store: RegistryStores, table: str) -> None:
     now = int(time.time())
-    processor = WebhookProcessor(ConnectionRegistry(paged_store))
+    processor = WebhookProcessor(registry_over(paged_store))
     processor.process(auth("tu-1"), None, now)
     processor.process({"type": "deauth", "user": terra_user("tu-1")}, None, now + 5)
 

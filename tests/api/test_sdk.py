@@ -226,23 +226,22 @@ def test_a_kept_out_connection_is_never_the_victims_last_attempt(
     assert registry.last_attempt(SUBJECT) is None
 
 
-def earlier_layout_record(registry: Any, owner: str | None, created_at: float) -> None:
+def earlier_layout_record(stores: Any, owner: str | None, created_at: float) -> None:
     """The Terra user's record as the previous version of the registry wrote it: no binding kept with it."""
     stamp = int(created_at * 1000)
     user = TerraUser("tu-apple", "APPLE", owner, ("activity",), True, stamp)
     record = seen_alive(user, stamp, ConnectionStatus.CONNECTED)
     assert record.binding is None
-    store = registry._store  # the table the functions use
-    assert store.save_user(StoredUser(record, record.standing(), 1), None, None)
+    assert stores.records.save_user(StoredUser(record, record.standing(), 1), None, None)
     if owner is None:  # kept out then: an unverified claim for the app user it named
-        store.record_unverified(SUBJECT, "tu-apple", "APPLE", stamp)
+        stores.sdk_tokens.record_unverified(SUBJECT, "tu-apple", "APPLE", stamp)
 
 
 def test_a_connection_an_earlier_version_kept_out_stays_out(
-    issue_token: Callable[..., ApiAnswer], deliver: Deliver, registry: Any
+    issue_token: Callable[..., ApiAnswer], deliver: Deliver, registry: Any, stores: Any
 ) -> None:
     created = time.time() - 3
-    earlier_layout_record(registry, None, created)
+    earlier_layout_record(stores, None, created)
     issue_token()  # a token Terra's created_at falls next to: it came too late, as the unverified claim says
 
     deliver(webhook_event(permission_change("tu-apple", SUBJECT, created_at=created)))
@@ -251,9 +250,9 @@ def test_a_connection_an_earlier_version_kept_out_stays_out(
 
 
 def test_an_owner_an_earlier_version_verified_stays_after_its_token_records_expired(
-    deliver: Deliver, registry: Any, capsys: pytest.CaptureFixture[str]
+    deliver: Deliver, registry: Any, stores: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    earlier_layout_record(registry, SUBJECT, time.time() - 3 * 86_400)  # no token record is kept that long
+    earlier_layout_record(stores, SUBJECT, time.time() - 3 * 86_400)  # no token record is kept that long
 
     deliver(webhook_event(permission_change("tu-apple", SUBJECT)))
 

@@ -107,8 +107,8 @@ def test_the_snapshot_hook_closes_every_connection_and_forgets_what_terra_said(
     assert invoke(api_event(method="GET", path="/v1/providers")).status == 200
     wired = dependencies.services()  # the container the routes use
     closed: list[str] = []
-    closes(wired.terra._session, "terra", closed, monkeypatch)
-    closes(wired.store._client, "dynamodb", closed, monkeypatch)
+    closes(wired.terra._transport.session, "terra", closed, monkeypatch)
+    closes(wired.table._client, "dynamodb", closed, monkeypatch)
     closes(wired.credentials._client, "secretsmanager", closed, monkeypatch)
 
     runtime_hooks.before.clear()  # whatever importing the handler registered: register once, as in Lambda

@@ -13,7 +13,8 @@ import responses
 from botocore.client import BaseClient
 from offline.template import policy_statements
 
-from terra_connect.connections.dynamodb import DynamoDBRegistryStore
+from terra_connect.connections.table_client import ConnectionsTable
+from terra_connect.entrypoints.shared import RegistryStores
 from tests.support.builders import SUBJECT, ApiAnswer, api_event, terra_user, webhook_event
 
 USER_INFO = "https://api.tryterra.co/v2/userInfo"
@@ -65,7 +66,7 @@ def auth(user_id: str, provider: str = "GARMIN", sent: int | None = None) -> dic
 def test_the_webhook_function_calls_only_what_its_role_allows(
     deliver: Callable[[dict[str, Any]], ApiAnswer], settings_env: dict[str, str], dynamodb_actions: set[str]
 ) -> None:
-    store = DynamoDBRegistryStore(settings_env["CONNECTIONS_TABLE"], retention=timedelta(days=1))
+    store = RegistryStores.over(ConnectionsTable(settings_env["CONNECTIONS_TABLE"], retention=timedelta(days=1)))
     now = int(time.time())
     deliver(auth("tu-1", sent=now - 10))
     deliver(auth("tu-apple", "APPLE"))  # no token: kept out, recorded as unverified
@@ -73,10 +74,10 @@ def test_the_webhook_function_calls_only_what_its_role_allows(
     deliver(webhook_event(unnamed))
     cancelled = {"type": "auth_cancelled", "status": "error", "reason": "cancelled", "reference_id": SUBJECT}
     deliver(webhook_event(cancelled))
-    store.mark_erased(SUBJECT, now * 1000)  # an erasure under way
+    store.erasures.mark_erased(SUBJECT, now * 1000)  # an erasure under way
     deliver(auth("tu-3", sent=now - 5))  # from before it: refused and claimed
 
-    assert store.erasure_claims(SUBJECT) == {"tu-3"}
+    assert store.erasures.erasure_claims(SUBJECT) == {"tu-3"}
     assert dynamodb_actions <= granted("WebhookFunction"), dynamodb_actions - granted("WebhookFunction")
 
 

@@ -15,9 +15,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from terra_connect.connections.registry import ConnectionRegistry
 from terra_connect.webhooks.processor import WebhookProcessor
-from tests.support.memory_registry import InMemoryRegistryStore
+from tests.support.memory_registry import InMemoryRegistryStore, registry_over
 
 OWNERS = ("alice", "bob", "carol")
 PROVIDERS = ("GARMIN", "OURA")
@@ -227,7 +226,7 @@ def user_event(kind: str, user: WorldUser, *, named: bool, status: str) -> dict[
 def replay(deliveries: Sequence["Delivery"], *, dedupe: bool = True) -> InMemoryRegistryStore:
     """The deliveries, in this order, to a fresh in-memory registry (`dedupe`: honour their trace ids)."""
     store = InMemoryRegistryStore()
-    processor = WebhookProcessor(ConnectionRegistry(store))
+    processor = WebhookProcessor(registry_over(store))
     for delivery in deliveries:
         processor.process(
             delivery.payload, delivery.trace_id if dedupe else None, delivery.sent_at, delivery.ordered_at

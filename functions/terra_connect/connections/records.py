@@ -14,8 +14,9 @@ associative and idempotent - so the merged record does not depend on the order t
 - successors: the Terra users that replaced this one (`user_reauth`); they inherit its owners one link further
   away, so an event chain (A -> B -> C) that names the app user only once still reaches every link, while a
   link's own facts always outweigh what it inherits.
-- binding (SDK providers only, sdk/binding.py): the moment the Terra user's owners are judged by, fixed on its first
-  sighting, and the verdict given once for each app user a fact named; a refusal stands.
+- binding (SDK providers only, sdk/binding.py; kept as connections/owners.py's Binding): the moment the Terra
+  user's owners are judged by, fixed on its first sighting, and the verdict given once for each app user a fact
+  named; a refusal stands.
 
 Every bounded collection keeps a fixed selection (the latest, or the smallest), which is itself a join, so the
 bounds do not break convergence.
@@ -24,8 +25,9 @@ bounds do not break convergence.
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
+from terra_connect.connections.owners import ERASED_OWNER, Binding, OwnerEntry, closest_latest, merge_owners
 from terra_connect.connections.vocabulary import (
     MAX_SCOPES,
     AuthAttempt,
@@ -37,12 +39,7 @@ from terra_connect.connections.vocabulary import (
 )
 
 UNKNOWN_PROVIDER = "UNKNOWN"
-# Stands in for an erased app user among a record's owners, so that what their facts did to ownership (who owned a
-# Terra user last) still holds while nothing of them is kept. No reference_id can take this value: it is not
-# printable, and identities and Terra's reference_ids are refused unless they are.
-ERASED_OWNER = "\x00erased"
 MOVED_REASON = "claimed_by_another_user"
-MAX_OWNERS = 8
 MAX_SUCCESSORS = 8
 MAX_SCOPE_CHANGES = 2 * MAX_SCOPES
 # Between two facts of the same second, the more cautious one wins: needs_reauth over connected.
@@ -78,40 +75,35 @@ def _latest[T: _Ordered](a: T | None, b: T | None) -> T | None:
     return b if a is None else a if b is None else max(a, b)
 
 
+class Liveness(NamedTuple):
+    at: int
+    rank: int  # of connected / needs_reauth (_LIVE_RANK): on a tie, the more cautious wins
+
+
+class ScopeList(NamedTuple):
+    """A full list of scopes Terra gave."""
+
+    at: int
+    scopes: tuple[str, ...]
+
+
+class ScopeChange(NamedTuple):
+    """One scope added (present) or removed."""
+
+    scope: str
+    at: int
+    present: bool
+
+
+class ActiveFlag(NamedTuple):
+    at: int
+    active: bool
+
+
 @dataclass(frozen=True, slots=True, order=True)
 class Ending:
     at: int
     reason: EndReason
-
-
-@dataclass(frozen=True, slots=True)
-class Binding:
-    """Who may own an SDK provider's Terra user (sdk/binding.py), decided once and kept with its record.
-
-    `judged_by`: the moment every app user a fact names is judged by, fixed on the Terra user's first sighting
-    (Terra's created_at, else the first signed time seen), so a later fact - an event, a sync, a reconciliation -
-    cannot move it next to a token issued afterwards. `verdicts`: each app user judged, and whether they may own
-    it; a verdict is given once and read by every later fact. Not bounded: each entry is an app user Terra itself
-    named for this Terra user, and dropping a refusal would let it be judged again.
-    """
-
-    judged_by: int
-    verdicts: tuple[tuple[str, bool], ...] = ()
-
-    def verdict(self, reference_id: str) -> bool | None:
-        return next((allowed for ref, allowed in self.verdicts if ref == reference_id), None)
-
-    def merge(self, other: "Binding") -> "Binding":
-        verdicts: dict[str, bool] = {}
-        for reference_id, allowed in (*self.verdicts, *other.verdicts):
-            verdicts[reference_id] = verdicts.get(reference_id, True) and allowed  # a refusal stands
-        return Binding(min(self.judged_by, other.judged_by), tuple(sorted(verdicts.items())))
-
-    def with_verdicts(self, verdicts: dict[str, bool]) -> "Binding":
-        return self.merge(Binding(self.judged_by, tuple(sorted(verdicts.items()))))
-
-    def without(self, reference_id: str) -> "Binding":
-        return Binding(self.judged_by, tuple(entry for entry in self.verdicts if entry[0] != reference_id))
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,16 +130,14 @@ PENDING = Standing(None)
 class UserRecord:
     terra_user_id: str
     provider: str | None = None
-    # (reference_id, links away, latest time a fact named it): 0 for facts about this Terra user, 1 for facts about
-    # the one it replaced, ... The owner is the nearest, then the latest. One entry per reference_id.
-    owners: tuple[tuple[str, int, int], ...] = ()
-    live: tuple[int, int] | None = None  # (time, rank of connected / needs_reauth)
+    owners: tuple[OwnerEntry, ...] = ()  # one entry per reference_id
+    live: Liveness | None = None
     first_seen: int | None = None  # earliest fact saying the Terra user existed
     last_alive: int | None = None  # latest fact saying it was still alive
     ending: Ending | None = None  # the earliest ending; final
-    scopes_base: tuple[int, tuple[str, ...]] | None = None  # the latest full list
-    scope_changes: tuple[tuple[str, int, bool], ...] = ()  # (scope, time, present), by scope
-    active: tuple[int, bool] | None = None
+    scopes_base: ScopeList | None = None  # the latest full list
+    scope_changes: tuple[ScopeChange, ...] = ()  # by scope
+    active: ActiveFlag | None = None
     successors: tuple[str, ...] = field(default=())
     created_at: int | None = None  # when Terra says it created the Terra user (the earliest it said)
     binding: Binding | None = None  # SDK providers: who may own it, decided once (None: not judged yet)
@@ -155,7 +145,7 @@ class UserRecord:
     @property
     def owner(self) -> str | None:
         """None when no fact names one, or when the nearest and latest named is an erased app user."""
-        owner = max(self.owners, key=_closest_latest)[0] if self.owners else None
+        owner = max(self.owners, key=closest_latest).reference_id if self.owners else None
         return None if owner == ERASED_OWNER else owner
 
     @property
@@ -171,10 +161,10 @@ class UserRecord:
     @property
     def owned_since(self) -> int | None:
         """When the current owner was last named."""
-        return max(self.owners, key=_closest_latest)[2] if self.owners else None
+        return max(self.owners, key=closest_latest).named_at if self.owners else None
 
-    def owners_for_successors(self) -> tuple[tuple[str, int, int], ...]:
-        return tuple((reference_id, links + 1, at) for reference_id, links, at in self.owners)
+    def owners_for_successors(self) -> tuple[OwnerEntry, ...]:
+        return tuple(OwnerEntry(reference_id, links + 1, at) for reference_id, links, at in self.owners)
 
     @property
     def is_empty(self) -> bool:
@@ -194,7 +184,7 @@ class UserRecord:
     def updated_at(self) -> int | None:
         stamps = [at for _, links, at in self.owners if links == 0]
         stamps += [s for s in (self.first_seen, self.last_alive) if s is not None]
-        stamps += [s[0] for s in (self.live, self.scopes_base, self.active) if s is not None]
+        stamps += [s.at for s in (self.live, self.scopes_base, self.active) if s is not None]
         stamps += [at for _, at, _ in self.scope_changes]
         if self.ending:
             stamps.append(self.ending.at)
@@ -214,7 +204,7 @@ class UserRecord:
         ):
             return Standing(ConnectionStatus.REPLACED, EndReason.REPLACED_UNNAMED, unnamed_reauth_at)
         if self.live is not None:
-            return Standing(_LIVE_BY_RANK[self.live[1]], None, self.live[0])
+            return Standing(_LIVE_BY_RANK[self.live.rank], None, self.live.at)
         if self.last_alive is not None:
             # Terra showed it (reconciliation, a permission change) but its auth event never arrived.
             return Standing(ConnectionStatus.CONNECTED, None, self.last_alive)
@@ -226,7 +216,7 @@ class UserRecord:
         return UserRecord(
             terra_user_id=self.terra_user_id,
             provider=_earliest(self.provider, other.provider),
-            owners=_merge_owners(self.owners, other.owners),
+            owners=merge_owners(self.owners, other.owners),
             live=_latest(self.live, other.live),
             first_seen=_earliest(self.first_seen, other.first_seen),
             last_alive=_latest(self.last_alive, other.last_alive),
@@ -244,30 +234,11 @@ def _merge_bindings(a: Binding | None, b: Binding | None) -> Binding | None:
     return a.merge(b) if a and b else a or b
 
 
-def _closest_latest(entry: tuple[str, int, int]) -> tuple[int, int, str]:
-    reference_id, links, at = entry
-    return (-links, at, reference_id)
-
-
-def _merge_owners(
-    a: Iterable[tuple[str, int, int]], b: Iterable[tuple[str, int, int]]
-) -> tuple[tuple[str, int, int], ...]:
-    best: dict[str, tuple[str, int, int]] = {}
-    for entry in (*a, *b):
-        known = best.get(entry[0])
-        if known is None or _closest_latest(entry) > _closest_latest(known):
-            best[entry[0]] = entry
-    kept = sorted(best.values(), key=_closest_latest, reverse=True)[:MAX_OWNERS]
-    return tuple(sorted(kept))
-
-
-def _merge_scope_changes(
-    a: Iterable[tuple[str, int, bool]], b: Iterable[tuple[str, int, bool]]
-) -> tuple[tuple[str, int, bool], ...]:
+def _merge_scope_changes(a: Iterable[ScopeChange], b: Iterable[ScopeChange]) -> tuple[ScopeChange, ...]:
     latest: dict[str, tuple[int, bool]] = {}
     for scope, at, present in (*a, *b):
         latest[scope] = max((at, present), latest.get(scope, (at, present)))
-    return tuple((scope, *latest[scope]) for scope in sorted(latest)[:MAX_SCOPE_CHANGES])
+    return tuple(ScopeChange(scope, *latest[scope]) for scope in sorted(latest)[:MAX_SCOPE_CHANGES])
 
 
 # --- facts -------------------------------------------------------------------------------------------------
@@ -278,9 +249,9 @@ def _described(user: TerraUser, at: int) -> UserRecord:
     return UserRecord(
         terra_user_id=user.terra_user_id,
         provider=user.provider,
-        owners=((user.reference_id, 0, at),) if user.reference_id else (),
-        scopes_base=(at, user.scopes) if user.scopes is not None else None,
-        active=(at, user.active) if user.active is not None else None,
+        owners=(OwnerEntry(user.reference_id, 0, at),) if user.reference_id else (),
+        scopes_base=ScopeList(at, user.scopes) if user.scopes is not None else None,
+        active=ActiveFlag(at, user.active) if user.active is not None else None,
         created_at=user.created_at,
     )
 
@@ -291,7 +262,7 @@ def seen_alive(user: TerraUser, at: int, status: ConnectionStatus | None = None)
         _described(user, at),
         first_seen=at,
         last_alive=at,
-        live=(at, _LIVE_RANK[status]) if status else None,
+        live=Liveness(at, _LIVE_RANK[status]) if status else None,
     )
 
 
@@ -311,7 +282,7 @@ def scopes_changed(user: TerraUser, at: int, added: Iterable[str], removed: Iter
     changes = dict.fromkeys(removed, False) | dict.fromkeys(added, True)
     return replace(
         seen_alive(replace(user, scopes=None), at),
-        scope_changes=_merge_scope_changes((), ((scope, at, present) for scope, present in changes.items())),
+        scope_changes=_merge_scope_changes((), (ScopeChange(scope, at, present) for scope, present in changes.items())),
     )
 
 
@@ -343,45 +314,6 @@ class Change:
     signed_at: int | None = None
 
 
-# --- user_reauth without old_user ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class ReauthRules:
-    """The user_reauth events with no old_user that named one app user, kept per provider.
-
-    For each provider only the two latest (time, new Terra user) with different new users matter: a Terra user
-    asks for the latest one that is not itself.
-    """
-
-    entries: tuple[tuple[str, int, str], ...] = ()  # (provider, time, new Terra user id), sorted
-
-    def merge(self, other: "ReauthRules") -> "ReauthRules":
-        latest: dict[tuple[str, str], int] = {}
-        for provider, at, new_user in (*self.entries, *other.entries):
-            key = (provider, new_user)
-            latest[key] = max(at, latest.get(key, at))
-        kept: list[tuple[str, int, str]] = []
-        for provider in sorted({provider for provider, _ in latest}):
-            mine = sorted(((at, user) for (p, user), at in latest.items() if p == provider), reverse=True)[:2]
-            kept += [(provider, at, user) for at, user in mine]
-        return ReauthRules(tuple(sorted(kept)))
-
-    def with_reauth(self, provider: str, at: int, new_user: str) -> "ReauthRules":
-        return self.merge(ReauthRules(((provider, at, new_user),)))
-
-    def replaced_at(self, provider: str | None, terra_user_id: str) -> int | None:
-        """The latest unnamed reauth, by another Terra user of `provider`, that may have replaced this one."""
-        times = [at for p, at, user in self.entries if p == provider and user != terra_user_id]
-        return max(times, default=None)
-
-
-@dataclass(frozen=True, slots=True)
-class StoredRules:
-    rules: ReauthRules = ReauthRules()
-    version: int = 0  # 0: never written
-
-
 @dataclass(frozen=True, slots=True)
 class StoredUser:
     """A record as stored: with the standing it was written with, and a version for optimistic concurrency."""
@@ -408,7 +340,7 @@ class StoredUser:
             provider=record.provider or UNKNOWN_PROVIDER,
             status=self.standing.status,
             scopes=record.scopes,
-            active=record.active[1] if record.active else None,
+            active=record.active.active if record.active else None,
             connected_at=at_time(record.first_seen) if record.first_seen is not None else None,
             updated_at=at_time(record.updated_at) if record.updated_at is not None else None,
         )
@@ -442,7 +374,7 @@ def tombstone(terra_user_id: str, previous: StoredUser | None, at: int) -> Store
 def without_owner(record: UserRecord, reference_id: str) -> UserRecord:
     """The record with no trace of an erased app user among its owners: ERASED_OWNER stands in for them."""
     binding = record.binding.without(reference_id) if record.binding else None
-    if all(entry[0] != reference_id for entry in record.owners) and binding == record.binding:
+    if all(entry.reference_id != reference_id for entry in record.owners) and binding == record.binding:
         return record
-    erased = ((ERASED_OWNER if ref == reference_id else ref, links, at) for ref, links, at in record.owners)
-    return replace(record, owners=_merge_owners((), erased), binding=binding)
+    erased = (OwnerEntry(ERASED_OWNER if ref == reference_id else ref, links, at) for ref, links, at in record.owners)
+    return replace(record, owners=merge_owners((), erased), binding=binding)

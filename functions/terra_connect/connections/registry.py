@@ -11,13 +11,12 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
-from terra_connect.connections.ports import RegistryStore
+from terra_connect.connections.owners import ERASED_OWNER, Binding, OwnerEntry
+from terra_connect.connections.ports import DeliveryLog, RecordStore
+from terra_connect.connections.reauth_rules import RulesAsRead, StoredRules
 from terra_connect.connections.records import (
-    ERASED_OWNER,
-    Binding,
     Change,
     Standing,
-    StoredRules,
     StoredUser,
     UnnamedReauth,
     UserRecord,
@@ -26,10 +25,10 @@ from terra_connect.connections.records import (
     without_owner,
 )
 from terra_connect.connections.vocabulary import AuthAttempt, Connection, EndReason, HistoryEntry, TerraUser
+from terra_connect.erasure.ports import ErasureMarkers, MarkerAsRead
 from terra_connect.kernel.deadline import Deadline
 from terra_connect.kernel.errors import RegistryUnavailable
 from terra_connect.sdk.binding import SDK_PROVIDERS, SdkBinding
-from terra_connect.sync.ports import SyncClaim
 
 # Concurrent deliveries about one Terra user are rare and short: a few rereads settle them.
 MAX_CONFLICT_RETRIES = 8
@@ -48,14 +47,18 @@ class Erased(StrEnum):
 class ConnectionRegistry:
     def __init__(
         self,
-        store: RegistryStore,
+        records: RecordStore,
+        erasures: ErasureMarkers,
+        deliveries: DeliveryLog,
         binding: SdkBinding | None = None,
         *,
         on_erased_fact: Callable[[str], None] | None = None,
     ) -> None:
         """`binding` decides who may own an SDK provider's Terra user (sdk/binding.py); without it, any named owner may.
         `on_erased_fact` hears of each fact refused because its Terra user was erased (given the Terra user id)."""
-        self._store = store
+        self._records = records
+        self._erasures = erasures
+        self._deliveries = deliveries
         self._binding = binding
         self._on_erased_fact = on_erased_fact
 
@@ -72,21 +75,23 @@ class ConnectionRegistry:
         if change.attempt is not None:
             reference_id, attempt = change.attempt
             if change.attempt_user is None or (change.attempt_user, reference_id) in named:
-                self._store.record_attempt(reference_id, attempt)
+                self._records.record_attempt(reference_id, attempt)
         return changed
 
     def connections(self, reference_id: str, deadline: Deadline) -> list[Connection]:
-        return sorted(self._store.live_connections(reference_id, deadline), key=lambda c: (c.provider, c.terra_user_id))
+        return sorted(
+            self._records.live_connections(reference_id, deadline), key=lambda c: (c.provider, c.terra_user_id)
+        )
 
     def history(self, reference_id: str) -> list[HistoryEntry]:
-        return sorted(self._store.history(reference_id), key=lambda h: (h.provider, h.terra_user_id))
+        return sorted(self._records.history(reference_id), key=lambda h: (h.provider, h.terra_user_id))
 
     def last_attempt(self, reference_id: str) -> AuthAttempt | None:
-        return self._store.last_attempt(reference_id)
+        return self._records.last_attempt(reference_id)
 
     def owns_live(self, reference_id: str, terra_user_id: str) -> bool:
         """True only for a live Terra user this reference_id owns now (read from the record, not a view)."""
-        stored = self._store.user(terra_user_id)
+        stored = self._records.user(terra_user_id)
         return stored is not None and stored.record.owner == reference_id and stored.standing.is_live
 
     def observe(self, users: Sequence[TerraUser], at: int) -> int:
@@ -97,7 +102,7 @@ class ConnectionRegistry:
         record is only written when the observation changes what someone would see, so that reading Terra's
         whole user list does not rewrite the whole registry.
         """
-        stored = self._store.users([user.terra_user_id for user in users])
+        stored = self._records.users([user.terra_user_id for user in users])
         changed = 0
         for user in users:
             fragment = seen_alive(user, at)
@@ -109,34 +114,25 @@ class ConnectionRegistry:
             changed += self._merge(fragment).changed
         return changed
 
-    def claim_sync(self, reference_id: str, now: int, min_interval: int) -> SyncClaim:
-        return self._store.claim_sync(reference_id, now, min_interval)
-
-    def finish_sync(self, reference_id: str, now: int) -> None:
-        self._store.finish_sync(reference_id, now)
-
-    def release_sync(self, reference_id: str, claimed_at: int) -> None:
-        self._store.release_sync(reference_id, claimed_at)
-
     def already_processed(self, delivery_id: str) -> bool:
-        return self._store.already_processed(delivery_id)
+        return self._deliveries.already_processed(delivery_id)
 
     def mark_processed(self, delivery_id: str, at: datetime) -> None:
-        self._store.mark_processed(delivery_id, at)
+        self._deliveries.mark_processed(delivery_id, at)
 
     def erase(self, reference_id: str, terra_user_id: str, at: int, *, forget_only: bool = False) -> Erased:
         """Replace the Terra user's record with a tombstone; or, if another app user owns it now (`forget_only`:
         Terra says so), strike the erased one from its owners. The views go in the same write, and the Terra users
         that replaced it (which inherited the erased one as an owner) are struck too."""
         for _ in range(MAX_CONFLICT_RETRIES):
-            current = self._store.user(terra_user_id)
+            current = self._records.user(terra_user_id)
             if current is not None and current.erased:
                 return Erased.ALREADY
             if forget_only:
                 if self._forget(reference_id, terra_user_id, current):
                     return Erased.FORGOTTEN
                 continue
-            if self._store.save_user(tombstone(terra_user_id, current, at), current, None):
+            if self._records.save_user(tombstone(terra_user_id, current, at), current, None):
                 self._forget_successors(reference_id, current)
                 return Erased.TOMBSTONED
         raise RegistryUnavailable(log_context={"reason": "conflicting writes", "terra_user_id": terra_user_id})
@@ -147,8 +143,8 @@ class ConnectionRegistry:
             return True
         record = without_owner(current.record, reference_id)
         if record != current.record:
-            standing, guard = self._weigh(record)
-            if not self._store.save_user(StoredUser(record, standing, current.version + 1), current, guard):
+            standing, guard = self._standing_and_rules(record)
+            if not self._records.save_user(StoredUser(record, standing, current.version + 1), current, guard):
                 return False
         self._forget_successors(reference_id, current, depth)
         return True
@@ -158,7 +154,7 @@ class ConnectionRegistry:
             return
         for successor in stored.record.successors:
             for _ in range(MAX_CONFLICT_RETRIES):
-                if self._forget(reference_id, successor, self._store.user(successor), depth + 1):
+                if self._forget(reference_id, successor, self._records.user(successor), depth + 1):
                     break
             else:
                 raise RegistryUnavailable(log_context={"reason": "conflicting writes", "terra_user_id": successor})
@@ -167,27 +163,27 @@ class ConnectionRegistry:
         terra_user_id = fragment.terra_user_id
         judged: dict[str, bool] = {}  # verdicts given by this merge, so a reread after a conflict does not judge twice
         for _ in range(MAX_CONFLICT_RETRIES):
-            current = self._store.user(terra_user_id)
+            current = self._records.user(terra_user_id)
             if current is not None and current.erased:
                 # Its app user was erased: a late or replayed fact must not bring any of it back.
                 if self._on_erased_fact is not None:
                     self._on_erased_fact(terra_user_id)
                 return Merged(False)
-            unerased, markers = self._unerased(fragment)
+            unerased, markers = self._without_erased_owners(fragment)
             # Judged against the record as read: a concurrent writer's verdicts are the ones that stand.
-            candidate = self._bound(unerased, current, judged, signed_at)
+            candidate = self._owners_the_binding_allows(unerased, current, judged, signed_at)
             owners = frozenset(ref for ref, links, _ in candidate.owners if links == 0 and ref != ERASED_OWNER)
             if current is None and candidate.is_empty:
                 return Merged(False, owners)
             record = current.record.merge(candidate) if current else candidate
-            standing, guard = self._weigh(record)
+            standing, guard = self._standing_and_rules(record)
             if current is not None and (current.record, current.standing) == (record, standing):
                 return Merged(False, owners)
             updated = StoredUser(record, standing, (current.version if current else 0) + 1)
             # Written only if no erasure of an app user it names has started since the markers were read: an
             # erasure that starts meanwhile reads the registry after its marker, so this write must not land
             # after that read unseen (it is weighed again, against the marker).
-            if self._store.save_user(updated, current, guard, markers):
+            if self._records.save_user(updated, current, guard, markers):
                 break
         else:
             raise RegistryUnavailable(log_context={"reason": "conflicting writes", "terra_user_id": terra_user_id})
@@ -200,31 +196,32 @@ class ConnectionRegistry:
                 self._merge(UserRecord(successor, owners=record.owners_for_successors()), depth + 1)
         return Merged(True, owners)
 
-    def _weigh(self, record: UserRecord) -> tuple[Standing, tuple[str, int] | None]:
+    def _standing_and_rules(self, record: UserRecord) -> tuple[Standing, RulesAsRead | None]:
         """The record's standing, and the owner's reauth rules (at the version read) it was weighed with."""
         owner = record.owner
         if owner is None:
             return record.standing(), None
-        rules = self._store.rules(owner)
-        return record.standing(rules.rules.replaced_at(record.provider, record.terra_user_id)), (owner, rules.version)
+        rules = self._records.rules(owner)
+        replaced_at = rules.rules.replaced_at(record.provider, record.terra_user_id)
+        return record.standing(replaced_at), RulesAsRead(owner, rules.version)
 
-    def _unerased(self, fragment: UserRecord) -> tuple[UserRecord, tuple[tuple[str, int | None], ...]]:
+    def _without_erased_owners(self, fragment: UserRecord) -> tuple[UserRecord, tuple[MarkerAsRead, ...]]:
         """The fragment with ERASED_OWNER for each app user it names from before their erasure started, and the
         erasure marker read for each app user it still names (for the write to check that none moved since).
 
         A fact from before an erasure that names the app user tells of a Terra user of theirs the erasure may not
         know (Terra's list can lag behind it): it is claimed for the erasure, which asks Terra about it."""
         markers = []
-        for reference_id in sorted({entry[0] for entry in fragment.owners} - {ERASED_OWNER}):
-            erased_at = self._store.erased_at(reference_id)
+        for reference_id in sorted({entry.reference_id for entry in fragment.owners} - {ERASED_OWNER}):
+            erased_at = self._erasures.erased_at(reference_id)
             if erased_at is not None and any(ref == reference_id and at < erased_at for ref, _, at in fragment.owners):
                 fragment = without_owner(fragment, reference_id)
-                self._store.claim_for_erasure(reference_id, fragment.terra_user_id)
+                self._erasures.claim_for_erasure(reference_id, fragment.terra_user_id)
             else:
-                markers.append((reference_id, erased_at))
+                markers.append(MarkerAsRead(reference_id, erased_at))
         return fragment, tuple(markers)
 
-    def _bound(
+    def _owners_the_binding_allows(
         self, fragment: UserRecord, current: StoredUser | None, judged: dict[str, bool], signed_at: int | None
     ) -> UserRecord:
         """The fragment without the owners an SDK provider's Terra user may not have (see sdk/binding.py), carrying the
@@ -253,24 +250,24 @@ class ConnectionRegistry:
                     )
                 allowed = verdicts[reference_id] = judged[reference_id]
             if allowed:
-                owners.append((reference_id, links, at))
+                owners.append(OwnerEntry(reference_id, links, at))
         return replace(fragment, owners=tuple(owners), binding=binding.with_verdicts(verdicts))
 
     def _add_unnamed_reauth(self, reauth: UnnamedReauth) -> int:
         for _ in range(MAX_CONFLICT_RETRIES):
-            if reauth.at < (self._store.erased_at(reauth.owner) or 0):
+            if reauth.at < (self._erasures.erased_at(reauth.owner) or 0):
                 return 0  # it names an app user erased since: nothing of them is kept
-            stored = self._store.rules(reauth.owner)
+            stored = self._records.rules(reauth.owner)
             rules = stored.rules.with_reauth(reauth.provider, reauth.at, reauth.new_user)
             if rules == stored.rules:
                 return 0
             saved = StoredRules(rules, stored.version + 1)
-            if self._store.save_rules(reauth.owner, saved, stored.version, reauth.at):
+            if self._records.save_rules(reauth.owner, saved, stored.version, reauth.at):
                 break
         else:
             raise RegistryUnavailable(log_context={"reason": "conflicting writes to reauth rules"})
         # Weigh every connection the rule may concern again; a write that raced this one rereads the rules.
-        candidates = self._store.rule_candidates(reauth.owner, reauth.provider)
+        candidates = self._records.rule_candidates(reauth.owner, reauth.provider)
         return sum(self._merge(UserRecord(terra_user_id)).changed for terra_user_id in candidates)
 
 
@@ -302,6 +299,6 @@ def _observation_shows_something(current: StoredUser, merged: UserRecord) -> boo
         return False  # an ending is final; Terra's list may lag behind it
 
     def visible(record: UserRecord) -> tuple[object, ...]:
-        return (record.owner, record.provider, record.scopes, record.active[1] if record.active else None)
+        return (record.owner, record.provider, record.scopes, record.active.active if record.active else None)
 
     return visible(merged) != visible(current.record)

@@ -9,7 +9,17 @@ from typing import Any
 
 from botocore.config import Config
 
-from terra_connect.connections.records import Binding, Ending, Standing, StoredUser, UserRecord
+from terra_connect.connections.owners import Binding, OwnerEntry, Verdict
+from terra_connect.connections.records import (
+    ActiveFlag,
+    Ending,
+    Liveness,
+    ScopeChange,
+    ScopeList,
+    Standing,
+    StoredUser,
+    UserRecord,
+)
 from terra_connect.connections.vocabulary import AuthAttempt, Connection, ConnectionStatus, EndReason
 from terra_connect.erasure.ports import Erasure
 
@@ -116,29 +126,26 @@ def encode_record(record: UserRecord) -> str:
 def decode_record(terra_user_id: str, text: str) -> UserRecord:
     document: dict[str, Any] = json.loads(text)
 
-    def pair(name: str) -> Any:
-        value = document.get(name)
-        return (int(value[0]), value[1]) if value else None
-
+    live, active = document.get("live"), document.get("active")
     ending = document.get("ending")
     base = document.get("scopes_base")
     binding = document.get("binding")  # absent from records written before bindings were kept
     return UserRecord(
         terra_user_id=terra_user_id,
         provider=document.get("provider"),
-        owners=tuple((ref, int(links), int(at)) for ref, links, at in document.get("owners", [])),
-        live=pair("live"),
+        owners=tuple(OwnerEntry(ref, int(links), int(at)) for ref, links, at in document.get("owners", [])),
+        live=Liveness(int(live[0]), live[1]) if live else None,
         first_seen=document.get("first_seen"),
         last_alive=document.get("last_alive"),
         ending=Ending(int(ending[0]), EndReason(ending[1])) if ending else None,
-        scopes_base=(int(base[0]), tuple(base[1])) if base else None,
+        scopes_base=ScopeList(int(base[0]), tuple(base[1])) if base else None,
         scope_changes=tuple(
-            (scope, int(at), bool(present)) for scope, at, present in document.get("scope_changes", [])
+            ScopeChange(scope, int(at), bool(present)) for scope, at, present in document.get("scope_changes", [])
         ),
-        active=pair("active"),
+        active=ActiveFlag(int(active[0]), active[1]) if active else None,
         successors=tuple(document.get("successors", [])),
         created_at=document.get("created_at"),
-        binding=Binding(int(binding[0]), tuple((ref, bool(allowed)) for ref, allowed in binding[1]))
+        binding=Binding(int(binding[0]), tuple(Verdict(ref, bool(allowed)) for ref, allowed in binding[1]))
         if binding
         else None,
     )

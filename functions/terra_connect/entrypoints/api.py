@@ -10,8 +10,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from terra_connect.connections.dynamodb import DynamoDBRegistryStore
 from terra_connect.connections.service import ConnectionsService
+from terra_connect.connections.table_client import ConnectionsTable
 from terra_connect.entrypoints import shared
 from terra_connect.entrypoints.api_routes import API_ROUTERS
 from terra_connect.erasure.service import ErasureService
@@ -48,7 +48,7 @@ class ApiContainer:
     providers: ProvidersService
     credentials: SecretsManagerCredentials
     terra: TerraClient
-    store: DynamoDBRegistryStore
+    table: ConnectionsTable
     data: DataReader | None = None  # None: no data store in this deployment
     data_clients: tuple[DynamoDBRecordIndex, S3RecordObjects] | None = None
 
@@ -57,7 +57,7 @@ class ApiContainer:
         self.credentials.forget()
         self.providers.forget()
         self.terra.close()
-        self.store.close()
+        self.table.close()
         for client in self.data_clients or ():
             client.close()
 
@@ -91,8 +91,8 @@ def build_container(env: Mapping[str, str], *, sleep: Callable[[float], None] = 
         on_widget_url_found=observe_widget_url_found,
         sleep=sleep,
     )
-    store = shared.store(settings)
-    registry = shared.registry(store)
+    stores = shared.stores(settings)
+    registry = shared.registry(stores)
     widget_sessions = WidgetSessionService(
         terra,
         settings.redirect_policy,
@@ -118,13 +118,13 @@ def build_container(env: Mapping[str, str], *, sleep: Callable[[float], None] = 
         settings=settings,
         widget_sessions=widget_sessions,
         connections=connections,
-        sync=SyncService(registry, terra, connections),
-        erasure=ErasureService(registry, store, terra),
-        sdk_tokens=SdkTokenService(terra, store),
+        sync=SyncService(registry, stores.sync_claims, terra, connections),
+        erasure=ErasureService(registry, stores.records, stores.erasures, terra),
+        sdk_tokens=SdkTokenService(terra, stores.sdk_tokens),
         providers=providers,
         credentials=credentials,
         terra=terra,
-        store=store,
+        table=stores.table,
         data=data[0] if data else None,
         data_clients=data[1] if data else None,
     )

@@ -55,10 +55,11 @@ def build_reconciler_container(
         observe=observe_terra_attempt,
         sleep=sleep,
     )
-    store = shared.store(settings)
-    registry = shared.registry(store)
-    reconciler = Reconciler(registry, store, terra, sleep=sleep)
-    return ReconcilerContainer(settings=settings, reconciler=reconciler, erasure=ErasureService(registry, store, terra))
+    stores = shared.stores(settings)
+    registry = shared.registry(stores)
+    reconciler = Reconciler(registry, stores.reconciliation, terra, sleep=sleep)
+    erasure = ErasureService(registry, stores.records, stores.erasures, terra)
+    return ReconcilerContainer(settings=settings, reconciler=reconciler, erasure=erasure)
 
 
 get_reconciler_container()  # cold start: a bad setting fails the init phase, not the run

@@ -11,7 +11,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
-from terra_connect.connections.dynamodb import DynamoDBRegistryStore
+from terra_connect.connections.table_client import ConnectionsTable
 from terra_connect.entrypoints import shared
 from terra_connect.health_data.s3_store import S3RawArchive
 from terra_connect.health_data.sqs_queue import SqsDeliveryQueue
@@ -34,14 +34,14 @@ class WebhookContainer:
     settings: WebhookSettings
     receiver: WebhookReceiver
     credentials: SecretsManagerCredentials
-    store: DynamoDBRegistryStore
+    table: ConnectionsTable
     archive: S3RawArchive | None = None
     queues: tuple[SqsDeliveryQueue, ...] = ()
 
     def before_snapshot(self) -> None:
         """SnapStart: no signing secret and no open connection goes into a snapshot."""
         self.credentials.forget()
-        self.store.close()
+        self.table.close()
         for client in (self.archive, *self.queues):
             if client is not None:
                 client.close()
@@ -55,20 +55,20 @@ def get_webhook_container() -> WebhookContainer:
 
 def build_webhook_container(env: Mapping[str, str]) -> WebhookContainer:
     settings = WebhookSettings.from_env(env)
-    store = shared.store(settings)
-    processor = WebhookProcessor(shared.registry(store))
+    stores = shared.stores(settings)
+    processor = WebhookProcessor(shared.registry(stores))
     credentials = shared.credentials(settings)
     data = settings.claim_check
     if data is None:
         receiver = WebhookReceiver(credentials, processor)
-        return WebhookContainer(settings=settings, receiver=receiver, credentials=credentials, store=store)
+        return WebhookContainer(settings=settings, receiver=receiver, credentials=credentials, table=stores.table)
     archive, ingest, fetch = claim_check_clients(data, settings.local_aws_endpoint_url)
     claim_check = ClaimCheck(archive, data.bucket, ingest=ingest, fetch=fetch)
     return WebhookContainer(
         settings=settings,
         receiver=WebhookReceiver(credentials, processor, claim_check=claim_check),
         credentials=credentials,
-        store=store,
+        table=stores.table,
         archive=archive,
         queues=(ingest, fetch),
     )

@@ -33,11 +33,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
-from terra_connect.connections.ports import RegistryStore, TerraConnectionsGateway
+from terra_connect.connections.ports import RecordStore, TerraConnectionsGateway
 from terra_connect.connections.records import StoredUser, stamp
 from terra_connect.connections.registry import ConnectionRegistry, Erased
 from terra_connect.connections.vocabulary import TerraUser
-from terra_connect.erasure.ports import Erasure
+from terra_connect.erasure.ports import Erasure, ErasureStore
 from terra_connect.kernel.deadline import Deadline
 from terra_connect.lifecycle_events.events import erased_event
 from terra_connect.sync.ports import TerraUsersGateway
@@ -69,21 +69,23 @@ class ErasureService:
     def __init__(
         self,
         registry: ConnectionRegistry,
-        store: RegistryStore,
+        records: RecordStore,
+        erasures: ErasureStore,
         terra: ErasureGateway,
         *,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._registry = registry
-        self._store = store
+        self._records = records
+        self._erasures = erasures
         self._terra = terra
         self._now = now
 
     def erase(self, reference_id: str, deadline: Deadline, *, requested_by: str = "user") -> ErasureReport:
         started = stamp(self._now())
-        self._store.mark_erased(reference_id, started)  # step 1: before the registry is read or Terra is asked
-        scope = self._store.erasure_scope(reference_id)
-        claimed = self._store.erasure_claims(reference_id)
+        self._erasures.mark_erased(reference_id, started)  # step 1: before the registry is read or Terra is asked
+        scope = self._erasures.erasure_scope(reference_id)
+        claimed = self._erasures.erasure_claims(reference_id)
         # Terra's answer now decides whose each Terra user is (the registry may lag behind a delivery in flight).
         at_terra = {user.terra_user_id: user for user in self._terra.users_of(reference_id, deadline)}
         known = scope.terra_user_ids | claimed
@@ -91,16 +93,16 @@ class ErasureService:
         if unlisted:
             at_terra |= {user.terra_user_id: user for user in self._terra.users_by_ids(unlisted, deadline)}
         terra_user_ids = known | {uid for uid, user in at_terra.items() if user.reference_id == reference_id}
-        stored = self._store.users(sorted(terra_user_ids))
+        stored = self._records.users(sorted(terra_user_ids))
         tombstoned_before = {uid for uid, user in stored.items() if user.erased}
         if not (scope.holds_data or terra_user_ids - tombstoned_before or scope.pending):
             # Nothing (left) to erase, nothing to publish. Terra may still list what an earlier erasure
             # deauthenticated: ask again. Deliveries still in flight are refused by the marker - and claimed: the
             # last look, so that nothing claimed while this ran is left for the next erasure.
             again = sum(self._terra.deauthenticate_user(uid, deadline) for uid in sorted(tombstoned_before))
-            if not self._store.erasure_claims(reference_id) - known:
+            if not self._erasures.erasure_claims(reference_id) - known:
                 return ErasureReport(erased=False, deauthenticated=again)
-        erasure = scope.pending or self._store.begin_erasure(
+        erasure = scope.pending or self._erasures.begin_erasure(
             Erasure(_erasure_id(reference_id, started), reference_id, started, requested_by)
         )
         report = self._erase_users(
@@ -108,20 +110,22 @@ class ErasureService:
         )
         handled = set(terra_user_ids)
         while True:
-            claimed = self._store.erasure_claims(reference_id)
+            claimed = self._erasures.erasure_claims(reference_id)
             new = sorted(claimed - handled)
             if new:
                 found = {user.terra_user_id: user for user in self._terra.users_by_ids(new, deadline)}
-                stored = self._store.users(new)
+                stored = self._records.users(new)
                 report += self._erase_users(
                     reference_id, erasure, new, at_terra=found, stored=stored, deadline=deadline
                 )
                 handled |= set(new)
                 continue
-            report += ErasureReport(True, items_deleted=self._store.delete_owner_data(reference_id, frozenset(handled)))
-            if self._store.finish_erasure(erasure, erased_event(erasure).entry(), len(claimed)):
+            report += ErasureReport(
+                True, items_deleted=self._erasures.delete_owner_data(reference_id, frozenset(handled))
+            )
+            if self._erasures.finish_erasure(erasure, erased_event(erasure).entry(), len(claimed)):
                 return report
-            if not self._store.erasure_claims(reference_id) - handled:
+            if not self._erasures.erasure_claims(reference_id) - handled:
                 return report  # it had already finished (a concurrent retry)
 
     def _erase_users(

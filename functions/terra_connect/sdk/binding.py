@@ -11,7 +11,7 @@ and counted. docs/security.md states the rule and its limits.
 from collections.abc import Callable
 from datetime import timedelta
 
-from terra_connect.connections.ports import RegistryStore
+from terra_connect.sdk.ports import SdkTokenStore
 
 # Providers Terra serves only through its mobile SDK (terra-api.md: APPLE, SAMSUNG, GOOGLEFIT / HEALTH_CONNECT).
 SDK_PROVIDERS = frozenset({"APPLE", "SAMSUNG", "GOOGLEFIT", "HEALTH_CONNECT"})
@@ -34,8 +34,8 @@ def _ignore_unverified(terra_user_id: str, provider: str) -> None:
 class SdkBinding:
     """Decides whether an app user may own an SDK provider's Terra user: was it issued a token back then?"""
 
-    def __init__(self, store: RegistryStore, on_unverified: UnverifiedObserver = _ignore_unverified) -> None:
-        self._store = store
+    def __init__(self, tokens: SdkTokenStore, on_unverified: UnverifiedObserver = _ignore_unverified) -> None:
+        self._tokens = tokens
         self._on_unverified = on_unverified
 
     def judge(
@@ -45,11 +45,11 @@ class SdkBinding:
         `connected_at`: when Terra created the Terra user (or, if Terra did not say, first reported it).
         `judged_before`: the record was written before verdicts were kept, so one it kept out left an unverified
         claim, and stays out."""
-        if judged_before and self._store.was_unverified(reference_id, terra_user_id):
+        if judged_before and self._tokens.was_unverified(reference_id, terra_user_id):
             return False
-        issued = self._store.sdk_tokens_issued(reference_id)
+        issued = self._tokens.sdk_tokens_issued(reference_id)
         if any(at - CLOCK_SKEW_MS <= connected_at <= at + TOKEN_LIFETIME_MS + GRACE_MS for at in issued):
             return True
-        self._store.record_unverified(reference_id, terra_user_id, provider, connected_at)
+        self._tokens.record_unverified(reference_id, terra_user_id, provider, connected_at)
         self._on_unverified(terra_user_id, provider)
         return False

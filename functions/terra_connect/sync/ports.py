@@ -60,3 +60,27 @@ class ReconciliationCursor:
     page: int = 0
     scan: str | None = None
     finished_at: int | None = None
+
+
+class SyncClaims(Protocol):
+    """At most one sync per app user per interval: the claim a sync takes, and when the last one completed."""
+
+    def claim_sync(self, reference_id: str, now: int, min_interval: int) -> SyncClaim: ...
+
+    def finish_sync(self, reference_id: str, now: int) -> None: ...
+
+    def release_sync(self, reference_id: str, claimed_at: int) -> None:
+        """Give up the claim taken at `claimed_at` (the sync failed), unless another sync has claimed since."""
+        ...
+
+
+class ReconciliationStore(Protocol):
+    """The whole registry page by page, and where the background reconciliation stands."""
+
+    def scan(self, cursor: str | None, limit: int) -> ScanPage: ...
+
+    def drop_legacy(self, token: str) -> None: ...
+
+    def reconciliation_cursor(self) -> ReconciliationCursor | None: ...
+
+    def save_reconciliation_cursor(self, cursor: ReconciliationCursor) -> None: ...

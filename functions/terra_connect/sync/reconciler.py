@@ -19,13 +19,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from terra_connect.connections.ports import RegistryStore
 from terra_connect.connections.records import stamp
 from terra_connect.connections.registry import ConnectionRegistry
 from terra_connect.connections.vocabulary import TerraUser
 from terra_connect.kernel.deadline import Deadline
 from terra_connect.kernel.errors import RegistryRejected, ServiceError, UpstreamUnavailable
-from terra_connect.sync.ports import ReconciliationCursor, TerraUsersGateway
+from terra_connect.sync.ports import ReconciliationCursor, ReconciliationStore, TerraUsersGateway
 from terra_connect.sync.service import confirm
 
 WALK_PAGE_SIZE = 500
@@ -49,7 +48,7 @@ class Reconciler:
     def __init__(
         self,
         registry: ConnectionRegistry,
-        store: RegistryStore,
+        store: ReconciliationStore,
         terra: TerraUsersGateway,
         *,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),

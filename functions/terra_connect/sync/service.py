@@ -18,7 +18,7 @@ from terra_connect.connections.records import Change, ended_by_id, stamp
 from terra_connect.connections.registry import ConnectionRegistry
 from terra_connect.connections.vocabulary import EndReason
 from terra_connect.kernel.deadline import Deadline
-from terra_connect.sync.ports import TerraUsersGateway
+from terra_connect.sync.ports import SyncClaims, TerraUsersGateway
 
 if TYPE_CHECKING:  # the sync answers with the API's contract; the scheduled reconciliation never imports it
     from terra_connect.connections.models import ConnectionsResponse
@@ -41,6 +41,7 @@ class SyncService:
     def __init__(
         self,
         registry: ConnectionRegistry,
+        claims: SyncClaims,
         terra: TerraUsersGateway,
         connections: ConnectionsService,
         *,
@@ -48,6 +49,7 @@ class SyncService:
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._registry = registry
+        self._claims = claims
         self._terra = terra
         self._connections = connections
         self._min_interval = min_interval
@@ -57,7 +59,7 @@ class SyncService:
         """Repair the caller's records from Terra, then answer what GET /v1/connections answers."""
         moment = self._now()
         now, seconds = stamp(moment), int(moment.timestamp())
-        claim = self._registry.claim_sync(reference_id, seconds, self._min_interval)
+        claim = self._claims.claim_sync(reference_id, seconds, self._min_interval)
         if not claim.claimed:
             last = claim.synced_at
             synced_at = datetime.fromtimestamp(last, UTC) if last is not None else None
@@ -71,9 +73,9 @@ class SyncService:
         except Exception:
             # A failed sync does not hold the interval: the caller's retry (after the failure's own Retry-After)
             # asks Terra again instead of being answered from the registry it could not repair.
-            self._registry.release_sync(reference_id, seconds)
+            self._claims.release_sync(reference_id, seconds)
             raise
-        self._registry.finish_sync(reference_id, seconds)
+        self._claims.finish_sync(reference_id, seconds)
         return SyncResult(self._connections.list(reference_id, deadline), True, moment.replace(microsecond=0))
 
     def _repair(self, reference_id: str, now: int, deadline: Deadline) -> None:

@@ -1,9 +1,8 @@
-"""Terra's HTTP API: one client, one connection pool per container, bounded retries within a deadline.
+"""Terra's HTTP API, one operation a method: what each sends and how its answer is read.
 
-Every call goes through `TerraClient._call`, which owns the rules that keep the function fast and
-the keys safe: explicit timeouts, no redirects followed (requests would forward the key headers to
-any host), a cap on the answer's size, retries only for 429/5xx/connection failures and only while
-the Lambda's remaining time allows, and one retry with freshly read credentials after a 401/403.
+Every call goes through the transport (terra/transport.py), which owns the rules that keep the function fast and
+the keys safe: timeouts, retries within the deadline, size caps, no redirects followed, a 401/403 answered by
+reading the secret again, and redaction.
 """
 
 import json
@@ -11,8 +10,6 @@ import random
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -22,12 +19,8 @@ from terra_connect.connections.vocabulary import TerraUser
 from terra_connect.kernel.deadline import Deadline
 from terra_connect.kernel.errors import (
     RegistryRejected,
-    ServiceError,
     StaleConnectedUsers,
     TerraBadResponse,
-    TerraRejected,
-    TerraTimeout,
-    TerraUnavailable,
     UnknownProvider,
 )
 from terra_connect.settings import (
@@ -39,7 +32,7 @@ from terra_connect.settings import (
 )
 from terra_connect.sync.ports import UsersPage
 from terra_connect.terra import users
-from terra_connect.terra.credentials import CredentialsSource, TerraCredentials
+from terra_connect.terra.credentials import CredentialsSource
 from terra_connect.terra.messages import (
     PROVIDER_PATTERN,
     AuthUrlParams,
@@ -49,11 +42,17 @@ from terra_connect.terra.messages import (
     TerraWidgetSession,
     WidgetSessionParams,
 )
+from terra_connect.terra.transport import (
+    DEFAULT_POLICY,
+    Answer,
+    AttemptObserver,
+    RetryPolicy,
+    TerraTransport,
+    ignore_attempt,
+)
 
-USER_AGENT = "terra-connect/0.1"
 # Terra's legacy endpoint documents 900 s; used when an answer omits expires_in.
 DEFAULT_EXPIRES_IN = 900
-_MAX_MESSAGE_CHARS = 300
 _MAX_URL_CHARS = 4096
 
 # Terra's expires_in beyond this is not a real expiry (a session or token lasting over 30 days): refused as unusable.
@@ -62,50 +61,12 @@ DEFAULT_SDK_TOKEN_EXPIRES_IN = 180
 _MAX_TOKEN_CHARS = 1024
 _PROVIDER = re.compile(PROVIDER_PATTERN)
 
-# Observes one HTTP attempt: (operation, outcome, seconds). Outcome is the status code or an error kind.
-AttemptObserver = Callable[[str, str, float], None]
 # Told the widget-session URL that answered after the configured one answered 404 (once per container).
 WidgetUrlObserver = Callable[[str], None]
 
 
-def _ignore_attempt(operation: str, outcome: str, seconds: float) -> None:
-    """Default observer: record nothing."""
-
-
 def _ignore_widget_url(url: str) -> None:
     """Default observer: record nothing."""
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    max_attempts: int = 3
-    base_delay: float = 0.1
-    max_delay: float = 1.0
-    connect_timeout: float = 2.0
-    read_timeout: float = 6.0
-    # Time kept back to build the answer, and the least time worth starting an attempt with.
-    response_margin: float = 0.3
-    min_attempt_time: float = 0.5
-    max_body_bytes: int = 256 * 1024
-
-
-@dataclass(frozen=True, slots=True)
-class _Answer:
-    status: int
-    body: bytes
-    headers: Mapping[str, str]
-
-    def json(self) -> Any:
-        try:
-            return json.loads(self.body)
-        except (ValueError, RecursionError):
-            raise TerraBadResponse(log_context={"reason": "answer is not JSON", "terra_status": self.status}) from None
-
-    def json_object(self) -> dict[str, Any]:
-        document = self.json()
-        if not isinstance(document, dict):
-            raise TerraBadResponse(log_context={"reason": "answer is not a JSON object", "terra_status": self.status})
-        return document
 
 
 class TerraClient:
@@ -116,8 +77,8 @@ class TerraClient:
         widget_session_url: str = CURRENT_WIDGET_SESSION_URL,
         api_base_url: str = DEFAULT_TERRA_API_BASE_URL,
         session: requests.Session | None = None,
-        policy: RetryPolicy = RetryPolicy(),
-        observe: AttemptObserver = _ignore_attempt,
+        policy: RetryPolicy = DEFAULT_POLICY,
+        observe: AttemptObserver = ignore_attempt,
         on_widget_url_found: WidgetUrlObserver = _ignore_widget_url,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
@@ -134,18 +95,29 @@ class TerraClient:
         # The widget URL Terra returns must be https, except when Terra itself is a local simulator.
         self._allow_http_urls = is_local_url(widget_session_url)
         self._credentials = credentials
-        self._session = session or requests.Session()
-        self._session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
-        # requests reads proxies, CA bundle and netrc from the environment on every request (about 100 µs); the
-        # environment of a container does not change, so it is read once per host and passed explicitly.
-        self._transport: dict[tuple[str, str], dict[str, Any]] = {}
-        self._trust_env = self._session.trust_env
-        self._session.trust_env = False
-        self._policy = policy
-        self._observe = observe
-        self._sleep = sleep
-        self._clock = clock
-        self._jitter = jitter
+        self._transport = TerraTransport(
+            credentials=credentials,
+            session=session,
+            policy=policy,
+            observe=observe,
+            sleep=sleep,
+            clock=clock,
+            jitter=jitter,
+        )
+        self._call = self._transport.call
+
+    def get(
+        self,
+        path: str,
+        operation: str,
+        deadline: Deadline,
+        *,
+        params: Mapping[str, str],
+        accept: frozenset[int],
+    ) -> Answer:
+        """GET a path of Terra's API under the rules every call here follows; a status in `accept` is answered rather
+        than raised (a caller that waits through a queue takes 429 itself instead of sleeping here)."""
+        return self._call("GET", f"{self._api_base_url}{path}", operation, deadline, params=params, accept=accept)
 
     def create_widget_session(self, params: WidgetSessionParams, deadline: Deadline) -> TerraWidgetSession:
         body = self._widget_body(params)
@@ -153,7 +125,7 @@ class TerraClient:
         if answer.status == 400:
             # Terra's 2026.10 spec: 400 {"status": "error", "invalid_user_ids": [...]} when a pre-filled id is not
             # a live Terra user. A 400 naming none may still be about them: the caller retries without the pre-fill.
-            context = self._rejection(answer, "widget_session", self._credentials.get()).log_context
+            context = self._transport.rejection(answer, "widget_session", self._credentials.get()).log_context
             raise StaleConnectedUsers(_invalid_user_ids(answer.body), log_context=context)
         document = answer.json_object()
         url = self._link(document, "url", answer.status)
@@ -165,7 +137,7 @@ class TerraClient:
             warnings=tuple(w for w in warnings if isinstance(w, str)) if isinstance(warnings, list) else (),
         )
 
-    def _widget_answer(self, body: Mapping[str, Any], deadline: Deadline) -> _Answer:
+    def _widget_answer(self, body: Mapping[str, Any], deadline: Deadline) -> Answer:
         """Terra's answer from the widget endpoint; with the default setting, a 404 there (an account on another of
         Terra's published paths) makes it try the others, once per container, and remember the one that answers."""
         accept = {400} if "connected_uids" in body else set()
@@ -190,7 +162,7 @@ class TerraClient:
             if len(self._widget_urls) == 1:
                 self._widget_url_settled = True  # no published path answers: keep the configured one, say so
                 self._widget_urls = (self._configured_widget_url,)
-                raise self._rejection(answer, "widget_session", self._credentials.get())
+                raise self._transport.rejection(answer, "widget_session", self._credentials.get())
             self._widget_urls = self._widget_urls[1:]
 
     def generate_auth_token(self, reference_id: str, deadline: Deadline) -> TerraSdkToken:
@@ -316,13 +288,6 @@ class TerraClient:
         )
         return [] if answer.status == 404 else _users(answer.json())
 
-    def get(
-        self, path: str, operation: str, deadline: Deadline, *, params: Mapping[str, str], accept: frozenset[int]
-    ) -> _Answer:
-        """GET a path of Terra's API under the rules every call here follows; a status in `accept` is answered
-        rather than raised (a caller that waits through a queue takes 429 itself instead of sleeping here)."""
-        return self._call("GET", f"{self._api_base_url}{path}", operation, deadline, params=params, accept=accept)
-
     def _widget_body(self, params: WidgetSessionParams) -> dict[str, Any]:
         body: dict[str, Any] = {
             "reference_id": params.reference_id,
@@ -359,167 +324,16 @@ class TerraClient:
             return False
         return parts.scheme in schemes and bool(parts.hostname)
 
-    def _call(
-        self,
-        method: str,
-        url: str,
-        operation: str,
-        deadline: Deadline,
-        *,
-        body: Mapping[str, Any] | list[str] | None = None,
-        params: Mapping[str, str] | None = None,
-        accept: frozenset[int] = frozenset(),
-    ) -> _Answer:
-        """Send one logical request; return a 2xx answer (or one whose status is in `accept`), else raise."""
-        credentials = self._credentials.get()
-        refreshed = False
-        attempt = 0
-        while True:
-            attempt += 1
-            budget = deadline.remaining() - self._policy.response_margin
-            if budget < self._policy.min_attempt_time:
-                raise TerraTimeout(log_context={"operation": operation, "reason": "no time left for an attempt"})
-            try:
-                answer = self._send(
-                    method=method,
-                    url=url,
-                    operation=operation,
-                    credentials=credentials,
-                    budget=budget,
-                    deadline=deadline,
-                    body=body,
-                    params=params,
-                )
-            except requests.Timeout:
-                failure: ServiceError = TerraTimeout(log_context={"operation": operation, "attempts": attempt})
-                retry_after = None
-            except requests.RequestException as exc:
-                failure = TerraUnavailable(log_context={"operation": operation, "error": type(exc).__name__})
-                retry_after = None
-            else:
-                if answer.status in {401, 403} and not refreshed:
-                    # The key may have been rotated since it was cached: read it again, retry once.
-                    refreshed = True
-                    fresh = self._credentials.get(refresh=True)
-                    if (fresh.dev_id, fresh.api_key) != (credentials.dev_id, credentials.api_key):
-                        credentials = fresh
-                        attempt -= 1
-                        continue
-                if 200 <= answer.status < 300 or answer.status in accept:
-                    return answer
-                if 300 <= answer.status < 400:
-                    # Never followed: requests would forward the key headers to wherever it points.
-                    raise TerraBadResponse(log_context={"reason": "unexpected redirect", "terra_status": answer.status})
-                if answer.status != 429 and answer.status < 500:
-                    raise self._rejection(answer, operation, credentials)
-                retry_after = _retry_after_seconds(answer.headers.get("Retry-After"))
-                failure = TerraUnavailable(
-                    retry_after=int(retry_after or 1),
-                    log_context={"operation": operation, "terra_status": answer.status, "attempts": attempt},
-                )
-            if attempt >= self._policy.max_attempts:
-                raise failure
-            delay = retry_after if retry_after is not None else self._backoff(attempt)
-            if delay + self._policy.min_attempt_time > deadline.remaining() - self._policy.response_margin:
-                raise failure
-            self._sleep(delay)
-
-    def _send(
-        self,
-        *,
-        method: str,
-        url: str,
-        operation: str,
-        credentials: TerraCredentials,
-        budget: float,
-        deadline: Deadline,
-        body: Mapping[str, Any] | list[str] | None,
-        params: Mapping[str, str] | None,
-    ) -> _Answer:
-        timeout = (min(self._policy.connect_timeout, budget), min(self._policy.read_timeout, budget))
-        started = self._clock()
-        outcome = "error"
-        try:
-            with self._session.request(
-                method,
-                url,
-                params=params,
-                json=body,
-                headers={"dev-id": credentials.dev_id, "x-api-key": credentials.api_key},
-                timeout=timeout,
-                allow_redirects=False,
-                stream=True,
-                **self._transport_for(url),
-            ) as response:
-                outcome = str(response.status_code)
-                payload = self._read_capped(response, deadline)
-                return _Answer(response.status_code, payload, response.headers)
-        except requests.Timeout:
-            outcome = "timeout"
-            raise
-        finally:
-            self._observe(operation, outcome, self._clock() - started)
-
     def close(self) -> None:
         """Drop the kept-alive connections and what this container learnt (the widget path that answered, the
         environment's proxies); the next request starts afresh."""
-        self._session.close()
-        self._transport.clear()
+        self._transport.close()
         self._forget_widget_url()
 
     def _forget_widget_url(self) -> None:
         """Back to the published paths to try for the configured widget URL (one candidate: settled at once)."""
         self._widget_urls = widget_session_candidates(self._configured_widget_url)
         self._widget_url_settled = len(self._widget_urls) == 1
-
-    def _transport_for(self, url: str) -> dict[str, Any]:
-        """Proxies and CA bundle for this URL's host, from the environment as requests would read them, once."""
-        key = urlsplit(url)[:2]
-        settings = self._transport.get(key)
-        if settings is None:
-            if self._trust_env:
-                reader = requests.Session()
-                merged = reader.merge_environment_settings(url, {}, None, None, None)
-                reader.close()
-                settings = {"proxies": merged["proxies"], "verify": merged["verify"]}
-            else:
-                settings = {}
-            self._transport[key] = settings
-        return settings
-
-    def _read_capped(self, response: requests.Response, deadline: Deadline) -> bytes:
-        limit = self._policy.max_body_bytes
-        declared = response.headers.get("Content-Length", "")
-        if declared.isdigit() and int(declared) > limit:
-            raise TerraBadResponse(log_context={"reason": "answer too large", "terra_status": response.status_code})
-        chunks: list[bytes] = []
-        size = 0
-        for chunk in response.iter_content(chunk_size=16_384):
-            size += len(chunk)
-            if size > limit:
-                raise TerraBadResponse(log_context={"reason": "answer too large", "terra_status": response.status_code})
-            if deadline.remaining() <= 0:
-                raise requests.Timeout("the answer arrived too slowly")
-            chunks.append(chunk)
-        return b"".join(chunks)
-
-    def _backoff(self, attempt: int) -> float:
-        # Full jitter: spreads retries from many containers instead of synchronising them.
-        ceiling = min(self._policy.max_delay, self._policy.base_delay * 2.0 ** (attempt - 1))
-        return ceiling * self._jitter()
-
-    def _rejection(self, answer: _Answer, operation: str, credentials: TerraCredentials) -> TerraRejected:
-        context: dict[str, Any] = {
-            "operation": operation,
-            "terra_status": answer.status,
-            "terra_message": _redact(_error_message(answer.body), credentials),
-        }
-        if answer.status == 410 and operation == "widget_session":
-            context["action"] = (
-                "Terra retired this endpoint for this account: set the stack parameter "
-                f"TerraWidgetSessionUrl to {CURRENT_WIDGET_SESSION_URL}"
-            )
-        return TerraRejected(log_context=context)
 
 
 def _expires_in(document: Mapping[str, Any], default: int, status: int) -> int:
@@ -566,35 +380,3 @@ def _invalid_user_ids(body: bytes) -> tuple[str, ...]:
 def _without_none(body: Mapping[str, Any]) -> dict[str, Any]:
     """Terra gets only the fields that are set."""
     return {key: value for key, value in body.items() if value is not None}
-
-
-def _error_message(body: bytes) -> str:
-    """Terra answers errors in two shapes: {"status","message"} and RFC 9457 {"title","detail"}."""
-    try:
-        document = json.loads(body)
-    except (ValueError, RecursionError):
-        return body[:_MAX_MESSAGE_CHARS].decode("utf-8", "replace")
-    if not isinstance(document, dict):
-        return ""
-    parts = [document.get(key) for key in ("message", "title", "detail")]
-    return " - ".join(str(p) for p in parts if p)[:_MAX_MESSAGE_CHARS]
-
-
-def _redact(message: str, credentials: TerraCredentials) -> str:
-    for secret in (credentials.api_key, credentials.dev_id):
-        message = message.replace(secret, "[redacted]")
-    return message
-
-
-def _retry_after_seconds(value: str | None) -> float | None:
-    """Retry-After as seconds: either delta-seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, moment.timestamp() - time.time())

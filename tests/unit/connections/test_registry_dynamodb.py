@@ -11,10 +11,10 @@ from hypothesis import strategies as st
 from moto import mock_aws
 from offline.aws import create_connections_table
 
-from terra_connect.connections.dynamodb import DynamoDBRegistryStore
-from terra_connect.connections.registry import ConnectionRegistry
+from terra_connect.connections.table_client import ConnectionsTable
+from terra_connect.entrypoints.shared import RegistryStores
 from terra_connect.webhooks.processor import WebhookProcessor
-from tests.support.memory_registry import InMemoryRegistryStore, registry_snapshot
+from tests.support.memory_registry import InMemoryRegistryStore, Stores, registry_over, registry_snapshot
 from tests.support.terra_world import OWNERS, Step, World, steps
 
 TABLE = "registry-under-test"
@@ -34,14 +34,15 @@ def test_dynamodb_holds_what_the_rules_derive(dynamodb: None, history: list[Step
     deliveries = data.draw(st.permutations(World(exact=False).play(history).deliveries), label="delivery order")
     create_connections_table(None, TABLE)
     try:
-        stored = DynamoDBRegistryStore(TABLE, retention=timedelta(days=30), page_limit=3)
+        stored = RegistryStores.over(ConnectionsTable(TABLE, retention=timedelta(days=30), page_limit=3))
         memory = InMemoryRegistryStore()
-        for store in (stored, memory):
-            processor = WebhookProcessor(ConnectionRegistry(store))
+        layouts: tuple[Stores, ...] = (stored, memory)
+        for store in layouts:
+            processor = WebhookProcessor(registry_over(store))
             for delivery in deliveries:
                 processor.process(delivery.payload, delivery.trace_id, delivery.sent_at, delivery.ordered_at)
 
-        ids = set(memory.records)
-        assert registry_snapshot(stored, OWNERS, ids) == registry_snapshot(memory, OWNERS, ids)
+        ids = set(memory.stored)
+        assert registry_snapshot(stored.records, OWNERS, ids) == registry_snapshot(memory.records, OWNERS, ids)
     finally:
         boto3.client("dynamodb").delete_table(TableName=TABLE)

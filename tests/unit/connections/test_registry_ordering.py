@@ -7,10 +7,9 @@ from typing import Any
 
 import pytest
 
-from terra_connect.connections.registry import ConnectionRegistry
 from terra_connect.kernel.deadline import Deadline
 from terra_connect.webhooks.processor import WebhookProcessor
-from tests.support.memory_registry import InMemoryRegistryStore
+from tests.support.memory_registry import InMemoryRegistryStore, registry_over
 
 T = 1_795_000_000
 
@@ -43,7 +42,7 @@ def cancelled() -> dict[str, Any]:
 class Registry:
     def __init__(self) -> None:
         self.store = InMemoryRegistryStore()
-        self.registry = ConnectionRegistry(self.store)
+        self.registry = registry_over(self.store)
         self.processor = WebhookProcessor(self.registry)
 
     def deliver(self, event: dict[str, Any], signed_at: int, ordered_at: int | None = None) -> None:

@@ -5,11 +5,10 @@ from typing import Any
 
 import pytest
 
-from terra_connect.connections.registry import ConnectionRegistry
 from terra_connect.connections.vocabulary import TerraUser
 from terra_connect.kernel.deadline import Deadline
 from terra_connect.webhooks.processor import WebhookProcessor
-from tests.support.memory_registry import InMemoryRegistryStore
+from tests.support.memory_registry import InMemoryRegistryStore, registry_over
 
 T = 1_795_000_000
 
@@ -33,7 +32,7 @@ def reauth(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
 class Registry:
     def __init__(self) -> None:
         self.store = InMemoryRegistryStore()
-        self.registry = ConnectionRegistry(self.store)
+        self.registry = registry_over(self.store)
         self.processor = WebhookProcessor(self.registry)
 
     def deliver(self, *events: tuple[int, dict[str, Any]]) -> None:
@@ -120,7 +119,7 @@ def test_a_terra_user_no_event_ties_to_an_app_user_is_nobodys(registry: Registry
     registry.deliver((0, auth("tu-1", None)))
 
     assert registry.listed("alice") == []
-    assert registry.store.records["tu-1"].record.owner is None
+    assert registry.store.stored["tu-1"].record.owner is None
 
 
 @pytest.mark.parametrize(
@@ -159,7 +158,7 @@ def test_a_concurrent_write_is_read_again_not_lost(registry: Registry) -> None:
     registry.deliver((0, auth("tu-1")))
 
     def concurrent_deauth(store: InMemoryRegistryStore) -> None:
-        WebhookProcessor(ConnectionRegistry(store)).process(deauth("tu-1", "alice"), None, T + 3)
+        WebhookProcessor(registry_over(store)).process(deauth("tu-1", "alice"), None, T + 3)
 
     registry.store.before_save = concurrent_deauth
     registry.deliver((2, {"type": "connection_error", "user": user("tu-1"), "status": "warning", "message": "x"}))

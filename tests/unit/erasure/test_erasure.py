@@ -12,12 +12,14 @@ from hypothesis import strategies as st
 from moto import mock_aws
 from offline.aws import create_connections_table
 
-from terra_connect.connections.dynamodb import DynamoDBRegistryStore
-from terra_connect.connections.ports import RegistryStore
+from terra_connect.connections.ports import RecordStore
 from terra_connect.connections.records import Change, UnnamedReauth, seen_alive
 from terra_connect.connections.registry import ConnectionRegistry
 from terra_connect.connections.service import ConnectionsService
+from terra_connect.connections.table_client import ConnectionsTable
 from terra_connect.connections.vocabulary import AuthAttempt, TerraUser
+from terra_connect.entrypoints.shared import RegistryStores
+from terra_connect.erasure.ports import ErasureStore
 from terra_connect.erasure.service import ErasureReport, ErasureService
 from terra_connect.kernel.deadline import Deadline
 from terra_connect.kernel.errors import TerraUnavailable
@@ -26,7 +28,7 @@ from terra_connect.lifecycle_events.events import DetailType
 from terra_connect.sync.ports import UsersPage
 from terra_connect.sync.service import SyncService
 from terra_connect.webhooks.processor import WebhookProcessor
-from tests.support.memory_registry import InMemoryRegistryStore
+from tests.support.memory_registry import InMemoryRegistryStore, Stores, registry_over
 from tests.support.terra_world import START, Delivery, Step, World, steps
 
 ERASED_AT = datetime.fromtimestamp(START + 10_000, UTC)
@@ -71,40 +73,38 @@ class TerraAccount:
         raise NotImplementedError
 
 
-def erase(
-    store: RegistryStore, terra: TerraAccount, reference_id: str = "alice", at: datetime = ERASED_AT
-) -> ErasureReport:
-    service = ErasureService(ConnectionRegistry(store), store, terra, now=lambda: at)
+def erase(store: Stores, terra: TerraAccount, reference_id: str = "alice", at: datetime = ERASED_AT) -> ErasureReport:
+    service = ErasureService(registry_over(store), store.records, store.erasures, terra, now=lambda: at)
     return service.erase(reference_id, Deadline.after(30))
 
 
-def deliver(store: RegistryStore, deliveries: Sequence[Delivery]) -> None:
-    processor = WebhookProcessor(ConnectionRegistry(store))
+def deliver(store: Stores, deliveries: Sequence[Delivery]) -> None:
+    processor = WebhookProcessor(registry_over(store))
     for delivery in deliveries:
         processor.process(delivery.payload, delivery.trace_id, delivery.sent_at, delivery.ordered_at)
 
 
-def nothing_left_of(store: RegistryStore, reference_id: str, terra_user_ids: Iterable[str] | None = None) -> None:
+def nothing_left_of(store: Stores, reference_id: str, terra_user_ids: Iterable[str] | None = None) -> None:
     """Everything an app user could see, or the operator could find under their id, is gone: their partition
     holds nothing, no record names them (`terra_user_ids`: the records to look at, else every one)."""
     snapshot: Any = registry_view(store, reference_id)
     assert snapshot == {"listed": [], "history": [], "attempt": None, "rules": (), "holds_data": False}
     if terra_user_ids is None:
         assert isinstance(store, InMemoryRegistryStore)
-        terra_user_ids = store.records
-    for stored in store.users(sorted(terra_user_ids)).values():
+        terra_user_ids = store.stored
+    for stored in store.records.users(sorted(terra_user_ids)).values():
         assert reference_id not in {entry[0] for entry in stored.record.owners}
         assert not (stored.record.binding and stored.record.binding.verdict(reference_id) is not None)
 
 
-def registry_view(store: RegistryStore, reference_id: str) -> dict[str, Any]:
-    registry = ConnectionRegistry(store)
-    scope = store.erasure_scope(reference_id)
+def registry_view(store: Stores, reference_id: str) -> dict[str, Any]:
+    registry = registry_over(store)
+    scope = store.erasures.erasure_scope(reference_id)
     return {
         "listed": registry.connections(reference_id, Deadline.after(5)),
         "history": registry.history(reference_id),
         "attempt": registry.last_attempt(reference_id),
-        "rules": store.rules(reference_id).rules.entries,
+        "rules": store.records.rules(reference_id).rules.entries,
         "holds_data": scope.holds_data or bool(scope.terra_user_ids) or scope.pending is not None,
     }
 
@@ -145,11 +145,11 @@ class Interleaving:
     n-th call of that step (its marker, its reads, each deauthentication, each tombstone, the claims, the deletion,
     the finish); one whose step never comes, after the erasure."""
 
-    def __init__(self, store: RegistryStore, planned: Sequence[tuple[tuple[str, int], Delivery]]) -> None:
+    def __init__(self, store: Stores, planned: Sequence[tuple[tuple[str, int], Delivery]]) -> None:
         self.calls: dict[str, int] = {}
         self.pending = list(planned)
         self.delivered_during: list[Delivery] = []  # processed before the erasure returned
-        self._processor = WebhookProcessor(ConnectionRegistry(store))
+        self._processor = WebhookProcessor(registry_over(store))
 
     def turn(self, step: str) -> None:
         count = self.calls.get(step, 0)
@@ -223,7 +223,7 @@ def test_the_dynamodb_layout_keeps_that_promise(dynamodb: None, history: list[St
     """The same, on the table: its conditional writes (the marker each write checks, the claims the finish counts)."""
     create_connections_table(None, TABLE)
     try:
-        store = DynamoDBRegistryStore(TABLE, retention=timedelta(days=30))
+        store = RegistryStores.over(ConnectionsTable(TABLE, retention=timedelta(days=30)))
 
         def published() -> int:
             items = boto3.client("dynamodb").scan(TableName=TABLE)["Items"]
@@ -234,7 +234,7 @@ def test_the_dynamodb_layout_keeps_that_promise(dynamodb: None, history: list[St
         boto3.client("dynamodb").delete_table(TableName=TABLE)
 
 
-def erase_interleaved(store: RegistryStore, world: World, data: st.DataObject, published: Callable[[], int]) -> None:
+def erase_interleaved(store: Stores, world: World, data: st.DataObject, published: Callable[[], int]) -> None:
     """Every delivery was signed before the erasure started; each arrives before it, between any two of its steps
     or after it, Terra's reference_id listing lagging behind some of the app user's Terra users, then all of them
     again, and again as retries Terra signs later (with their ordering timestamps)."""
@@ -245,9 +245,11 @@ def erase_interleaved(store: RegistryStore, world: World, data: st.DataObject, p
     others = set(terra.users) - alices
     terra.lagging = data.draw(st.sets(st.sampled_from(sorted(alices))), label="not listed yet") if alices else set()
     interleaving = Interleaving(store, list(zip(planned, world.deliveries, strict=True)))
+    records, erasures = Stepped(store.records, interleaving), Stepped(store.erasures, interleaving)
     service = ErasureService(
-        ConnectionRegistry(Stepped(store, interleaving)),
-        Stepped(store, interleaving),
+        ConnectionRegistry(records, erasures, store.deliveries),
+        records,
+        erasures,
         Stepped(terra, interleaving),
         now=lambda: ERASED_AT,
     )
@@ -276,10 +278,11 @@ def erase_interleaved(store: RegistryStore, world: World, data: st.DataObject, p
     # The other app users lose nothing: what the events left out (a chain through an erased Terra user), their
     # next sync repairs from Terra.
     truth = {owner: rows for owner, rows in world.truth().items() if owner != "alice"}
-    registry = ConnectionRegistry(store)
+    registry = registry_over(store)
     for owner in ("bob", "carol"):
         assert set(rows(registry.connections(owner, Deadline.after(5)))) <= set(truth.get(owner, []))
-    sync = SyncService(registry, terra, ConnectionsService(registry, terra, RedirectPolicy([])), now=lambda: AFTER_SYNC)
+    connections = ConnectionsService(registry, terra, RedirectPolicy([]))
+    sync = SyncService(registry, store.sync_claims, terra, connections, now=lambda: AFTER_SYNC)
     for owner in ("bob", "carol"):
         sync.sync(owner, Deadline.after(5))
     listed = {
@@ -299,7 +302,7 @@ def rows(connections: Sequence[Any]) -> list[tuple[str, str, str, tuple[str, ...
 
 
 def connected(store: InMemoryRegistryStore, *users: TerraUser, at: int = START) -> None:
-    registry = ConnectionRegistry(store)
+    registry = registry_over(store)
     for index, user in enumerate(users):
         registry.apply(Change(records=(seen_alive(user, (at + index) * 1000),)))
 
@@ -309,19 +312,19 @@ def test_a_user_with_many_connections_is_erased_in_one_call() -> None:
     apple = TerraUser("tu-apple", "APPLE", "alice")  # claimed for alice by a device that had no token
     store, terra = InMemoryRegistryStore(), TerraAccount([*users[:30], apple])  # ten Terra already deleted
     connected(store, *users)
-    registry = ConnectionRegistry(store)
+    registry = registry_over(store)
     registry.apply(Change(attempt=("alice", AuthAttempt("error", "OURA", "denied", ERASED_AT.replace(year=2025)))))
     registry.apply(Change(unnamed_reauth=UnnamedReauth("alice", "GARMIN", START * 1000, "tu-00")))
-    store.record_sdk_token("alice", START * 1000, (START + 600) * 1000)
-    store.claim_sync("alice", START, 30)
-    store.record_unverified("alice", "tu-apple", "APPLE", START * 1000)
+    store.sdk_tokens.record_sdk_token("alice", START * 1000, (START + 600) * 1000)
+    store.sync_claims.claim_sync("alice", START, 30)
+    store.sdk_tokens.record_unverified("alice", "tu-apple", "APPLE", START * 1000)
 
     report = erase(store, terra)
 
     assert report == ErasureReport(True, deauthenticated=31, tombstoned=41, forgotten=0, items_deleted=5)
     assert sorted(terra.deauthenticated) == sorted([u.terra_user_id for u in users[:30]] + ["tu-apple"])
     nothing_left_of(store, "alice")
-    tombstones = {uid: stored for uid, stored in store.records.items() if stored.erased}
+    tombstones = {uid: stored for uid, stored in store.stored.items() if stored.erased}
     assert len(tombstones) == 41
     assert all(
         stored.record.is_empty and stored.erased_at == int(ERASED_AT.timestamp() * 1000)
@@ -336,7 +339,7 @@ def test_nothing_stored_and_nothing_at_terra_is_nothing_to_erase() -> None:
 
     assert erase(store, TerraAccount()) == ErasureReport(erased=False)
     assert store.outbox == []
-    assert store.records == {}
+    assert store.stored == {}
     assert store.erased == {"alice": int(ERASED_AT.timestamp() * 1000)}  # deliveries in flight are refused
 
 
@@ -346,7 +349,7 @@ def test_a_terra_user_only_terra_knows_is_disconnected_there_and_tombstoned() ->
     report = erase(store, terra)
 
     assert (report.deauthenticated, report.tombstoned) == (1, 1)
-    assert store.records["tu-missed"].erased
+    assert store.stored["tu-missed"].erased
 
 
 def test_a_failure_half_way_leaves_the_rest_live_on_both_sides_and_the_retry_finishes_with_one_event() -> None:
@@ -359,7 +362,7 @@ def test_a_failure_half_way_leaves_the_rest_live_on_both_sides_and_the_retry_fin
         erase(store, terra)
 
     # What Terra still holds, the registry still lists: never "gone" here while live there.
-    listed = [c.terra_user_id for c in ConnectionRegistry(store).connections("alice", Deadline.after(5))]
+    listed = [c.terra_user_id for c in registry_over(store).connections("alice", Deadline.after(5))]
     assert listed == ["tu-3", "tu-4"] == sorted(terra.users)
     assert store.outbox == []
     pending = store.erasing["alice"]
@@ -406,7 +409,7 @@ def test_a_terra_user_now_someone_elses_at_terra_is_not_disconnected_only_forgot
 
     assert (report.deauthenticated, report.forgotten) == (0, 1)
     assert terra.deauthenticated == []
-    assert [c.terra_user_id for c in ConnectionRegistry(store).connections("bob", Deadline.after(5))] == ["tu-1"]
+    assert [c.terra_user_id for c in registry_over(store).connections("bob", Deadline.after(5))] == ["tu-1"]
     nothing_left_of(store, "alice")
 
 
@@ -420,7 +423,7 @@ def test_an_auth_racing_the_erasure_is_refused_and_recreates_nothing() -> None:
         "status": "success",
         "user": {"user_id": "tu-1", "provider": "GARMIN", "reference_id": "alice"},
     }
-    processor = WebhookProcessor(ConnectionRegistry(store))
+    processor = WebhookProcessor(registry_over(store))
 
     def racing_auth(_: InMemoryRegistryStore) -> None:
         processor.process(auth, "trace-1", START + 5)  # lands just before the tombstone is written
@@ -431,7 +434,7 @@ def test_an_auth_racing_the_erasure_is_refused_and_recreates_nothing() -> None:
     processor.process(auth, "trace-2", START + 5)  # and Terra's retry, after it
 
     assert [after.erased for _, after in store.writes[-2:]] == [False, True]  # the auth wrote first, then lost
-    assert store.records["tu-1"].erased
+    assert store.stored["tu-1"].erased
     nothing_left_of(store, "alice")
 
 
@@ -440,7 +443,7 @@ def test_the_same_user_may_connect_again_as_a_new_user() -> None:
     connected(store, TerraUser("tu-1", "GARMIN", "alice"))
     erase(store, terra)
     after = int(ERASED_AT.timestamp()) + 60
-    processor = WebhookProcessor(ConnectionRegistry(store))
+    processor = WebhookProcessor(registry_over(store))
 
     auth = {
         "type": "auth",
@@ -449,12 +452,12 @@ def test_the_same_user_may_connect_again_as_a_new_user() -> None:
     }
     processor.process(auth, "trace-new", after)
 
-    listed = ConnectionRegistry(store).connections("alice", Deadline.after(5))
+    listed = registry_over(store).connections("alice", Deadline.after(5))
     assert [(c.terra_user_id, c.provider) for c in listed] == [("tu-2", "OURA")]
-    assert ConnectionRegistry(store).last_attempt("alice") == AuthAttempt(
+    assert registry_over(store).last_attempt("alice") == AuthAttempt(
         "success", "OURA", None, datetime.fromtimestamp(after, UTC)
     )
-    assert store.records["tu-1"].erased  # the old one stays a tombstone
+    assert store.stored["tu-1"].erased  # the old one stays a tombstone
 
 
 # --- after the start, before the start: what Terra's own clock tells -----------------------------------------
@@ -470,7 +473,7 @@ def auth_event(user_id: str, reference_id: str = "alice") -> dict[str, Any]:
 def test_a_retry_signed_after_the_start_recreates_no_attempt_of_an_erased_terra_user() -> None:
     """Without Terra's ordering timestamp it looks new; its Terra user's tombstone refuses it, attempt included."""
     store, terra = InMemoryRegistryStore(), TerraAccount([TerraUser("tu-1", "GARMIN", "alice")])
-    processor = WebhookProcessor(ConnectionRegistry(store))
+    processor = WebhookProcessor(registry_over(store))
     processor.process(auth_event("tu-1"), "trace-1", START)
     erase(store, terra)
 
@@ -483,7 +486,7 @@ def test_a_retry_signed_after_the_start_with_its_ordering_timestamp_is_from_befo
     """Terra keeps the ordering timestamp on a retry: a failed attempt from before the start stays refused,
     although nothing else in it (no Terra user) says so."""
     store, terra = InMemoryRegistryStore(), TerraAccount([TerraUser("tu-1", "GARMIN", "alice")])
-    processor = WebhookProcessor(ConnectionRegistry(store))
+    processor = WebhookProcessor(registry_over(store))
     processor.process(auth_event("tu-1"), "trace-1", START, START * 1000)
     erase(store, terra)
     failure = {"type": "auth_cancelled", "status": "error", "reason": "cancelled", "reference_id": "alice"}
@@ -499,7 +502,7 @@ def test_an_auth_signed_just_before_the_start_and_delivered_while_terra_is_asked
     store, terra = InMemoryRegistryStore(), TerraAccount([TerraUser("tu-1", "GARMIN", "alice")])
     terra.users["tu-new"] = TerraUser("tu-new", "OURA", "alice")
     terra.lagging = {"tu-new"}
-    processor = WebhookProcessor(ConnectionRegistry(store))
+    processor = WebhookProcessor(registry_over(store))
     processor.process(auth_event("tu-1"), "trace-1", START)
     signed = int(ERASED_AT.timestamp()) - 3
     terra.on_listing = lambda: processor.process(auth_event("tu-new"), "trace-2", signed, signed * 1000 + 400)
@@ -508,25 +511,25 @@ def test_an_auth_signed_just_before_the_start_and_delivered_while_terra_is_asked
 
     assert sorted(terra.deauthenticated) == ["tu-1", "tu-new"]
     assert report.tombstoned == 2
-    assert store.records["tu-new"].erased
+    assert store.stored["tu-new"].erased
     assert len(erased_events(store)) == 1
     nothing_left_of(store, "alice")
 
 
 class MarkedMeanwhile:
-    """A store whose first record write comes after an erasure of alice started (its marker written meanwhile)."""
+    """A record store whose first write comes after an erasure of alice started (its marker written meanwhile)."""
 
-    def __init__(self, store: RegistryStore) -> None:
-        self._store, self._marked = store, False
+    def __init__(self, records: RecordStore, erasures: ErasureStore) -> None:
+        self._records, self._erasures, self._marked = records, erasures, False
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._store, name)
+        return getattr(self._records, name)
 
     def save_user(self, *args: Any, **kwargs: Any) -> bool:
         if not self._marked:
             self._marked = True
-            self._store.mark_erased("alice", int(ERASED_AT.timestamp() * 1000))
-        return self._store.save_user(*args, **kwargs)
+            self._erasures.mark_erased("alice", int(ERASED_AT.timestamp() * 1000))
+        return self._records.save_user(*args, **kwargs)
 
 
 @pytest.mark.parametrize("layout", ["memory", "dynamodb"])
@@ -539,15 +542,22 @@ def test_a_fact_weighed_before_the_marker_is_written_after_it_is_weighed_again(
         request.getfixturevalue("dynamodb")
         create_connections_table(None, TABLE)
         request.addfinalizer(lambda: boto3.client("dynamodb").delete_table(TableName=TABLE))
-    store = InMemoryRegistryStore() if layout == "memory" else DynamoDBRegistryStore(TABLE, retention=timedelta(days=1))
+    store: Stores = (
+        InMemoryRegistryStore()
+        if layout == "memory"
+        else RegistryStores.over(ConnectionsTable(TABLE, retention=timedelta(days=1)))
+    )
 
-    WebhookProcessor(ConnectionRegistry(MarkedMeanwhile(store))).process(auth_event("tu-1"), "trace-1", START)
+    marked = MarkedMeanwhile(store.records, store.erasures)
+    WebhookProcessor(ConnectionRegistry(marked, store.erasures, store.deliveries)).process(
+        auth_event("tu-1"), "trace-1", START
+    )
 
-    stored = store.user("tu-1")
+    stored = store.records.user("tu-1")
     assert stored is not None
     assert stored.record.owner is None
-    assert store.erasure_claims("alice") == {"tu-1"}
-    assert ConnectionRegistry(store).connections("alice", Deadline.after(5)) == []
+    assert store.erasures.erasure_claims("alice") == {"tu-1"}
+    assert registry_over(store).connections("alice", Deadline.after(5)) == []
 
 
 def test_a_fact_from_before_the_start_that_arrives_after_the_erasure_finished_is_disconnected_by_the_next() -> None:
@@ -555,10 +565,10 @@ def test_a_fact_from_before_the_start_that_arrives_after_the_erasure_finished_is
     terra.lagging = {"tu-late"}
     assert erase(store, terra).erased is False  # Terra's list did not show it yet; nothing else was stored
 
-    WebhookProcessor(ConnectionRegistry(store)).process(auth_event("tu-late"), "trace-1", START)
+    WebhookProcessor(registry_over(store)).process(auth_event("tu-late"), "trace-1", START)
     again = erase(store, terra)
 
-    assert ConnectionRegistry(store).connections("alice", Deadline.after(5)) == []
+    assert registry_over(store).connections("alice", Deadline.after(5)) == []
     assert (again.erased, terra.deauthenticated) == (True, ["tu-late"])
     nothing_left_of(store, "alice")
 
@@ -570,15 +580,13 @@ def test_a_terra_user_claimed_while_the_erasure_ends_is_disconnected_before_it_e
     store, terra = InMemoryRegistryStore(), TerraAccount([TerraUser("tu-1", "GARMIN", "alice")])
     terra.users["tu-new"] = TerraUser("tu-new", "OURA", "alice")
     terra.lagging = {"tu-new"}
-    WebhookProcessor(ConnectionRegistry(store)).process(auth_event("tu-1"), "trace-1", START)
+    WebhookProcessor(registry_over(store)).process(auth_event("tu-1"), "trace-1", START)
     signed = int(ERASED_AT.timestamp()) - 3
     late = Delivery(auth_event("tu-new"), signed, "trace-2", signed * 1000 + 400)
     interleaving = Interleaving(store, [((step, 1 if step == "erasure_claims" else 0), late)])
+    records, erasures = Stepped(store.records, interleaving), Stepped(store.erasures, interleaving)
     service = ErasureService(
-        ConnectionRegistry(Stepped(store, interleaving)),
-        Stepped(store, interleaving),
-        terra,
-        now=lambda: ERASED_AT,
+        ConnectionRegistry(records, erasures, store.deliveries), records, erasures, terra, now=lambda: ERASED_AT
     )
 
     report = service.erase("alice", Deadline.after(30))

@@ -7,9 +7,11 @@ from datetime import timedelta
 
 import pytest
 
-from terra_connect.connections.dynamodb import DynamoDBRegistryStore
+from terra_connect.connections.dynamodb import DynamoDBRecordStore
 from terra_connect.connections.records import Standing, StoredUser, seen_alive, tombstone
+from terra_connect.connections.table_client import ConnectionsTable
 from terra_connect.connections.vocabulary import ConnectionStatus, TerraUser
+from terra_connect.erasure.dynamodb import DynamoDBErasureStore
 from terra_connect.health_data import layout
 from terra_connect.health_data.dynamodb_index import DynamoDBRecordIndex
 from terra_connect.health_data.dynamodb_owners import DynamoDBOwnerDirectory
@@ -30,9 +32,19 @@ def index(data_aws: DataResources) -> DynamoDBRecordIndex:
     return DynamoDBRecordIndex(data_aws.table, data_aws.connections_table, clock=lambda: 1_780_000_000_000)
 
 
+class Registry:
+    """The registry's own stores over the connections table: its records and its erasure markers."""
+
+    def __init__(self, table: ConnectionsTable) -> None:
+        self.records = DynamoDBRecordStore(table)
+        self.erasures = DynamoDBErasureStore(table)
+        self.save_user = self.records.save_user
+        self.mark_erased = self.erasures.mark_erased
+
+
 @pytest.fixture
-def registry(data_aws: DataResources) -> DynamoDBRegistryStore:
-    return DynamoDBRegistryStore(data_aws.connections_table, retention=timedelta(days=30))
+def registry(data_aws: DataResources) -> Registry:
+    return Registry(ConnectionsTable(data_aws.connections_table, retention=timedelta(days=30)))
 
 
 def copy(
@@ -57,7 +69,7 @@ def order(o: int, s: int = 0, d: str = "a" * 64) -> CopyOrder:
     return CopyOrder(o, s, d)
 
 
-def save_user(registry: DynamoDBRegistryStore, terra_user_id: str, owner: str | None) -> StoredUser:
+def save_user(registry: Registry, terra_user_id: str, owner: str | None) -> StoredUser:
     user = TerraUser(terra_user_id=terra_user_id, provider="GARMIN", reference_id=owner)
     record = seen_alive(user, 1_000, ConnectionStatus.CONNECTED)
     stored = StoredUser(record, Standing(ConnectionStatus.CONNECTED, None, 1_000), 1)
@@ -86,7 +98,7 @@ def test_a_commit_over_a_copy_other_than_the_one_read_is_superseded(index: Dynam
 
 
 def test_a_commit_signed_before_the_owners_erasure_began_is_refused(
-    index: DynamoDBRecordIndex, registry: DynamoDBRegistryStore
+    index: DynamoDBRecordIndex, registry: Registry
 ) -> None:
     registry.mark_erased(ALICE, 2_000)
 
@@ -101,7 +113,7 @@ def test_a_commit_signed_before_the_owners_erasure_began_is_refused(
 
 
 def test_a_commit_for_a_tombstoned_terra_user_is_refused_even_without_an_owner(
-    index: DynamoDBRecordIndex, registry: DynamoDBRegistryStore
+    index: DynamoDBRecordIndex, registry: Registry
 ) -> None:
     previous = save_user(registry, "tu-1", ALICE)
     assert registry.save_user(tombstone("tu-1", previous, 3_000), previous, None)
@@ -179,9 +191,7 @@ def test_a_day_query_pages_through_one_types_copies_in_day_order(index: DynamoDB
     assert index.query_days("u#bob", bounds, limit=10, after=None).copies == ()
 
 
-def test_the_owner_directory_reads_the_registrys_own_items(
-    data_aws: DataResources, registry: DynamoDBRegistryStore
-) -> None:
+def test_the_owner_directory_reads_the_registrys_own_items(data_aws: DataResources, registry: Registry) -> None:
     directory = DynamoDBOwnerDirectory(data_aws.connections_table)
     save_user(registry, "tu-owned", ALICE)
     save_user(registry, "tu-ownerless", None)

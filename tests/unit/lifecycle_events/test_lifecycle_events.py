@@ -12,10 +12,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from terra_connect.connections.dynamodb import DynamoDBRegistryStore
+from terra_connect.connections.dynamodb import DynamoDBRecordStore
 from terra_connect.connections.records import Change, ended_by_id, scopes_changed, seen_alive
-from terra_connect.connections.registry import ConnectionRegistry
+from terra_connect.connections.table_client import ConnectionsTable
 from terra_connect.connections.vocabulary import AuthAttempt, EndReason, TerraUser
+from terra_connect.entrypoints.shared import RegistryStores
 from terra_connect.kernel.errors import EventsUnavailable
 from terra_connect.lifecycle_events.eventbridge import EventBridgePublisher
 from terra_connect.lifecycle_events.events import SOURCE, DetailType, LifecycleEvent, attempt_events, user_events
@@ -23,7 +24,7 @@ from terra_connect.lifecycle_events.publisher import EventsContainer, publish_re
 from terra_connect.lifecycle_events.stream import stream_change
 from terra_connect.webhooks.processor import WebhookProcessor
 from tests.support.builders import RecordingOutbox
-from tests.support.memory_registry import InMemoryRegistryStore
+from tests.support.memory_registry import InMemoryRegistryStore, registry_over
 from tests.support.terra_world import Step, World, replay, steps
 
 histories = st.lists(steps, min_size=6, max_size=30)
@@ -77,7 +78,7 @@ def test_redelivered_and_replayed_webhooks_publish_nothing_new(history: list[Ste
     store = replay(deliveries)
     before = len(store.writes)
     repeats = data.draw(st.lists(st.sampled_from(deliveries), max_size=6), label="redelivered") if deliveries else []
-    processor = WebhookProcessor(ConnectionRegistry(store))
+    processor = WebhookProcessor(registry_over(store))
 
     for index, delivery in enumerate(repeats):
         # A new trace id (not deduplicated), and Terra's retry signed again later: the same fact.
@@ -89,7 +90,7 @@ def test_redelivered_and_replayed_webhooks_publish_nothing_new(history: list[Ste
 
 def test_each_change_an_owner_sees_is_one_event_with_its_reason() -> None:
     store = InMemoryRegistryStore()
-    registry = ConnectionRegistry(store)
+    registry = registry_over(store)
     registry.apply(Change(records=(seen_alive(GARMIN, T0),)))
     registry.apply(Change(records=(scopes_changed(GARMIN, T0 + 1000, ["sleep:read"], []),)))
     registry.apply(Change(records=(seen_alive(replace(GARMIN, scopes=None), T0 + 2000),)))  # nothing new to anyone
@@ -110,7 +111,7 @@ def test_each_change_an_owner_sees_is_one_event_with_its_reason() -> None:
 
 def test_a_terra_user_claimed_by_another_app_user_leaves_one_and_joins_the_other() -> None:
     store = InMemoryRegistryStore()
-    registry = ConnectionRegistry(store)
+    registry = registry_over(store)
     registry.apply(Change(records=(seen_alive(GARMIN, T0),)))
     registry.apply(Change(records=(seen_alive(TerraUser("tu-1", "GARMIN", "bob"), T0 + 1000),)))
 
@@ -144,8 +145,8 @@ def stream_record(sequence: str, old: dict[str, Any] | None, new: dict[str, Any]
 
 def test_the_tables_stream_images_carry_the_same_events(table: str) -> None:
     """A real item's images (as DynamoDB's stream holds them) read back into the same events as the domain's."""
-    store = DynamoDBRegistryStore(table, retention=timedelta(days=30))
-    registry = ConnectionRegistry(store)
+    store = RegistryStores.over(ConnectionsTable(table, retention=timedelta(days=30)))
+    registry = registry_over(store)
     client = boto3.client("dynamodb")
     key = {"pk": {"S": "terra-user#tu-1"}, "sk": {"S": "record"}}
     registry.apply(Change(records=(seen_alive(GARMIN, T0),)))
@@ -222,10 +223,12 @@ class FlakyPublisher:
 
 def test_a_failed_record_is_retried_from_itself_and_the_records_before_it_are_not_published_again() -> None:
     store = InMemoryRegistryStore()
-    registry = ConnectionRegistry(store)
+    registry = registry_over(store)
     for index in range(3):
         registry.apply(Change(records=(seen_alive(TerraUser(f"tu-{index}", "OURA", "alice"), T0 + index),)))
-    codec = DynamoDBRegistryStore("unused", retention=timedelta(days=1))  # only its item encoding is used
+    codec = DynamoDBRecordStore(
+        ConnectionsTable("unused", retention=timedelta(days=1))
+    )  # only its item encoding is used
     images = [codec._record_put(after, before)["Item"] for before, after in store.writes]
     records = [stream_record(str(100 + index), None, image) for index, image in enumerate(images)]
     publisher = FlakyPublisher(fail_on=2)

@@ -16,7 +16,6 @@ from typing import Any
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
-from terra_connect.connections.registry import ConnectionRegistry
 from terra_connect.connections.service import ConnectionsService
 from terra_connect.connections.vocabulary import TerraUser
 from terra_connect.kernel.deadline import Deadline
@@ -26,7 +25,7 @@ from terra_connect.sdk.tokens import SdkTokenService
 from terra_connect.sync.service import SyncService
 from terra_connect.terra.messages import TerraSdkToken
 from terra_connect.webhooks.processor import WebhookProcessor
-from tests.support.memory_registry import InMemoryRegistryStore
+from tests.support.memory_registry import InMemoryRegistryStore, registry_over
 
 APP_USERS = ("alice", "bob")
 START = 1_795_000_000
@@ -74,15 +73,18 @@ class Phone:
     traces: int = 0
 
     def __post_init__(self) -> None:
-        self.registry = ConnectionRegistry(self.store, SdkBinding(self.store))
+        self.registry = registry_over(self.store, SdkBinding(self.store.sdk_tokens))
         self.processor = WebhookProcessor(self.registry)
         self.sync_service = SyncService(
             self.registry,
+            self.store.sync_claims,
             self,
             ConnectionsService(self.registry, self, RedirectPolicy([])),  # type: ignore[arg-type]
             now=lambda: datetime.fromtimestamp(self.clock, UTC),
         )
-        self.token_service = SdkTokenService(self, self.store, now=lambda: datetime.fromtimestamp(self.clock, UTC))
+        self.token_service = SdkTokenService(
+            self, self.store.sdk_tokens, now=lambda: datetime.fromtimestamp(self.clock, UTC)
+        )
 
     # --- Terra, as the services ask it ---
 

@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from terra_connect.connections.registry import ConnectionRegistry
 from terra_connect.connections.vocabulary import TerraUser
 from terra_connect.kernel.deadline import Deadline
 from terra_connect.kernel.errors import TerraUnavailable
@@ -15,7 +14,7 @@ from terra_connect.sync.ports import UsersPage
 from terra_connect.sync.reconciler import Reconciler
 from terra_connect.webhooks.processor import WebhookProcessor
 from tests.support.builders import terra_user
-from tests.support.memory_registry import InMemoryRegistryStore
+from tests.support.memory_registry import InMemoryRegistryStore, registry_over
 
 T = 1_795_000_000
 
@@ -80,7 +79,7 @@ def clock() -> FakeTime:
 
 
 def webhooks(store: InMemoryRegistryStore, *events: dict[str, Any]) -> None:
-    processor = WebhookProcessor(ConnectionRegistry(store))
+    processor = WebhookProcessor(registry_over(store))
     for event in events:
         processor.process(event, None, T)
 
@@ -91,12 +90,18 @@ def auth(user_id: str, reference_id: str = "alice", provider: str = "GARMIN") ->
 
 def reconciler(store: InMemoryRegistryStore, terra: FakeTerra, clock: FakeTime, page_size: int = 2) -> Reconciler:
     return Reconciler(
-        ConnectionRegistry(store), store, terra, now=clock.now, sleep=clock.sleep, page_size=page_size, scan_batch=2
+        registry_over(store),
+        store.reconciliation,
+        terra,
+        now=clock.now,
+        sleep=clock.sleep,
+        page_size=page_size,
+        scan_batch=2,
     )
 
 
 def listed(store: InMemoryRegistryStore, reference_id: str) -> list[str]:
-    return [c.terra_user_id for c in ConnectionRegistry(store).connections(reference_id, Deadline.after(5))]
+    return [c.terra_user_id for c in registry_over(store).connections(reference_id, Deadline.after(5))]
 
 
 def test_a_run_adds_missed_connections_removes_silent_deletions_and_follows_moves(clock: FakeTime) -> None:
@@ -117,8 +122,8 @@ def test_a_run_adds_missed_connections_removes_silent_deletions_and_follows_move
     assert report.finished
     assert listed(store, "alice") == ["tu-kept", "tu-missed"]
     assert listed(store, "bob") == ["tu-moved"]
-    assert "tu-not-ours" not in store.records
-    assert {h.terra_user_id: h.reason for h in store.history("alice")} == {
+    assert "tu-not-ours" not in store.stored
+    assert {h.terra_user_id: h.reason for h in store.records.history("alice")} == {
         "tu-deleted": "gone_at_terra",
         "tu-moved": "claimed_by_another_user",
     }

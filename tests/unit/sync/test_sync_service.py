@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from terra_connect.connections.registry import ConnectionRegistry
 from terra_connect.connections.service import ConnectionsService
 from terra_connect.connections.vocabulary import TerraUser
 from terra_connect.kernel.deadline import Deadline
@@ -17,7 +16,7 @@ from terra_connect.kernel.redirects import RedirectPolicy
 from terra_connect.sync.service import MAX_CONFIRMATIONS_PER_SYNC, SyncService
 from terra_connect.webhooks.processor import WebhookProcessor
 from tests.support.builders import terra_user
-from tests.support.memory_registry import InMemoryRegistryStore
+from tests.support.memory_registry import InMemoryRegistryStore, registry_over
 
 
 class FakeTerra:
@@ -59,9 +58,9 @@ def clock() -> Clock:
 
 
 def sync_service(store: InMemoryRegistryStore, terra: FakeTerra, clock: Clock) -> SyncService:
-    registry = ConnectionRegistry(store)
+    registry = registry_over(store)
     connections = ConnectionsService(registry, terra, RedirectPolicy([]))  # type: ignore[arg-type]
-    return SyncService(registry, terra, connections, now=clock)
+    return SyncService(registry, store.sync_claims, terra, connections, now=clock)
 
 
 def test_a_real_sync_is_allowed_again_after_the_interval(clock: Clock) -> None:
@@ -88,7 +87,7 @@ def test_the_retry_after_a_recent_sync_answers_is_when_its_claim_ends(clock: Clo
     service.sync("alice", Deadline.after(5))
     clock.now += timedelta(seconds=100)
     started = int(clock.now.timestamp())
-    assert store.claim_sync("alice", started, 30).claimed  # another sync, still asking Terra
+    assert store.sync_claims.claim_sync("alice", started, 30).claimed  # another sync, still asking Terra
 
     clock.now += timedelta(seconds=10)
     waiting = service.sync("alice", Deadline.after(5))
@@ -118,7 +117,7 @@ def test_a_sync_that_fails_part_way_releases_its_claim(clock: Clock) -> None:
 
 def test_the_terra_calls_a_sync_makes_are_bounded(clock: Clock) -> None:
     store = InMemoryRegistryStore()
-    processor = WebhookProcessor(ConnectionRegistry(store))
+    processor = WebhookProcessor(registry_over(store))
     for index in range(MAX_CONFIRMATIONS_PER_SYNC + 3):
         event = {"type": "auth", "status": "success", "user": terra_user(f"tu-{index}", reference_id="alice")}
         processor.process(json.loads(json.dumps(event)), None, 1_795_000_000)

@@ -10,9 +10,10 @@ import responses
 
 from terra_connect.kernel.deadline import Deadline
 from terra_connect.kernel.errors import TerraBadResponse, TerraRejected, TerraTimeout, TerraUnavailable
-from terra_connect.terra.client import RetryPolicy, TerraClient
+from terra_connect.terra.client import TerraClient
 from terra_connect.terra.credentials import TerraCredentials
 from terra_connect.terra.messages import WidgetSessionParams
+from terra_connect.terra.transport import RetryPolicy
 from tests.support.builders import (
     API_KEY,
     DEV_ID,
@@ -450,7 +451,7 @@ def test_one_http_session_serves_every_call(
     create(client, clock)
 
     assert len(terra.calls) == 2
-    assert client._session is session
+    assert client._transport.session is session
 
 
 def test_attempts_are_observed_with_their_outcome(

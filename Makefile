@@ -16,15 +16,15 @@ SAM_AWS_ENV := PATH="$(PYTHON313_DIR):$$PATH" SAM_CLI_TELEMETRY=0
 # The stack `make e2e STACK=...` tests and `make delete` removes.
 STACK ?=
 # The architecture make build builds wheels for and make deploy deploys: ARCH=x86_64 or ARCH=arm64, else the one the
-# last guided deploy saved in samconfig.toml, else the template's default (offline/architecture.py).
-ARCH ?= $(shell $(PY) -m offline.architecture chosen)
+# last guided deploy saved in samconfig.toml, else the template's default (tooling/architecture.py).
+ARCH ?= $(shell $(PY) -m tooling.architecture chosen)
 # The smoke run builds for the machine it runs on (the RIE and the wheels must execute here).
 HOST_ARCH := $(if $(filter aarch64 arm64,$(shell uname -m)),arm64,x86_64)
 RIE := $(SAM_VENV)/lib/python3.13/site-packages/samcli/local/rapid/aws-lambda-rie-$(HOST_ARCH)
 RUNTIME_VENV := .venv-lambda-runtime
 CHECKOV_VENV := .venv-checkov
 SMOKE_BUILD := .aws-sam/build-$(HOST_ARCH)
-# The same build before offline/prune.py, kept so make bench measures what pruning buys.
+# The same build before tooling/prune.py, kept so make bench measures what pruning buys.
 UNPRUNED_BUILD := .aws-sam/unpruned-$(HOST_ARCH)
 # make bench compares cold starts with this commit's build (the code before the cold-start work), in the same run.
 BENCH_REFERENCE ?= 07447c3
@@ -41,10 +41,10 @@ endef
 .PHONY: dev token help venv lint format unit validate scan rehearse build build-local reference-build audit-manifest smoke sam-local-invoke bench bench-quick fuzz test screenshots docs deploy delete e2e clean
 
 dev: $(VENV)/.installed ## Run the whole product locally: API on http://127.0.0.1:$${PORT:-3000}, no AWS, no Docker
-	PYTHONPATH=functions $(PY) -m offline.dev
+	PYTHONPATH=functions $(PY) -m local.dev
 
 token: $(VENV)/.installed ## A real access token (the API takes no ID token) from make dev's pool (make token USER=alice), last line
-	@PYTHONPATH=functions $(PY) -m offline.dev token $(USER)
+	@PYTHONPATH=functions $(PY) -m local.dev token $(USER)
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -90,7 +90,7 @@ scan: $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed ## cfn-lint (with server
 		--skip-download --framework cloudformation -f template.yaml -f notifications.yaml -f data.yaml
 
 rehearse: $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed ## Deploy rehearsal: each parameter set transformed as sam deploy does, linted, checked
-	$(SAM_VENV)/bin/python -m offline.rehearsal --checkov $(CHECKOV_VENV)/bin/checkov
+	$(SAM_VENV)/bin/python -m tooling.rehearsal --checkov $(CHECKOV_VENV)/bin/checkov
 
 # Lambda's /var/task is read-only: without shipped bytecode every cold start compiles every module it imports
 # (docs/performance.md measures it). Paths are rewritten to /var/task so tracebacks read as they do in Lambda.
@@ -98,13 +98,13 @@ rehearse: $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed ## Deploy rehearsal:
 # tracebacks keep every file and line.
 compile_bytecode = for fn in $(1)/*Function; do PYTHONNODEBUGRANGES=1 \
 	$(PY) -m compileall -q -j 0 --invalidation-mode unchecked-hash -p /var/task -s $$fn $$fn; done
-# Then remove what no function loads (offline/prune.py) and prove it: the import audit's tests, run against the
+# Then remove what no function loads (tooling/prune.py) and prove it: the import audit's tests, run against the
 # pruned artifact, fail the build if anything pruned is needed (skipped when this very artifact passed before).
-prune_artifact = $(PY) -m offline.prune $(1) $(2) && $(PY) -m offline.import_audit check $(1)/ApiFunction
+prune_artifact = $(PY) -m tooling.prune $(1) $(2) && $(PY) -m tooling.import_audit check $(1)/ApiFunction
 
 build: $(SAM_VENV)/.installed $(VENV)/.installed ## sam build for ARCH (python3.13), then compile bytecode into the artifact
 	$(SAM_ENV) $(SAM) build --cache-dir .aws-sam/cache-$(ARCH) --parameter-overrides Architecture=$(ARCH)
-	$(PY) -m offline.architecture pin .aws-sam/build $(ARCH)
+	$(PY) -m tooling.architecture pin .aws-sam/build $(ARCH)
 	$(call compile_bytecode,.aws-sam/build)
 	$(call prune_artifact,.aws-sam/build)
 
@@ -122,15 +122,15 @@ reference-build: $(SAM_VENV)/.installed $(VENV)/.installed ## Build BENCH_REFERE
 	$(call compile_bytecode,$(REFERENCE_DIR)/build)
 
 smoke: build-local $(VENV)/.installed $(RUNTIME_VENV)/.installed ## Every event through the built artifact under the Lambda RIE (no Docker)
-	$(PY) -m offline.smoke --build-dir $(SMOKE_BUILD) --runtime-python $(RUNTIME_VENV)/bin/python --rie $(RIE)
+	$(PY) -m local.smoke --build-dir $(SMOKE_BUILD) --runtime-python $(RUNTIME_VENV)/bin/python --rie $(RIE)
 
 sam-local-invoke: build-local $(VENV)/.installed ## Every event through the real `sam local invoke` (Docker)
 	$(SAM_ENV) scripts/sam-local-invoke $(SAM) $(PY) $(SMOKE_BUILD) $(HOST_ARCH)
 
 test: lint unit validate scan rehearse build ## Everything CI checks
 
-audit-manifest: $(VENV)/.installed ## Rewrite offline/loaded-modules.txt from the import audit (what make build keeps)
-	$(PY) -m offline.import_audit manifest
+audit-manifest: $(VENV)/.installed ## Rewrite tooling/loaded-modules.txt from the import audit (what make build keeps)
+	$(PY) -m tooling.import_audit manifest
 
 bench: build-local reference-build $(RUNTIME_VENV)/.installed ## Benchmarks (warm, cold start vs BENCH_REFERENCE, size, memory) -> docs/performance.md
 	PYTHONPATH=functions $(PY) -m bench.run --build-dir $(SMOKE_BUILD) --runtime-python $(RUNTIME_VENV)/bin/python \
@@ -143,17 +143,17 @@ bench-quick: build-local reference-build $(RUNTIME_VENV)/.installed ## A short b
 		--quick
 
 fuzz: $(VENV)/.installed ## schemathesis against make dev's stack, then every method on every path -> docs/security.md
-	PYTHONPATH=functions $(PY) -m offline.fuzz --output docs/security.md
+	PYTHONPATH=functions $(PY) -m local.fuzz --output docs/security.md
 
 screenshots: $(VENV)/.installed ## Refresh docs/widget*.png from the browser test (needs chromium)
 	SCREENSHOT_DIR=docs $(PY) -m pytest -q -p no:cacheprovider tests/local/test_browser_flow.py -k connects
 
 docs: $(VENV)/.installed ## Regenerate docs/openapi.json and the tables in docs/security.md
-	PYTHONPATH=functions $(PY) -m offline.openapi --write
+	PYTHONPATH=functions $(PY) -m tooling.openapi --write
 	PYTHONPATH=functions $(PY) -m tests.docs.security_doc --write
 
 deploy: build ## sam deploy --guided of the build for ARCH (make deploy ARCH=x86_64)
-	$(SAM_AWS_ENV) $(SAM) deploy --guided --parameter-overrides "$$($(PY) -m offline.architecture overrides $(ARCH))"
+	$(SAM_AWS_ENV) $(SAM) deploy --guided --parameter-overrides "$$($(PY) -m tooling.architecture overrides $(ARCH))"
 
 delete: $(SAM_VENV)/.installed ## sam delete STACK=<name> (the connections table and user pool are retained)
 	@test -n "$(STACK)" || { echo "usage: make delete STACK=<stack name>"; exit 2; }

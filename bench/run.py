@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import trustme
-from offline.aws import (
+from local.aws import (
     CONNECTIONS_TABLE,
     FAKE_CREDENTIALS,
     REGION,
@@ -37,9 +37,9 @@ from offline.aws import (
     create_stack_resources,
     emulated_aws,
 )
-from offline.expectations import load_expectations
-from offline.template import ROOT, load_template
-from offline.terra_simulator import Fault, TerraSimulator
+from local.expectations import load_expectations
+from local.terra_simulator import Fault, TerraSimulator
+from tooling.template import ROOT, load_template
 
 from terra_connect.connections.registry import ConnectionRegistry
 from terra_connect.connections.table_client import ConnectionsTable
@@ -352,7 +352,7 @@ def main() -> int:
         "--unpruned-build",
         type=Path,
         required=True,
-        help="the same build before offline/prune.py (make build-local keeps it)",
+        help="the same build before tooling/prune.py (make build-local keeps it)",
     )
     parser.add_argument("--reference", default="reference", help="the reference's git ref, for the report")
     parser.add_argument("--output", type=Path, help="write the report here (make bench: docs/performance.md)")
@@ -627,7 +627,7 @@ def render(
         "",
         "boto3 is not shipped: the python3.13 runtime provides it (see `functions/requirements.txt`).",
         "",
-        "### What pruning buys (offline/prune.py and the import audit)",
+        "### What pruning buys (tooling/prune.py and the import audit)",
         "",
         "| | Before pruning | Pruned |",
         "|---|---|---|",

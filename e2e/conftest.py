@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 import requests
-from offline.signing import terra_signature
-from offline.terra_simulator import SimulatedUser, auth_event
+from local.signing import terra_signature
+from local.terra_simulator import SimulatedUser, auth_event
 
 from e2e.targets import Target, aws_target, local_target
 

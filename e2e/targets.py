@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from offline.processes import stop_process_group
+from local.processes import stop_process_group
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL_SIGNING_SECRET = "local-signing-secret"
@@ -59,14 +59,14 @@ def _free_ports(count: int) -> list[int]:
 
 
 def local_target(log: Path) -> Target:
-    """Start `python -m offline.dev` (what make dev runs) on free ports; stop it on close."""
+    """Start `python -m local.dev` (what make dev runs) on free ports; stop it on close."""
     port, aws_port = _free_ports(2)
     env = {**os.environ, "PORT": str(port), "AWS_PORT": str(aws_port), "PYTHONPATH": f"{ROOT / 'functions'}:{ROOT}"}
     for variable in ("TERRA_DEV_ID", "TERRA_API_KEY", "TERRA_WEBHOOK_SIGNING_SECRET"):
         env.pop(variable, None)  # always the simulator: the suite must not reach the real Terra from CI
     log_file = log.open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "offline.dev"],
+        [sys.executable, "-m", "local.dev"],
         cwd=ROOT,
         env=env,
         stdout=log_file,

@@ -12,8 +12,8 @@ import boto3
 import pytest
 import responses
 from botocore.client import BaseClient
+from local.aws import DataStack, create_connections_table, create_data_stack
 from moto import mock_aws
-from offline.aws import DataStack, create_connections_table, create_data_stack
 
 from tests.support.builders import (
     API_KEY,

@@ -7,7 +7,7 @@ from typing import Any
 import boto3
 import pytest
 import responses
-from offline.aws import DataStack
+from local.aws import DataStack
 
 from tests.support.builders import FakeLambdaContext
 

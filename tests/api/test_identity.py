@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 import responses
-from offline.openapi import OPENAPI_FILE
+from tooling.openapi import OPENAPI_FILE
 
 from tests.support.builders import SUBJECT, WIDGET_URL, ApiAnswer, AwsCalls, api_event, terra_session_answer
 

@@ -14,7 +14,7 @@ import responses
 from botocore.exceptions import ClientError, EndpointConnectionError
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from offline.signing import terra_signature
+from local.signing import terra_signature
 
 from terra_connect.http.problems import PROBLEM_JSON
 from tests.support.builders import ROOT, SIGNING_SECRET, ApiAnswer, AwsCalls, api_event, assert_matches_schema

@@ -9,9 +9,9 @@ import pytest
 import responses
 import schemathesis
 from hypothesis import HealthCheck, given, settings
-from offline.openapi import OPENAPI_FILE, render
 from schemathesis import Case, GenerationMode
 from schemathesis.core import NOT_SET
+from tooling.openapi import OPENAPI_FILE, render
 
 from tests.support.builders import WIDGET_URL, ApiAnswer, api_event, assert_matches_schema, terra_session_answer
 

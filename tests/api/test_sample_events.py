@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 import responses
-from offline.expectations import Expectation, event_files, load_expectations
-from offline.template import undeclared_variables
+from local.expectations import Expectation, event_files, load_expectations
+from tooling.template import undeclared_variables
 
 from tests.support.builders import EVENTS, SIGNING_SECRET, WIDGET_URL, ApiAnswer, terra_session_answer
 

@@ -8,7 +8,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
-from offline.aws import DataStack
+from local.aws import DataStack
 
 from terra_connect.health_data.claim_check import read_pointer
 from terra_connect.kernel.deadline import Deadline

@@ -6,7 +6,7 @@ from typing import Any
 
 import boto3
 import pytest
-from offline.signing import terra_signature
+from local.signing import terra_signature
 
 from terra_connect.kernel.deadline import Deadline
 from terra_connect.kernel.errors import InvalidSignature

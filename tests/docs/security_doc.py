@@ -9,7 +9,7 @@ import sys
 from typing import Any
 
 import yaml
-from offline.template import ROOT, load_template
+from tooling.template import ROOT, load_template
 
 from tests.api.test_openapi import GENERATED_REQUESTS
 from tests.api.test_webhooks import REJECTED

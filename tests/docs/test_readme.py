@@ -3,8 +3,8 @@ every make target, every link."""
 
 import re
 
-from offline.expectations import event_files
-from offline.template import load_template
+from local.expectations import event_files
+from tooling.template import load_template
 
 from terra_connect.health_data import errors as data_errors
 from terra_connect.http.problems import _DESCRIPTIONS

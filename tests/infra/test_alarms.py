@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 import responses
-from offline.rehearsal.cfn import NO_VALUE, Stack
-from offline.template import load_template
+from tooling.rehearsal.cfn import NO_VALUE, Stack
+from tooling.template import load_template
 
 from terra_connect.kernel import errors
 from terra_connect.platform.observability import REJECTION_KINDS

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from offline.architecture import chosen, overrides, pin, saved_overrides
-from offline.rehearsal.cfn import Stack
-from offline.template import load_template
+from tooling.architecture import chosen, overrides, pin, saved_overrides
+from tooling.rehearsal.cfn import Stack
+from tooling.template import load_template
 
 SAVED = {
     "JwtIssuer": "",

@@ -7,8 +7,8 @@ import re
 from typing import Any
 
 import pytest
-from offline.rehearsal.cfn import Stack
-from offline.template import load_template, nested_template, policy_statements
+from tooling.rehearsal.cfn import Stack
+from tooling.template import load_template, nested_template, policy_statements
 
 from terra_connect.health_data.keys import KNOWN_DATA_TYPES, RecordIdentity
 from terra_connect.health_data.layout import owner_partition, raw_object_key, record_object_key

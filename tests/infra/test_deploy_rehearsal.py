@@ -3,9 +3,9 @@
 from typing import Any
 
 import pytest
-from offline.rehearsal import matrix
-from offline.rehearsal.cfn import Stack, Unresolvable
-from offline.rehearsal.checks import (
+from tooling.rehearsal import matrix
+from tooling.rehearsal.cfn import Stack, Unresolvable
+from tooling.rehearsal.checks import (
     ACCOUNT_WIDE_NAMES,
     alias_moves,
     configuration_parameters,
@@ -14,8 +14,8 @@ from offline.rehearsal.checks import (
     cycles,
     fixed_name_findings,
 )
-from offline.rehearsal.extensions import apply, expand_for_each
-from offline.template import load_template
+from tooling.rehearsal.extensions import apply, expand_for_each
+from tooling.template import load_template
 
 from tests.support.builders import ROOT
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import responses
 from botocore.client import BaseClient
-from offline.template import policy_statements
+from tooling.template import policy_statements
 
 from terra_connect.connections.table_client import ConnectionsTable
 from terra_connect.entrypoints.shared import RegistryStores

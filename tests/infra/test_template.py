@@ -5,8 +5,8 @@ import re
 from typing import Any
 
 import pytest
-from offline.rehearsal.cfn import Stack, parameters_read
-from offline.template import function_environment, load_template, policy_statements, resources_of_type
+from tooling.rehearsal.cfn import Stack, parameters_read
+from tooling.template import function_environment, load_template, policy_statements, resources_of_type
 
 from tests.support.builders import LEGACY_WIDGET_URL, ROOT, WIDGET_URL
 

@@ -4,7 +4,7 @@ reference, counted until every expected chunk has arrived (its own stack: Backfi
 from collections.abc import Iterator
 
 import pytest
-from offline.dev import DevStack, dev_stack
+from local.dev import DevStack, dev_stack
 
 from tests.local.test_local_data import announced, stored_items, wait_for
 from tests.support.terra_schemas import shapes_matching

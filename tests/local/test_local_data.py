@@ -11,11 +11,11 @@ from typing import Any
 import boto3
 import pytest
 import requests
-from offline.dev import DevStack, dev_stack
-from offline.gateway import FunctionInstance
-from offline.queues import LocalQueueTrigger, QueueSource, mapping_batch_sizes
-from offline.template import nested_template
-from offline.terra_data_simulator import record
+from local.dev import DevStack, dev_stack
+from local.gateway import FunctionInstance
+from local.queues import LocalQueueTrigger, QueueSource, mapping_batch_sizes
+from local.terra_data_simulator import record
+from tooling.template import nested_template
 
 from tests.support.terra_data import terra_user
 from tests.support.terra_schemas import shapes_matching
@@ -230,7 +230,7 @@ def test_the_simulator_s_records_have_terra_s_shapes(data_type: str) -> None:
 
 
 def test_loopback_payload_urls_can_never_be_enabled_in_a_deployed_stack() -> None:
-    from offline.template import load_template  # noqa: PLC0415
+    from tooling.template import load_template  # noqa: PLC0415
 
     template = load_template()
     resources = template["Resources"].values()

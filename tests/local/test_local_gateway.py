@@ -11,9 +11,9 @@ import pytest
 import requests
 from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
-from offline.dev import DevStack, dev_stack
-from offline.gateway import Forbidden, JwtAuthorizer, LocalContext, Unauthorized
-from offline.template import authorization_scopes
+from local.dev import DevStack, dev_stack
+from local.gateway import Forbidden, JwtAuthorizer, LocalContext, Unauthorized
+from tooling.template import authorization_scopes
 
 from tests.support.builders import terra_user
 

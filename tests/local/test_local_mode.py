@@ -10,9 +10,9 @@ from typing import Any
 import boto3
 import pytest
 import requests
-from offline.aws import PortInUse
-from offline.dev import LOCAL_PASSWORD, DevStack, dev_stack, main, next_steps
-from offline.streams import LocalStreamTrigger
+from local.aws import PortInUse
+from local.dev import LOCAL_PASSWORD, DevStack, dev_stack, main, next_steps
+from local.streams import LocalStreamTrigger
 
 from tests.support.builders import ROOT, free_port
 
@@ -20,8 +20,9 @@ from tests.support.builders import ROOT, free_port
 def test_local_mode_is_not_part_of_the_lambda_artifact() -> None:
     sources = "\n".join(path.read_text() for path in (ROOT / "functions").rglob("*.py"))
 
-    assert not re.search(r"^\s*(from|import) offline\b", sources, re.MULTILINE)
-    assert not (ROOT / "functions" / "offline").exists()
+    assert not re.search(r"^\s*(from|import) (local|tooling)\b", sources, re.MULTILINE)
+    assert not (ROOT / "functions" / "local").exists()
+    assert not (ROOT / "functions" / "tooling").exists()
 
 
 @pytest.fixture
@@ -263,7 +264,7 @@ def test_each_lifecycle_event_reaches_a_local_queue_and_an_erasure_is_told_once(
 
 
 def test_the_local_bus_and_rule_match_what_the_functions_publish() -> None:
-    from offline.aws import EVENT_BUS, EVENT_SOURCE  # noqa: PLC0415
+    from local.aws import EVENT_BUS, EVENT_SOURCE  # noqa: PLC0415
 
     from terra_connect.lifecycle_events.events import SOURCE  # noqa: PLC0415
 

@@ -9,7 +9,7 @@ import requests
 import responses
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from offline.terra_simulator import CURRENT_WIDGET_PATHS, TerraSimulator
+from local.terra_simulator import CURRENT_WIDGET_PATHS, TerraSimulator
 
 from tests.support.terra_schemas import SCHEMAS, shapes_matching
 from tests.support.terra_world import World, steps

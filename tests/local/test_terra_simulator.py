@@ -4,8 +4,8 @@ from collections.abc import Iterator
 
 import pytest
 import requests
-from offline.expectations import Expectation
-from offline.terra_simulator import Fault, TerraSimulator
+from local.expectations import Expectation
+from local.terra_simulator import Fault, TerraSimulator
 
 DEV_ID = "sim-dev"
 API_KEY = "sim-key"

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft202012Validator
-from offline.signing import terra_signature
+from local.signing import terra_signature
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 

@@ -1,11 +1,11 @@
 """Reading the data path's emulated resources the way Lambda's event sources do: a queue's messages as an SQS
-event's records, a table's stream records. The resources themselves come from offline/aws.py (data.yaml's
+event's records, a table's stream records. The resources themselves come from local/aws.py (data.yaml's
 properties), the same ones local mode creates."""
 
 from typing import Any
 
 import boto3
-from offline.aws import DataStack
+from local.aws import DataStack
 
 __all__ = ["DataStack", "delete_received", "received", "stream_records"]
 

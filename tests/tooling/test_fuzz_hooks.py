@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 import schemathesis
 from hypothesis import given, settings
-from offline import fuzz_hooks
-from offline.openapi import OPENAPI_FILE
 from schemathesis import GenerationMode
 from schemathesis.core import NOT_SET
 from schemathesis.core.parameters import ParameterLocation
+from tooling.openapi import OPENAPI_FILE
 
+from local import fuzz_hooks
 from terra_connect.kernel.errors import InvalidSignature
 from terra_connect.webhooks.signatures import verify_signature
 

@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from offline.prune import ARTIFACT_PACKAGES, AUDITED_PACKAGES, PRUNED_MODULES, is_pruned_module, loaded_modules, prune
+from tooling.prune import ARTIFACT_PACKAGES, AUDITED_PACKAGES, PRUNED_MODULES, is_pruned_module, loaded_modules, prune
 
 from tests.support.builders import ROOT
 
@@ -82,7 +82,7 @@ def test_the_audit_plugin_fails_a_session_that_loads_something_pruned(tmp_path: 
     test.write_text("def test_it():\n    import aws_lambda_powertools.utilities.batch  # noqa: F401\n")
     output = tmp_path / "audit.json"
 
-    audit = ["-p", "offline.import_audit", f"--import-audit={output}", "--import-audit-forbid"]
+    audit = ["-p", "tooling.import_audit", f"--import-audit={output}", "--import-audit-forbid"]
     completed = subprocess.run(  # noqa: S603 - fixed argv
         [sys.executable, "-m", "pytest", "-q", *audit, "-o", "pythonpath=functions .", str(test)],
         cwd=ROOT,

@@ -1,7 +1,7 @@
 """Reading `sam local invoke`'s output: the result is its last JSON line, and silence is a failure."""
 
-from offline.expectations import Expectation
-from offline.sam_local import last_json_line
+from local.expectations import Expectation
+from local.sam_local import last_json_line
 
 EXPECTATION = Expectation(event="widget-session.json", function="ApiFunction", status=401, code="unauthenticated")
 

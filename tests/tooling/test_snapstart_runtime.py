@@ -11,8 +11,9 @@ from typing import ClassVar
 
 import pytest
 import requests
-from offline import smoke
-from offline.snapstart_runtime import RESTORE_NEXT, proxy_handler
+from local.snapstart_runtime import RESTORE_NEXT, proxy_handler
+
+from local import smoke
 
 
 class Upstream(BaseHTTPRequestHandler):

@@ -1,5 +1,5 @@
 """Every route the API function serves (all behind the JWT authorizer): one list for its handler and for the
-OpenAPI document, so neither can leave a route out. Importing it builds nothing (offline/openapi.py reads it)."""
+OpenAPI document, so neither can leave a route out. Importing it builds nothing (tooling/openapi.py reads it)."""
 
 from terra_connect.connections import routes as connections
 from terra_connect.health_data import routes as health_data

@@ -2,7 +2,7 @@
 provider codes, languages and redirect URLs. Each capability's models (its `models.py`) build on these.
 
 Powertools' event handler validates request bodies against these models, and the OpenAPI document is generated from
-them (offline/openapi.py), so the two cannot disagree. Only the API function imports the models, and with it
+them (tooling/openapi.py), so the two cannot disagree. Only the API function imports the models, and with it
 pydantic: the webhook, reconciliation and events functions never do.
 
 Each model builds its validator and serializer when its module is imported, in the function's init phase, not on

@@ -13,7 +13,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 # The answers below are built here, not from models (the webhook function, which answers them too, imports no
-# pydantic): their JSON Schemas are written out, and offline/openapi.py adds them to the OpenAPI document.
+# pydantic): their JSON Schemas are written out, and tooling/openapi.py adds them to the OpenAPI document.
 Schema = Mapping[str, Any]
 
 PROBLEM_JSON = "application/problem+json"

@@ -8,8 +8,8 @@ import boto3
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from local.aws import create_connections_table
 from moto import mock_aws
-from offline.aws import create_connections_table
 
 from terra_connect.connections.table_client import ConnectionsTable
 from terra_connect.entrypoints.shared import RegistryStores

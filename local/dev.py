@@ -1,6 +1,6 @@
 """make dev: the whole product on this machine, with no AWS account and no Docker.
 
-- The API: offline/gateway.py, a stand-in for the stack's HTTP API on 127.0.0.1 - its routes, its JWT
+- The API: local/gateway.py, a stand-in for the stack's HTTP API on 127.0.0.1 - its routes, its JWT
   authorizer, Lambda's one-event-at-a-time instances - in front of the real Lambda handlers.
 - Identity: the stack's Cognito user pool, emulated by moto: real users, real sign-in, real RS256 access tokens
   and a JWKS the gateway checks them against. `make token USER=alice` signs alice in and prints her token.
@@ -8,8 +8,8 @@
 - Terra: the simulator (its widget page connects a fake wearable and sends signed webhooks back to this API),
   or the real Terra when TERRA_DEV_ID and TERRA_API_KEY are set.
 
-    python -m offline.dev               # run (make dev)
-    python -m offline.dev token alice   # a token for alice from the running stack (make token USER=alice)
+    python -m local.dev               # run (make dev)
+    python -m local.dev token alice   # a token for alice from the running stack (make token USER=alice)
 """
 
 import json
@@ -28,10 +28,11 @@ from urllib.parse import parse_qsl
 
 import boto3
 import requests
+from tooling.template import authorization_scopes
 from werkzeug.serving import WSGIRequestHandler
 from werkzeug.wrappers import Request, Response
 
-from offline.aws import (
+from local.aws import (
     CONNECTIONS_TABLE,
     EVENT_BUS,
     FAKE_CREDENTIALS,
@@ -43,11 +44,10 @@ from offline.aws import (
     create_stack_resources,
     emulated_aws,
 )
-from offline.gateway import FunctionInstance, JwtAuthorizer, LocalGateway, jwks_from
-from offline.queues import LocalQueueTrigger, QueueSource, mapping_batch_sizes
-from offline.streams import LocalStreamTrigger, data_events
-from offline.template import authorization_scopes
-from offline.terra_simulator import TerraSimulator
+from local.gateway import FunctionInstance, JwtAuthorizer, LocalGateway, jwks_from
+from local.queues import LocalQueueTrigger, QueueSource, mapping_batch_sizes
+from local.streams import LocalStreamTrigger, data_events
+from local.terra_simulator import TerraSimulator
 from terra_connect.settings import CURRENT_WIDGET_SESSION_URL
 
 SIMULATOR_DEV_ID = "local-dev-id"

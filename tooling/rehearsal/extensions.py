@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from offline.rehearsal.cfn import NO_VALUE, Stack, Template, references
+from tooling.rehearsal.cfn import NO_VALUE, Stack, Template, references
 
 TRANSFORM = "AWS::LanguageExtensions"
 FOR_EACH = "Fn::ForEach::"

@@ -34,11 +34,10 @@ import requests
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
+from tooling.template import load_template
 from werkzeug.datastructures import Headers
 from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
-
-from offline.template import load_template
 
 Handler = Callable[[dict[str, Any], Any], Any]
 WsgiEnviron = dict[str, Any]

@@ -1,5 +1,5 @@
-"""python -m offline.rehearsal --checkov PATH [--template template.yaml] [--output DIR]: rehearse `sam deploy` for
-every parameter set of offline/rehearsal/matrix.py; prints every finding and exits 1 if there is any."""
+"""python -m tooling.rehearsal --checkov PATH [--template template.yaml] [--output DIR]: rehearse `sam deploy` for
+every parameter set of tooling/rehearsal/matrix.py; prints every finding and exits 1 if there is any."""
 
 import argparse
 import json
@@ -10,9 +10,9 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from offline.rehearsal import matrix
-from offline.rehearsal.cfn import Stack, Unresolvable
-from offline.rehearsal.checks import (
+from tooling.rehearsal import matrix
+from tooling.rehearsal.cfn import Stack, Unresolvable
+from tooling.rehearsal.checks import (
     Finding,
     alias_moves,
     configuration_parameters,
@@ -20,8 +20,8 @@ from offline.rehearsal.checks import (
     fixed_name_findings,
     functions_behind_aliases,
 )
-from offline.rehearsal.sam import Transformed, load, transform
-from offline.rehearsal.scanners import start_cfn_lint, start_checkov
+from tooling.rehearsal.sam import Transformed, load, transform
+from tooling.rehearsal.scanners import start_cfn_lint, start_checkov
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK_NAMES = ("terra-connect-staging", "terra-connect")
@@ -69,7 +69,7 @@ def rehearse_versions(template_path: Path, defaults: Transformed) -> tuple[Findi
         for parameter in sorted(configuration_parameters(defaults.template, function)):
             value = other_value(parameter, defaults.template["Parameters"][parameter])
             if value is None:
-                findings.append(Finding("version", f"{parameter}: name a second value in offline/rehearsal/matrix.py"))
+                findings.append(Finding("version", f"{parameter}: name a second value in tooling/rehearsal/matrix.py"))
                 continue
             overrides = {**matrix.COMPANIONS.get(parameter, {}), parameter: value}
             if parameter not in changed_templates:

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from offline.signing import terra_signature
-from offline.template import ROOT
+from tooling.template import ROOT
+
+from local.signing import terra_signature
 
 EVENTS = ROOT / "events"
 NOT_EVENTS = frozenset({"env.json", "expected.json"})

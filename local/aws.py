@@ -15,9 +15,8 @@ from typing import Any
 import boto3
 import requests
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from tooling.template import load_template, nested_template
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
-
-from offline.template import load_template, nested_template
 
 REGION = "us-east-1"
 EVENT_BUS = "terra-connect-events"  # events/env.json's EVENT_BUS_NAME

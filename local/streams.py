@@ -24,8 +24,8 @@ from typing import Any
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.dynamodb.models import dynamodb_backends
 
-from offline.aws import REGION
-from offline.gateway import FunctionInstance
+from local.aws import REGION
+from local.gateway import FunctionInstance
 from terra_connect.lifecycle_events.data_stream import data_change
 from terra_connect.lifecycle_events.stream import stream_change
 

@@ -14,10 +14,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from offline.aws import CONNECTIONS_TABLE, FAKE_CREDENTIALS, REGION, create_stack_resources, emulated_aws
-from offline.expectations import EVENTS, load_expectations, report
-from offline.smoke import stand_in_settings
-from offline.terra_simulator import TerraSimulator
+from local.aws import CONNECTIONS_TABLE, FAKE_CREDENTIALS, REGION, create_stack_resources, emulated_aws
+from local.expectations import EVENTS, load_expectations, report
+from local.smoke import stand_in_settings
+from local.terra_simulator import TerraSimulator
 
 DEV_ID = "sam-local-dev-id"
 API_KEY = "sam-local-api-key"

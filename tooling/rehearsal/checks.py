@@ -16,7 +16,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from offline.rehearsal.cfn import Reference, Stack, Template, Unresolvable, parameters_read, resource_references
+from tooling.rehearsal.cfn import Reference, Stack, Template, Unresolvable, parameters_read, resource_references
 
 
 @dataclass(frozen=True)

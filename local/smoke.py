@@ -7,7 +7,7 @@ Secrets Manager is moto's server and Terra is the local simulator, both on 127.0
 function's ordinary configuration (TERRA_WIDGET_SESSION_URL, LOCAL_AWS_ENDPOINT_URL).
 
 A function with a `SnapStart` property in the template runs a second time, initialised the way SnapStart
-initialises it (offline/snapstart_runtime.py: `AWS_LAMBDA_INITIALIZATION_TYPE=snap-start`, a `restore/next`
+initialises it (local/snapstart_runtime.py: `AWS_LAMBDA_INITIALIZATION_TYPE=snap-start`, a `restore/next`
 that the emulator lacks). That pass also checks what a snapshot would hold: no GetSecretValue before it, the
 before-snapshot hook logged before it and the after-restore hook after it.
 """
@@ -25,12 +25,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import requests
+from tooling.template import load_template, undeclared_variables
 
-from offline.aws import CONNECTIONS_TABLE, FAKE_CREDENTIALS, REGION, create_stack_resources, emulated_aws
-from offline.expectations import EVENTS, event_files, load_expectations, report
-from offline.processes import stop_process_group
-from offline.template import load_template, undeclared_variables
-from offline.terra_simulator import TerraSimulator
+from local.aws import CONNECTIONS_TABLE, FAKE_CREDENTIALS, REGION, create_stack_resources, emulated_aws
+from local.expectations import EVENTS, event_files, load_expectations, report
+from local.processes import stop_process_group
+from local.terra_simulator import TerraSimulator
 
 DEV_ID = "smoke-dev-id"
 API_KEY = "smoke-api-key"

@@ -18,9 +18,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from offline.aws import REGION, local_client
-from offline.gateway import FunctionInstance
-from offline.template import load_template
+from tooling.template import load_template
+
+from local.aws import REGION, local_client
+from local.gateway import FunctionInstance
 
 
 @dataclass(frozen=True)

@@ -3,11 +3,11 @@
 The stack is `make dev`'s: the local gateway (real tokens, API Gateway's answers), the real handlers, moto and
 the Terra simulator. Schemathesis runs every phase - examples, coverage, fuzzing, and stateful sequences that follow
 the document's links (list -> disconnect, providers -> auth URL) - as a signed-in user with connections to find,
-and signs webhook bodies as Terra would (offline/fuzz_hooks.py) so they reach the parser.
+and signs webhook bodies as Terra would (local/fuzz_hooks.py) so they reach the parser.
 Then every HTTP method goes to every documented path. The gateway counts what it answered: the run fails on any
 5xx, or on fewer requests than `--min-requests`. The figures are written to docs/security.md.
 
-    python -m offline.fuzz --output docs/security.md
+    python -m local.fuzz --output docs/security.md
 """
 
 import argparse
@@ -22,13 +22,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import requests
+from tooling.template import ROOT
 
-from offline.dev import SIMULATOR_SIGNING_SECRET, DevStack, dev_stack
-from offline.fuzz_hooks import SECRET_VARIABLE
-from offline.template import ROOT
-from offline.terra_simulator import PROVIDERS
+from local.dev import SIMULATOR_SIGNING_SECRET, DevStack, dev_stack
+from local.fuzz_hooks import SECRET_VARIABLE
+from local.terra_simulator import PROVIDERS
 
-# Read as a file: importing offline.openapi would import the handlers' modules before local mode sets their settings.
+# Read as a file: importing tooling.openapi would import the handlers' modules before local mode sets their settings.
 OPENAPI_FILE = ROOT / "docs" / "openapi.json"
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE")
@@ -73,7 +73,7 @@ def run(examples: int, seed: int) -> tuple[Counter[int], int, int]:
     environment = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join((str(ROOT), os.environ.get("PYTHONPATH", ""))),
-        "SCHEMATHESIS_HOOKS": "offline.fuzz_hooks",
+        "SCHEMATHESIS_HOOKS": "local.fuzz_hooks",
         SECRET_VARIABLE: SIMULATOR_SIGNING_SECRET,
     }
     LOGS.mkdir(parents=True, exist_ok=True)
@@ -125,7 +125,7 @@ real tokens, the handlers, moto, the Terra simulator):
   `--max-examples {examples} --seed {seed}`, as a signed-in user with connections, checking
   {", ".join(f"`{c}`" for c in CHECKS)};
 - webhook bodies signed with the stack's secret unless the case's headers were generated invalid
-  (offline/fuzz_hooks.py), so generated events reach the parser and the registry;
+  (local/fuzz_hooks.py), so generated events reach the parser and the registry;
 - then every method on every path, with and without a token.
 
 Counted at the local gateway: **{total:,} requests, {server_errors} answered 5xx**; schemathesis reported {cases:,} test

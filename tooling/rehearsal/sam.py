@@ -1,6 +1,6 @@
 """The SAM transform `sam deploy` leaves to CloudFormation, run here with the translator the pinned SAM CLI ships.
 
-AWS::LanguageExtensions first, as CloudFormation applies it (offline/rehearsal/extensions.py), then the code
+AWS::LanguageExtensions first, as CloudFormation applies it (tooling/rehearsal/extensions.py), then the code
 `sam validate` runs (samcli's SamTemplateValidator: local CodeUri paths replaced by an S3 location, then
 samtranslator). A nested application or stack whose template is a local file (`Location: monitoring.yaml`, as
 `sam package` uploads it) is transformed on its own, with the parameters its parent passes, so a template split into
@@ -16,8 +16,8 @@ from typing import Any
 from samcli.lib.translate.sam_template_validator import SamTemplateValidator
 from samcli.yamlhelper import yaml_parse
 
-from offline.rehearsal import extensions
-from offline.rehearsal.cfn import Stack, Template, Unresolvable
+from tooling.rehearsal import extensions
+from tooling.rehearsal.cfn import Stack, Template, Unresolvable
 
 REGION = "us-east-1"
 # The translator warns, for every template, about metrics it has no one to publish to and feature toggles it has no

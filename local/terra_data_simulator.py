@@ -33,7 +33,7 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from offline.terra_simulator import Answer, TerraSimulator, _Request
+    from local.terra_simulator import Answer, TerraSimulator, _Request
 
 DATED_TYPES = ("activity", "body", "daily", "menstruation", "nutrition", "sleep")
 DATA_PATH = "/_simulator/data"
@@ -145,7 +145,7 @@ class TerraData:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def routes(self) -> dict[tuple[str, str], Callable[["TerraSimulator", "_Request"], "Answer"]]:
-        from offline.terra_simulator import API_BASE_PATH  # noqa: PLC0415 - that module imports this one
+        from local.terra_simulator import API_BASE_PATH  # noqa: PLC0415 - that module imports this one
 
         routes: dict[tuple[str, str], Callable[[TerraSimulator, _Request], Answer]] = {
             ("GET", f"{API_BASE_PATH}/{name}"): self._data_request for name in (*DATED_TYPES, "athlete")
@@ -204,7 +204,7 @@ class TerraData:
     # --- the API ---
 
     def _data_request(self, simulator: "TerraSimulator", request: "_Request") -> "Answer":
-        from offline.terra_simulator import Answer, problem  # noqa: PLC0415
+        from local.terra_simulator import Answer, problem  # noqa: PLC0415
 
         data_type = request.path.rsplit("/", 1)[-1]
         user = simulator.users.get(request.query.get("user_id", ""))
@@ -307,7 +307,7 @@ class TerraData:
             return sum(days for _, days in ledger)
 
     def _rate_limited(self, user_id: str, days: int) -> "Answer | None":
-        from offline.terra_simulator import Answer  # noqa: PLC0415
+        from local.terra_simulator import Answer  # noqa: PLC0415
 
         limited = {"detail": "rate limit exceeded"}
         if days > MAX_REQUEST_DAYS:
@@ -323,7 +323,7 @@ class TerraData:
         return None
 
     def _detailed(self, simulator: "TerraSimulator", request: "_Request") -> "Answer":
-        from offline.terra_simulator import PROVIDERS, SDK_PROVIDERS, Answer  # noqa: PLC0415
+        from local.terra_simulator import PROVIDERS, SDK_PROVIDERS, Answer  # noqa: PLC0415
 
         # Menstruation only where a provider tracks cycles (as Terra's table shows for Garmin, Fitbit, Oura).
         cycles = {"GARMIN", "FITBIT", "OURA", *SDK_PROVIDERS}

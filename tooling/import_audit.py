@@ -1,12 +1,12 @@
 """Which of the artifact's modules and files the functions load: a pytest plugin built on Python's audit hooks.
 
-    python -m offline.import_audit manifest        # audit the source tree, rewrite offline/loaded-modules.txt
-    python -m offline.import_audit check DIR       # the same tests against a pruned function folder DIR
-    pytest -p offline.import_audit --import-audit=build/import-audit.json tests/...
+    python -m tooling.import_audit manifest        # audit the source tree, rewrite tooling/loaded-modules.txt
+    python -m tooling.import_audit check DIR       # the same tests against a pruned function folder DIR
+    pytest -p tooling.import_audit --import-audit=build/import-audit.json tests/...
 
 Every `import` and `open` audit event of the session, and every module loaded at its end, is recorded for the
 packages the artifact ships (not for the test tooling's own), written as JSON at the end. With
-`--import-audit-forbid` the session fails if any module or file that offline/prune.py removes was loaded: run
+`--import-audit-forbid` the session fails if any module or file that tooling/prune.py removes was loaded: run
 against the pruned artifact, it is what makes the build fail when code starts needing something pruned.
 """
 
@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from offline.prune import ARTIFACT_PACKAGES, AUDITED_PACKAGES, MANIFEST, is_pruned_file, is_pruned_module
+from tooling.prune import ARTIFACT_PACKAGES, AUDITED_PACKAGES, MANIFEST, is_pruned_file, is_pruned_module
 
 ROOT = Path(__file__).resolve().parent.parent
 # Every event in events/, every error path the suite knows (hostile and reported inputs, generated events, Terra
@@ -86,7 +86,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("import audit")
     group.addoption("--import-audit", metavar="PATH", help="write the modules and files loaded, as JSON")
     group.addoption(
-        "--import-audit-forbid", action="store_true", help="fail if anything offline/prune.py removes was loaded"
+        "--import-audit-forbid", action="store_true", help="fail if anything tooling/prune.py removes was loaded"
     )
 
 
@@ -118,7 +118,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 def run_audit(output: Path, *, task_root: Path | None = None) -> int:
     """The audit tests in a fresh process, on the source tree or with `task_root` (a built function) first."""
-    command = [sys.executable, "-m", "pytest", "-q", "-n", "2", "-p", "offline.import_audit"]
+    command = [sys.executable, "-m", "pytest", "-q", "-n", "2", "-p", "tooling.import_audit"]
     command += [f"--import-audit={output}", *AUDIT_TESTS]
     if task_root is not None:
         command += ["--import-audit-forbid", "-o", f"pythonpath={task_root} ."]
@@ -150,7 +150,7 @@ def _digest(task_root: Path) -> str:
         digest.update(f"{path.relative_to(task_root)}:{path.stat().st_size}\n".encode())
         if path.suffix == ".py" and "terra_connect" in path.parts:
             digest.update(path.read_bytes())
-    for test in (*AUDIT_TESTS, "tests/conftest.py", "tests/support/builders.py", "offline/prune.py", MANIFEST.name):
+    for test in (*AUDIT_TESTS, "tests/conftest.py", "tests/support/builders.py", "tooling/prune.py", MANIFEST.name):
         source = ROOT / test if test != MANIFEST.name else MANIFEST
         digest.update(source.read_bytes())
     return digest.hexdigest()[:16]
@@ -159,7 +159,7 @@ def _digest(task_root: Path) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("manifest", help="audit the source tree and rewrite offline/loaded-modules.txt")
+    commands.add_parser("manifest", help="audit the source tree and rewrite tooling/loaded-modules.txt")
     check = commands.add_parser("check", help="run the audit against a pruned function folder")
     check.add_argument("task_root", type=Path)
     args = parser.parse_args()
@@ -187,7 +187,7 @@ def main() -> int:
     else:
         print(  # noqa: T201
             f"The pruned artifact in {args.task_root} fails the import audit: if the code now needs a module that "
-            "is pruned, run `make audit-manifest` and commit offline/loaded-modules.txt."
+            "is pruned, run `make audit-manifest` and commit tooling/loaded-modules.txt."
         )
     return status
 

@@ -40,8 +40,8 @@ from urllib.parse import parse_qs, urlencode
 
 import requests
 
-from offline.signing import terra_signature
-from offline.terra_data_simulator import DATA_PATH, DELIVERY_PATH, PAYLOADS_PATH, TerraData
+from local.signing import terra_signature
+from local.terra_data_simulator import DATA_PATH, DELIVERY_PATH, PAYLOADS_PATH, TerraData
 
 # path -> (status on success, expires_in): the three published paths of the current endpoint.
 CURRENT_WIDGET_PATHS = {
@@ -203,7 +203,7 @@ class TerraSimulator:
             ("POST", API_BASE_PATH + "/auth/generateAuthToken"): _generate_auth_token,
             ("GET", API_BASE_PATH + "/integrations"): _integrations,
         }
-        self.data = TerraData(self)  # data requests, data deliveries (offline/terra_data_simulator.py)
+        self.data = TerraData(self)  # data requests, data deliveries (local/terra_data_simulator.py)
         self._routes.update(self.data.routes())
 
     @property

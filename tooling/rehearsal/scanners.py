@@ -14,7 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from offline.rehearsal.checks import Finding
+from tooling.rehearsal.checks import Finding
 
 # A parameter the transform consumed (it is resolved into the generated resources) is not unused.
 ACCEPTED_CFN_LINT_RULES = frozenset({"W2001"})

@@ -8,9 +8,9 @@ deploy` deploys): its only allowed value, so a different answer at the prompt is
 anything changes, instead of shipping wheels that cannot load. The guided prompts are offered the saved
 parameters with that architecture as their defaults.
 
-    python -m offline.architecture chosen                  # ARCH's default
-    python -m offline.architecture overrides x86_64        # --parameter-overrides for the guided deploy
-    python -m offline.architecture pin .aws-sam/build x86_64
+    python -m tooling.architecture chosen                  # ARCH's default
+    python -m tooling.architecture overrides x86_64        # --parameter-overrides for the guided deploy
+    python -m tooling.architecture pin .aws-sam/build x86_64
 """
 
 import re
@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from offline.template import ROOT, load_template
+from tooling.template import ROOT, load_template
 
 SAMCONFIG = ROOT / "samconfig.toml"
 # `Key="value"` (quotes inside escaped), as sam writes parameter_overrides, or `Key=value` as people type it.

@@ -1,10 +1,10 @@
 """What the artifact ships that no function ever loads, removed after `sam build`.
 
-    python -m offline.prune .aws-sam/build        # every *Function folder in it; prints what it removed
-    python -m offline.prune .aws-sam/build --keep-unpruned DIR   # first copies each folder to DIR (make bench)
+    python -m tooling.prune .aws-sam/build        # every *Function folder in it; prints what it removed
+    python -m tooling.prune .aws-sam/build --keep-unpruned DIR   # first copies each folder to DIR (make bench)
 
-In the audited packages a module goes when offline/loaded-modules.txt does not list it; elsewhere only the modules
-and file kinds listed below go, each with why nothing loads it. The proof is an audit: offline/import_audit.py runs
+In the audited packages a module goes when tooling/loaded-modules.txt does not list it; elsewhere only the modules
+and file kinds listed below go, each with why nothing loads it. The proof is an audit: tooling/import_audit.py runs
 every event in events/ and the error-path suites, recording every module and file loaded (`make audit-manifest`
 writes the list), and the build reruns those tests against the pruned artifact itself (`--import-audit-forbid`), so
 it fails the day code starts needing something pruned.
@@ -35,7 +35,7 @@ ARTIFACT_PACKAGES = frozenset(
     }
 )
 
-# In these packages, every module the audit never saw loaded goes: offline/loaded-modules.txt lists those it saw
+# In these packages, every module the audit never saw loaded goes: tooling/loaded-modules.txt lists those it saw
 # (`make audit-manifest` rewrites it; the build fails when it is out of date).
 AUDITED_PACKAGES = frozenset({"aws_lambda_powertools", "pydantic", "annotated_types", "typing_inspection", "idna"})
 MANIFEST = Path(__file__).with_name("loaded-modules.txt")

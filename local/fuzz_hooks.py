@@ -16,7 +16,7 @@ import schemathesis
 from schemathesis.core import NotSet
 from schemathesis.core.parameters import ParameterLocation
 
-from offline.signing import terra_signature
+from local.signing import terra_signature
 
 WEBHOOK_PATH = "/v1/terra/webhooks"
 SECRET_VARIABLE = "FUZZ_WEBHOOK_SIGNING_SECRET"  # noqa: S105 - the variable's name

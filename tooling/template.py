@@ -1,5 +1,5 @@
 """template.yaml as plain data: CloudFormation's short tags become their long forms ({"Ref": ...}), and each
-Fn::ForEach the entries it stands for (offline/rehearsal/extensions.py)."""
+Fn::ForEach the entries it stands for (tooling/rehearsal/extensions.py)."""
 
 import json
 from functools import cache
@@ -8,8 +8,8 @@ from typing import Any
 
 import yaml
 
-from offline.rehearsal.cfn import Stack
-from offline.rehearsal.extensions import expand_for_each
+from tooling.rehearsal.cfn import Stack
+from tooling.rehearsal.extensions import expand_for_each
 
 ROOT = Path(__file__).resolve().parent.parent
 

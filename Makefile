@@ -108,11 +108,18 @@ build: $(SAM_VENV)/.installed $(VENV)/.installed ## sam build for ARCH (python3.
 	$(call compile_bytecode,.aws-sam/build)
 	$(call prune_artifact,.aws-sam/build)
 
-build-local: $(SAM_VENV)/.installed $(VENV)/.installed ## The same build for this machine's architecture (smoke runs, bench)
+build-local: $(SMOKE_BUILD)/.built ## The same build for this machine's architecture (smoke runs, bench)
+
+# Rebuilt only when what it is built from changed, so make smoke, make sam-local-invoke and make bench in a row
+# build once.
+BUILD_INPUTS := template.yaml data.yaml monitoring.yaml notifications.yaml samconfig.toml Makefile \
+	$(shell find functions tooling -type f -not -path '*/__pycache__/*' 2>/dev/null)
+$(SMOKE_BUILD)/.built: $(BUILD_INPUTS) $(SAM_VENV)/.installed $(VENV)/.installed
 	$(SAM_ENV) $(SAM) build --build-dir $(SMOKE_BUILD) --cache-dir .aws-sam/cache-$(HOST_ARCH) \
 		--parameter-overrides Architecture=$(HOST_ARCH)
 	$(call compile_bytecode,$(SMOKE_BUILD))
 	$(call prune_artifact,$(SMOKE_BUILD),--keep-unpruned $(UNPRUNED_BUILD))
+	touch $@
 
 reference-build: $(SAM_VENV)/.installed $(VENV)/.installed ## Build BENCH_REFERENCE's code the same way, for make bench's ratios
 	rm -rf $(REFERENCE_DIR) && mkdir -p $(REFERENCE_DIR)/src

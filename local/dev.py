@@ -44,7 +44,7 @@ from local.aws import (
     create_stack_resources,
     emulated_aws,
 )
-from local.gateway import FunctionInstance, JwtAuthorizer, LocalGateway, jwks_from
+from local.gateway import FunctionInstance, JwtAuthorizer, LocalGateway, TurnLock, jwks_from
 from local.queues import LocalQueueTrigger, QueueSource, mapping_batch_sizes
 from local.streams import LocalStreamTrigger, data_events
 from local.terra_simulator import TerraSimulator
@@ -312,7 +312,7 @@ def dev_stack(
         ):
             cached.cache_clear()
             stack.callback(cached.cache_clear)
-        one_process = threading.Lock()  # the functions share this process: they take turns
+        one_process = TurnLock()  # the functions share this process: they take turns, in the order they asked
         entries = [
             ("ApiFunction", "terra_connect.entrypoints.api"),
             ("WebhookFunction", "terra_connect.entrypoints.webhook"),

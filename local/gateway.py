@@ -218,15 +218,41 @@ class LocalContext:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
+class TurnLock:
+    """The functions' shared turn, handed over in the order they asked for it: a queue trigger handing batch after
+    batch to the ingest function cannot keep the API or the webhook waiting behind it (a plain lock would let the
+    thread that just released it take it again)."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._next_ticket = 0
+        self._serving = 0
+        self._held = False
+
+    def __enter__(self) -> None:
+        with self._changed:
+            ticket = self._next_ticket
+            self._next_ticket += 1
+            self._changed.wait_for(lambda: self._serving == ticket)
+            self._held = True
+
+    def __exit__(self, *exc: object) -> None:
+        with self._changed:
+            self._held = False
+            self._serving += 1
+            self._changed.notify_all()
+
+    def locked(self) -> bool:
+        return self._held
+
+
 class FunctionInstance:
     """One Lambda execution environment: it runs one event at a time, like Lambda; others wait their turn.
 
     `turn` is the lock the instance takes for each event: instances that share a process must share one, since
     the handlers' libraries keep process-wide state."""
 
-    def __init__(
-        self, name: str, handler: Handler, *, timeout_seconds: int, memory_mb: int, turn: threading.Lock
-    ) -> None:
+    def __init__(self, name: str, handler: Handler, *, timeout_seconds: int, memory_mb: int, turn: TurnLock) -> None:
         self.name = name
         self._handler = handler
         self._timeout = timeout_seconds
@@ -235,7 +261,7 @@ class FunctionInstance:
         self.invocations = 0
 
     @classmethod
-    def from_template(cls, name: str, handler: Handler, turn: threading.Lock) -> "FunctionInstance":
+    def from_template(cls, name: str, handler: Handler, turn: TurnLock) -> "FunctionInstance":
         template = load_template()
         properties, defaults = template["Resources"][name]["Properties"], template["Globals"]["Function"]
         return cls(

@@ -12,7 +12,7 @@ import boto3
 import pytest
 import requests
 from local.dev import DevStack, dev_stack
-from local.gateway import FunctionInstance
+from local.gateway import FunctionInstance, TurnLock
 from local.queues import LocalQueueTrigger, QueueSource, mapping_batch_sizes
 from local.terra_data_simulator import record
 from tooling.template import nested_template
@@ -130,7 +130,7 @@ def test_the_queue_trigger_hands_over_lambda_shaped_batches_and_deletes_only_suc
         failed = [r["messageId"] for r in event["Records"] if r["body"] == "m1"]
         return {"batchItemFailures": [{"itemIdentifier": m} for m in failed]}
 
-    function = FunctionInstance("Check", handler, timeout_seconds=5, memory_mb=128, turn=threading.Lock())
+    function = FunctionInstance("Check", handler, timeout_seconds=5, memory_mb=128, turn=TurnLock())
     trigger = LocalQueueTrigger(stack.aws_endpoint, [QueueSource(url, function, batch_size=2)])
 
     assert trigger.drain() == 3

@@ -12,7 +12,7 @@ import requests
 from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
 from local.dev import DevStack, dev_stack
-from local.gateway import Forbidden, JwtAuthorizer, LocalContext, Unauthorized
+from local.gateway import Forbidden, JwtAuthorizer, LocalContext, TurnLock, Unauthorized
 from tooling.template import authorization_scopes
 
 from tests.support.builders import terra_user
@@ -261,3 +261,27 @@ def test_two_users_hammering_their_connections_at_once_each_only_ever_see_their_
 
     assert seen == {"ann": {("GARMIN",)}, "ben": {("OURA",)}}
     assert overlapping.is_set()  # the two really were in flight together: one waited for the other
+
+
+def test_the_shared_turn_goes_to_the_function_that_asked_first_not_back_to_the_one_that_just_had_it() -> None:
+    turn, order = TurnLock(), []
+    asked = threading.Event()
+
+    def webhook() -> None:
+        asked.set()
+        with turn:
+            order.append("webhook")
+
+    turn.__enter__()  # a queue trigger's batch under way
+    waiting = threading.Thread(target=webhook)
+    waiting.start()
+    asked.wait(5)
+    while turn._next_ticket < 2:
+        time.sleep(0.001)
+    turn.__exit__()
+    with turn:  # the trigger asks again at once, for its next batch
+        order.append("next batch")
+    waiting.join(5)
+
+    assert order == ["webhook", "next batch"]
+    assert not turn.locked()

@@ -2,11 +2,12 @@
 clients, built once per container. Routes reach the services through http/dependencies.services()."""
 
 import os
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -15,9 +16,6 @@ from terra_connect.connections.table_client import ConnectionsTable
 from terra_connect.entrypoints import shared
 from terra_connect.entrypoints.api_routes import API_ROUTERS
 from terra_connect.erasure.service import ErasureService
-from terra_connect.health_data.dynamodb_index import DynamoDBRecordIndex
-from terra_connect.health_data.reads import DataReader
-from terra_connect.health_data.s3_store import S3RecordObjects
 from terra_connect.http.media_types import as_validation_reads_it
 from terra_connect.http.resolver import create_resolver
 from terra_connect.platform import snapstart
@@ -36,6 +34,44 @@ from terra_connect.sync.service import SyncService
 from terra_connect.terra.client import TerraClient
 from terra_connect.widget_sessions.service import WidgetSessionService
 
+if TYPE_CHECKING:
+    from terra_connect.health_data.queries import DataQuery
+    from terra_connect.health_data.reads import DataPage, DataReader
+
+
+class DataReads:
+    """The read route's index and bucket clients, built on the first data read rather than at init: every other
+    route's cold start would otherwise pay for the S3 client and the data modules (docs/performance.md)."""
+
+    def __init__(self, table: str, bucket: str, connections_table: str, endpoint_url: str | None) -> None:
+        self._where = (table, bucket, connections_table, endpoint_url)
+        self._lock = threading.Lock()
+        self._reader: DataReader | None = None
+        self._clients: tuple[Any, ...] = ()
+
+    def read(self, reference_id: str, query: "DataQuery") -> "DataPage":
+        return self._built().read(reference_id, query)
+
+    def close(self) -> None:
+        with self._lock:
+            for client in self._clients:
+                client.close()
+            self._reader, self._clients = None, ()
+
+    def _built(self) -> "DataReader":
+        with self._lock:
+            if self._reader is None:
+                from terra_connect.health_data.dynamodb_index import DynamoDBRecordIndex  # noqa: PLC0415 - see above
+                from terra_connect.health_data.reads import DataReader  # noqa: PLC0415
+                from terra_connect.health_data.s3_store import S3RecordObjects  # noqa: PLC0415
+
+                table, bucket, connections_table, endpoint = self._where
+                index = DynamoDBRecordIndex(table, connections_table, endpoint_url=endpoint)
+                # Reads put nothing, so no key to encrypt with; reading an SSE-KMS object needs none either.
+                objects = S3RecordObjects(bucket, kms_key_id="", endpoint_url=endpoint)
+                self._reader, self._clients = DataReader(index, objects), (index, objects)
+            return self._reader
+
 
 @dataclass(frozen=True, slots=True)
 class ApiContainer:
@@ -49,8 +85,7 @@ class ApiContainer:
     credentials: SecretsManagerCredentials
     terra: TerraClient
     table: ConnectionsTable
-    data: DataReader | None = None  # None: no data store in this deployment
-    data_clients: tuple[DynamoDBRecordIndex, S3RecordObjects] | None = None
+    data: DataReads | None = None  # None: no data store in this deployment
 
     def before_snapshot(self) -> None:
         """SnapStart: nothing read from Secrets Manager or Terra, and no open connection, goes into a snapshot."""
@@ -58,19 +93,8 @@ class ApiContainer:
         self.providers.forget()
         self.terra.close()
         self.table.close()
-        for client in self.data_clients or ():
-            client.close()
-
-
-def data_reader(settings: Settings) -> tuple[DataReader, tuple[DynamoDBRecordIndex, S3RecordObjects]] | None:
-    """The read route's index and bucket clients, built with the container (a cold start, not a first request)."""
-    if settings.data is None:
-        return None
-    endpoint = settings.local_aws_endpoint_url
-    index = DynamoDBRecordIndex(settings.data.table, settings.connections_table, endpoint_url=endpoint)
-    # Reads put nothing, so no key to encrypt with; reading an SSE-KMS object needs none either.
-    objects = S3RecordObjects(settings.data.bucket, kms_key_id="", endpoint_url=endpoint)
-    return DataReader(index, objects), (index, objects)
+        if self.data is not None:
+            self.data.close()
 
 
 @cache
@@ -113,7 +137,6 @@ def build_container(env: Mapping[str, str], *, sleep: Callable[[float], None] = 
         default_success_redirect_url=settings.default_success_redirect_url,
         default_failure_redirect_url=settings.default_failure_redirect_url,
     )
-    data = data_reader(settings)
     return ApiContainer(
         settings=settings,
         widget_sessions=widget_sessions,
@@ -125,8 +148,11 @@ def build_container(env: Mapping[str, str], *, sleep: Callable[[float], None] = 
         credentials=credentials,
         terra=terra,
         table=stores.table,
-        data=data[0] if data else None,
-        data_clients=data[1] if data else None,
+        data=None
+        if settings.data is None
+        else DataReads(
+            settings.data.table, settings.data.bucket, settings.connections_table, settings.local_aws_endpoint_url
+        ),
     )
 
 

@@ -10,20 +10,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from terra_connect.connections.table import CLIENT_CONFIG, Item, erased_key, number, owner_pk, text
 from terra_connect.kernel.deadline import Deadline
 from terra_connect.kernel.errors import ConfigurationError, RegistryRejected, RegistryUnavailable
-from terra_connect.platform.aws_clients import aws_client
+from terra_connect.platform.aws_clients import DYNAMODB_OUTAGES, aws_client
 
 _CONFLICTS = frozenset({"ConditionalCheckFailed", "TransactionConflict"})
-_OUTAGES = frozenset(
-    {
-        "ProvisionedThroughputExceededException",
-        "ThrottlingException",
-        "RequestLimitExceeded",
-        "InternalServerError",
-        "ServiceUnavailable",
-        "ThrottlingError",
-        "ProvisionedThroughputExceeded",
-    }
-)
 
 
 class ConnectionsTable:
@@ -100,8 +89,10 @@ class ConnectionsTable:
                     return False
                 if "ValidationError" in reasons:
                     raise RegistryRejected(log_context={"reason": "DynamoDB refused the item"}) from None
-                if reasons & _OUTAGES:
-                    raise RegistryUnavailable(log_context={"dynamodb_error": sorted(reasons & _OUTAGES)}) from None
+                if reasons & DYNAMODB_OUTAGES:
+                    raise RegistryUnavailable(
+                        log_context={"dynamodb_error": sorted(reasons & DYNAMODB_OUTAGES)}
+                    ) from None
             raise translate(error) from None
         return True
 

@@ -29,24 +29,13 @@ from terra_connect.health_data.keys import RecordIdentity
 from terra_connect.health_data.models import ObjectVersion, PayloadPart, RecordPage, RecordPosition, StoredCopy
 from terra_connect.health_data.ordering import CopyOrder
 from terra_connect.health_data.ports import CommitOutcome
-from terra_connect.platform.aws_clients import aws_client
+from terra_connect.platform.aws_clients import DYNAMODB_OUTAGES, aws_client
 
 CLIENT_CONFIG = Config(connect_timeout=1, read_timeout=3, retries={"mode": "standard", "max_attempts": 3})
 BY_DAY = "by-day"
 MAX_BATCH_GET = 100
 MAX_UNPROCESSED_ROUNDS = 5
-_OUTAGES = frozenset(
-    {
-        "ProvisionedThroughputExceededException",
-        "ThrottlingException",
-        "RequestLimitExceeded",
-        "InternalServerError",
-        "ServiceUnavailable",
-        "ThrottlingError",
-        "ProvisionedThroughputExceeded",
-        "TransactionInProgressException",
-    }
-)
+_OUTAGES = DYNAMODB_OUTAGES | {"TransactionInProgressException"}
 
 Item = dict[str, Any]
 

@@ -59,3 +59,18 @@ def _session() -> botocore.session.Session:
 def aws_client(service: str, *, config: Config, endpoint_url: str | None = None) -> Any:
     """A low-level client; region and credentials come from the runtime's environment, as boto3's would."""
     return _session().create_client(service, config=config, endpoint_url=endpoint_url)
+
+
+# DynamoDB error codes (a call's own, or a cancelled transaction's reasons) that mean "not now": the caller answers
+# 503 and is retried, unlike a condition that failed.
+DYNAMODB_OUTAGES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "ThrottlingError",
+        "ProvisionedThroughputExceeded",
+    }
+)

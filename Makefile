@@ -134,7 +134,11 @@ smoke: build-local $(VENV)/.installed $(RUNTIME_VENV)/.installed ## Every event 
 sam-local-invoke: build-local $(VENV)/.installed ## Every event through the real `sam local invoke` (Docker)
 	$(SAM_ENV) scripts/sam-local-invoke $(SAM) $(PY) $(SMOKE_BUILD) $(HOST_ARCH)
 
-test: lint unit validate scan rehearse build ## Everything CI checks
+# Two at a time: the unit tests use both cores for most of their run, while the linters, the rehearsal and the build
+# each use one. Each stage's output is printed whole when it ends.
+TEST_STAGES := lint unit validate scan rehearse build
+test: ## Everything CI checks
+	$(MAKE) --no-print-directory --output-sync=target -j2 $(TEST_STAGES)
 
 audit-manifest: $(VENV)/.installed ## Rewrite tooling/loaded-modules.txt from the import audit (what make build keeps)
 	$(PY) -m tooling.import_audit manifest

@@ -357,7 +357,7 @@ def main() -> int:
     parser.add_argument("--reference", default="reference", help="the reference's git ref, for the report")
     parser.add_argument("--output", type=Path, help="write the report here (make bench: docs/performance.md)")
     args = parser.parse_args()
-    invocations, cold_runs = (200, 3) if args.quick else (2000, 11)
+    invocations, cold_runs = (50, 2) if args.quick else (2000, 11)
 
     authority = trustme.CA()
     certificate = authority.issue_cert("127.0.0.1", "localhost")

@@ -151,7 +151,7 @@ def write(output: Path, block: str) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--examples", type=int, default=550, help="schemathesis --max-examples per operation")
+    parser.add_argument("--examples", type=int, default=470, help="schemathesis --max-examples per operation")
     parser.add_argument("--seed", type=int, default=20261124)
     parser.add_argument("--min-requests", type=int, default=5000)
     parser.add_argument("--output", type=Path, help="the document to write the figures into")

@@ -6,8 +6,9 @@ from collections.abc import Callable
 from typing import Any
 
 import boto3
+import pytest
 
-from tests.support.builders import ApiAnswer, AwsCalls, webhook_event
+from tests.support.builders import ApiAnswer, AwsCalls, emitted_metrics, webhook_event
 from tests.support.data_stack import DataStack, received
 from tests.support.terra_data import END, START, activity, data_event, terra_user
 
@@ -92,3 +93,19 @@ def test_a_payload_without_a_known_owner_waits_and_its_message_is_held(
     assert aws_calls.count("ChangeMessageVisibility") == 1
     assert items(data_stack, "r#") == []
     assert items(data_stack, "p#") == []
+
+
+def test_a_payload_still_without_an_owner_after_waiting_is_kept_under_its_terra_user_and_counted(
+    data_stack: DataStack, deliver: Deliver, ingest: Ingest, capsys: pytest.CaptureFixture[str]
+) -> None:
+    event = data_event("activity", [activity("s-1", START, END)], user=terra_user("APPLE", reference_id="mallory"))
+    deliver(webhook_event(event))
+    (message,) = received(data_stack)
+    sent_long_ago = {**message["attributes"], "SentTimestamp": "1000", "ApproximateReceiveCount": "6"}
+    capsys.readouterr()
+
+    assert ingest([{**message, "attributes": sent_long_ago}]) == {"batchItemFailures": []}
+
+    (record,) = items(data_stack, "r#")
+    assert record["pk"]["S"].startswith("t#")  # never under the reference_id the device wrote
+    assert emitted_metrics(capsys.readouterr().out).get("DataUnattributed") == 1

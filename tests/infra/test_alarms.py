@@ -148,7 +148,7 @@ def test_every_alarm_notifies_the_one_topic_only_when_an_email_is_set_and_a_quie
         assert stack.resolve(alarm["OKActions"]) == topic, name
         expected = "breaching" if name in SILENCE_IS_THE_FAILURE else "notBreaching"
         assert alarm["TreatMissingData"] == expected, name
-        assert "docs/operations.md#" in json.dumps(alarm["AlarmDescription"]), name
+        assert "docs/operations.md#" in json.dumps(stack.resolve(alarm["AlarmDescription"])), name
         # The topic's policy lets alarms named after the stack publish: its own and its nested stacks'.
         assert stack.resolve(alarm["AlarmName"]).startswith(f"{deployment.main.name}-"), name
 
@@ -157,8 +157,10 @@ def test_every_runbook_anchor_an_alarm_names_exists() -> None:
     headings = {
         line[4:].strip().lower().replace(" ", "-") for line in OPERATIONS.splitlines() if line.startswith("### ")
     }
+    deployment = deployed()
     for name, alarm in alarms().items():
-        anchor = json.dumps(alarm["AlarmDescription"]).split("docs/operations.md#", 1)[1].split('"', 1)[0]
+        description = json.dumps(deployment.stack_of(name).resolve(alarm["AlarmDescription"]))
+        anchor = description.split("docs/operations.md#", 1)[1].split('"', 1)[0]
         assert anchor in headings, (name, anchor)
 
 

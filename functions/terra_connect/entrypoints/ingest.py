@@ -180,6 +180,8 @@ def record_handler(record: SQSRecord) -> None:
     outcome = Outcome(result["outcome"])
     name = OUTCOME_METRICS.get(outcome) or "Payloads" + outcome.value.title().replace("_", "")
     metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+    if result.get("unattributed"):  # a result remembered before this field existed has none
+        metrics.add_metric(name="DataUnattributed", unit=MetricUnit.Count, value=1)
     logger.info("Payload processed", extra={**result, "message_id": record.message_id})
 
 

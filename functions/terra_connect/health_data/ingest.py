@@ -77,6 +77,7 @@ class IngestResult:
     data_type: str | None = None
     records: int = 0
     records_changed: int = 0
+    unattributed: bool = False  # kept under its Terra user: no owner was known after waiting
 
     @property
     def changed(self) -> bool:
@@ -90,6 +91,7 @@ class IngestResult:
             "type": self.data_type,
             "records": self.records,
             "records_changed": self.records_changed,
+            "unattributed": self.unattributed,
         }
 
 
@@ -173,10 +175,13 @@ class IngestService:
                 return IngestResult(pointer.payload_id, Outcome.UNREADABLE)
 
     def _store(self, pointer: Pointer, payload: DataPayload, *, retry: bool, may_wait: bool) -> IngestResult:
-        def result(outcome: Outcome, changed: int = 0) -> IngestResult:
-            return IngestResult(pointer.payload_id, outcome, payload.data_type, len(payload.records), changed)
-
         attribution = attribute(payload, self._owners, signed_ms=pointer.time.signed_ms, may_wait=may_wait)
+        unattributed = attribution.verdict is Verdict.UNATTRIBUTED
+
+        def result(outcome: Outcome, changed: int = 0) -> IngestResult:
+            records = len(payload.records)
+            return IngestResult(pointer.payload_id, outcome, payload.data_type, records, changed, unattributed)
+
         if attribution.verdict is Verdict.WAIT:
             return result(Outcome.WAITING)
         if attribution.verdict is Verdict.REFUSED:

@@ -120,6 +120,7 @@ def test_a_daily_payload_is_kept_under_its_owner_and_announced_once() -> None:
         "type": "daily",
         "records": 1,
         "records_changed": 1,
+        "unattributed": False,
     }
     assert stored_steps(world) == {"d:2026-07-01": 1200}
     [part] = world.index.payload_parts(ALICE, pointer.payload_id)
@@ -245,9 +246,11 @@ def test_data_without_a_known_owner_waits_then_stays_with_its_terra_user() -> No
     world = World(registry={})
     pointer = world.deliver(daily(1200, provider="APPLE"))
 
-    assert world.service.ingest(pointer, may_wait=True).outcome is Outcome.WAITING
+    waiting = world.service.ingest(pointer, may_wait=True)
+    assert (waiting.outcome, waiting.unattributed) == (Outcome.WAITING, False)
     assert world.index.copies == {}
-    assert world.service.ingest(pointer, retry=True, may_wait=False).outcome is Outcome.STORED
+    kept = world.service.ingest(pointer, retry=True, may_wait=False)
+    assert (kept.outcome, kept.to_dict()["unattributed"]) == (Outcome.STORED, True)
     assert stored_steps(world, layout.unattributed_partition("tu-1")) == {"d:2026-07-01": 1200}
 
 

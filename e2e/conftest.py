@@ -53,14 +53,16 @@ class Api:
         assert answer.status_code == 200, answer.text
         return list(answer.json()["connections"])
 
-    def deliver(self, event: dict[str, Any], *, secret: str | None = None) -> requests.Response:
+    def deliver(
+        self, event: dict[str, Any], *, secret: str | None = None, headers: dict[str, str] | None = None
+    ) -> requests.Response:
         """Send a webhook as Terra does: the exact bytes, signed now with the destination's secret."""
         raw = json.dumps(event).encode()
         signature = terra_signature(secret or self.signing_secret, raw)
         return requests.post(
             self.url + "/v1/terra/webhooks",
             data=raw,
-            headers={"Content-Type": "application/json", "terra-signature": signature},
+            headers={"Content-Type": "application/json", "terra-signature": signature, **(headers or {})},
             timeout=TIMEOUT,
         )
 

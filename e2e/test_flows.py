@@ -1,6 +1,11 @@
 """The product's flows, black-box: what a mobile app and Terra can do over HTTP(S), nothing else."""
 
+import time
+from datetime import date
 from urllib.parse import urlparse
+
+from local.terra_data_simulator import record
+from local.terra_simulator import SimulatedUser
 
 from e2e.conftest import Api
 
@@ -95,3 +100,24 @@ def test_an_unknown_route_is_api_gateways_404(alice: Api) -> None:
     answer = alice.call("GET", "/v1/nothing-here")
 
     assert answer.status_code == 404
+
+
+def test_delivered_data_is_stored_and_read_back_by_its_owner_only(alice: Api, bob: Api) -> None:
+    terra_user_id = alice.connect("GARMIN")
+    day = date(2026, 7, 1)
+    user = SimulatedUser(terra_user_id, "GARMIN", alice.reference_id).as_terra()
+    daily = record("daily", terra_user_id, day)
+    event = {"type": "daily", "version": "2022-03-16", "user": user, "data": [daily]}
+    query = f"start_date={day}&end_date={day}"
+
+    assert alice.deliver(event, headers={"x-terra-trace-id": f"e2e-{terra_user_id}"}).status_code == 200
+
+    # Stored asynchronously (the webhook answers once the body is kept; the ingest function stores the records).
+    deadline = time.monotonic() + 60
+    while not (stored := alice.call("GET", f"/v1/data/daily?{query}").json()["data"]):
+        assert time.monotonic() < deadline, "the delivered day never became readable"
+        time.sleep(0.5)
+    (day_record,) = stored
+    assert day_record["metadata"]["start_time"].startswith(str(day))
+    assert day_record["distance_data"] == daily["distance_data"]
+    assert bob.call("GET", f"/v1/data/daily?{query}").json()["data"] == []

@@ -319,3 +319,32 @@ def _throttled(*_: Any, **__: Any) -> None:
     from terra_connect.health_data.errors import DataStoreUnavailable  # noqa: PLC0415
 
     raise DataStoreUnavailable(log_context={"sqs_error": "ThrottlingException"})
+
+
+def test_the_operators_erasure_queues_a_purge_which_the_same_function_runs_from_the_queue(
+    data_stack: DataStack,
+    reconcile: Callable[..., dict[str, Any]],
+    deliver: Deliver,
+    terra: responses.RequestsMock,
+) -> None:
+    assert deliver(auth("tu-1", sent=int(time.time()) - 60)).status == 200
+    terra_lists(terra, terra_user("tu-1"))
+    terra.delete(DEAUTH_URL, json={"status": "success"})
+    raw = boto3.client("s3").put_object(Bucket=data_stack.bucket, Key="raw/dt=2026-01-01/x.json", Body=b"{}")
+    part = {"pk": {"S": f"u#{SUBJECT}"}, "sk": {"S": "p#x#0000"}, "raw_key": {"S": "raw/dt=2026-01-01/x.json"}}
+    boto3.client("dynamodb").put_item(
+        TableName=data_stack.table, Item={**part, "raw_version_id": {"S": raw["VersionId"]}}
+    )
+
+    assert reconcile({"erase": {"reference_id": SUBJECT}})["erased"] is True
+    (message,) = received(data_stack, "purge")
+    assert PurgeRequest.from_message(message["body"]).requested_by == "operator"
+    answer = reconcile({"Records": [message, {**message, "messageId": "not-a-request", "body": "{}"}]})
+
+    assert answer == {"batchItemFailures": [{"itemIdentifier": "not-a-request"}]}
+    assert "Versions" not in boto3.client("s3").list_object_versions(Bucket=data_stack.bucket)
+    assert boto3.client("dynamodb").scan(TableName=data_stack.table)["Items"] == []
+    queued = boto3.client("sqs").get_queue_attributes(
+        QueueUrl=data_stack.queue_urls["purge"], AttributeNames=["ApproximateNumberOfMessagesDelayed"]
+    )
+    assert queued["Attributes"]["ApproximateNumberOfMessagesDelayed"] == "1"  # its second pass, 15 minutes later

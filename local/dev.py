@@ -368,7 +368,7 @@ def _triggers(
     say: Callable[[str], None],
 ) -> tuple[LocalStreamTrigger, LocalStreamTrigger, LocalQueueTrigger]:
     """The event source mappings, started (and stopped when `stack` closes): the two tables' streams into the events
-    function, the data queues into the ingest and backfill functions."""
+    function, the data queues into the ingest and backfill functions, the purge queue into the reconcile function."""
     backfills_on = "BackfillFunction" in functions
 
     def connection_event(detail_type: str, detail: dict[str, Any]) -> None:
@@ -401,6 +401,8 @@ def _triggers(
         sources.append(
             QueueSource(data.queue_urls["backfill"], functions["BackfillFunction"], batch_sizes["BackfillQueueArn"])
         )
+    # An erasure's purge (its second pass is queued with a 15-minute delay: the queue holds it back, nothing waits).
+    sources.append(QueueSource(data.queue_urls["purge"], functions["ReconcileFunction"], batch_sizes["PurgeQueueArn"]))
     queues = LocalQueueTrigger(endpoint, sources, on_error=function_failed("queue trigger")).start()
     stack.callback(queues.stop)
     return trigger, data_trigger, queues

@@ -1,5 +1,7 @@
 """The data queues' event source mappings, on this machine (make dev): the ingest function on the ingest and fetch
-queues, the backfill function on the backfill queue, each with the batch size the template gives its mapping.
+queues, the backfill function on the backfill queue, the reconcile function on the purge queue, each with the batch
+size the template gives its mapping. A message sent with a delay stays invisible until it ends, as in AWS: polling
+skips it, and nothing waits for it.
 
 Each queue is polled every `interval` seconds (injectable); the messages received are handed to the function as
 Lambda hands an SQS batch over (messageId, receiptHandle, body, attributes ApproximateReceiveCount and

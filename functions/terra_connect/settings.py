@@ -177,6 +177,23 @@ class DataReadSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class PurgeSettings:
+    """Where an erasure asks for the purge of the stored health data (PURGE_QUEUE_URL), and what the purge deletes
+    from: a deployment that keeps data names all three, so no erasure can leave its data behind."""
+
+    table: str  # DATA_TABLE
+    bucket: str  # DATA_BUCKET
+    queue_url: str  # PURGE_QUEUE_URL
+
+    @classmethod
+    def read(cls, env: _Environment) -> "PurgeSettings | None":
+        values = env.group("DATA_TABLE", "DATA_BUCKET", "PURGE_QUEUE_URL")
+        if values is None:
+            return None
+        return cls(values["DATA_TABLE"], values["DATA_BUCKET"], values["PURGE_QUEUE_URL"])
+
+
+@dataclass(frozen=True, slots=True)
 class WebhookSettings(CommonSettings):
     # None: no data store in this deployment (DATA_BUCKET and the queues unset): data events are acknowledged and
     # not kept, as lifecycle-only stacks always did.
@@ -308,17 +325,20 @@ class EventsSettings:
 
 @dataclass(frozen=True, slots=True)
 class ReconcilerSettings(CommonSettings):
-    """The scheduled reconciliation: it reads Terra's user lists."""
+    """The scheduled reconciliation: it reads Terra's user lists. The maintenance function also runs the operator's
+    erasures and the purges of erased users' data."""
 
     terra_api_base_url: str
+    purge: PurgeSettings | None = None  # None: no data store in this deployment
 
     @classmethod
     def from_env(cls, variables: Mapping[str, str]) -> "ReconcilerSettings":
         env = _Environment(variables)
         common = cls._read_common(env)
         api_base_url = env.terra_url("TERRA_API_BASE_URL", default=DEFAULT_TERRA_API_BASE_URL)
+        purge = PurgeSettings.read(env)
         env.check()
-        return cls(**common, terra_api_base_url=api_base_url)  # type: ignore[arg-type]
+        return cls(**common, terra_api_base_url=api_base_url, purge=purge)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True, slots=True)
@@ -336,6 +356,7 @@ class Settings(CommonSettings):
     samsung_app_url: str | None = None
     # None: no data store in this deployment; the read route answers 500 data_store_misconfigured.
     data: DataReadSettings | None = None
+    purge_queue_url: str | None = None  # PURGE_QUEUE_URL: where an erasure asks for its data's purge
 
     @property
     def legacy_widget_endpoint(self) -> bool:
@@ -370,6 +391,7 @@ class Settings(CommonSettings):
 
         claim = env.text("REFERENCE_ID_CLAIM", default="sub")
         data = DataReadSettings.read(env)
+        purge = PurgeSettings.read(env)
         env.check()
         return cls(
             **common,  # type: ignore[arg-type]
@@ -382,4 +404,5 @@ class Settings(CommonSettings):
             apple_app_url=defaults["APPLE_APP_URL"],
             samsung_app_url=defaults["SAMSUNG_APP_URL"],
             data=data,
+            purge_queue_url=purge.queue_url if purge else None,
         )

@@ -11,7 +11,9 @@ from typing import Any
 import boto3
 import pytest
 import responses
+from local.aws import DataStack
 
+from terra_connect.data_erasure.models import PurgeRequest
 from terra_connect.lifecycle_events.publisher import EventsContainer, publish_records
 from terra_connect.lifecycle_events.stream import stream_change
 from tests.support.builders import (
@@ -23,6 +25,7 @@ from tests.support.builders import (
     terra_user,
     webhook_event,
 )
+from tests.support.data_stack import received
 
 Deliver = Callable[[dict[str, Any]], ApiAnswer]
 USER_INFO = "https://api.tryterra.co/v2/userInfo"
@@ -267,3 +270,81 @@ def test_the_operator_erases_a_user_without_a_token(
     assert refused["error"] == "invalid_request"
     [item] = [item for item in table_items(table) if item["pk"]["S"].startswith("outbox#")]
     assert json.loads(item["detail"]["S"])["reason"] == "requested_by_operator"
+
+
+def test_erasing_asks_for_the_purge_of_the_stored_data_before_it_finishes(
+    data_stack: DataStack, terra: responses.RequestsMock, deliver: Deliver, invoke: Callable[..., ApiAnswer]
+) -> None:
+    assert deliver(auth("tu-0")).status == 200
+    terra_lists(terra, terra_user("tu-0"))
+    terra.delete(DEAUTH_URL, json={"status": "success"})
+
+    assert invoke(api_event(**ERASE)).status == 204
+
+    (message,) = received(data_stack, "purge")
+    request = PurgeRequest.from_message(message["body"])
+    assert (request.reference_id, request.terra_user_ids, request.requested_by, request.run) == (
+        SUBJECT,
+        ("tu-0",),
+        "user",
+        1,
+    )
+
+
+def test_an_erasure_whose_purge_cannot_be_queued_answers_503_and_does_not_finish(
+    data_stack: DataStack,
+    terra: responses.RequestsMock,
+    deliver: Deliver,
+    invoke: Callable[..., ApiAnswer],
+    table: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from terra_connect.data_erasure.sqs import SqsPurgeRequests  # noqa: PLC0415
+
+    assert deliver(auth("tu-0")).status == 200
+    terra_lists(terra, terra_user("tu-0"))
+    terra.delete(DEAUTH_URL, json={"status": "success"})
+    monkeypatch.setattr(SqsPurgeRequests, "request", _throttled)
+
+    answer = invoke(api_event(**ERASE))
+
+    assert answer.status == 503
+    assert answer.headers["Content-Type"] == "application/problem+json"
+    assert answer.json["code"] == "data_store_unavailable"
+    assert answer.headers["Retry-After"] == "1"
+    assert not [item for item in table_items(table) if item["pk"]["S"].startswith("outbox#")]  # not finished
+
+
+def _throttled(*_: Any, **__: Any) -> None:
+    from terra_connect.health_data.errors import DataStoreUnavailable  # noqa: PLC0415
+
+    raise DataStoreUnavailable(log_context={"sqs_error": "ThrottlingException"})
+
+
+def test_the_operators_erasure_queues_a_purge_which_the_same_function_runs_from_the_queue(
+    data_stack: DataStack,
+    reconcile: Callable[..., dict[str, Any]],
+    deliver: Deliver,
+    terra: responses.RequestsMock,
+) -> None:
+    assert deliver(auth("tu-1", sent=int(time.time()) - 60)).status == 200
+    terra_lists(terra, terra_user("tu-1"))
+    terra.delete(DEAUTH_URL, json={"status": "success"})
+    raw = boto3.client("s3").put_object(Bucket=data_stack.bucket, Key="raw/dt=2026-01-01/x.json", Body=b"{}")
+    part = {"pk": {"S": f"u#{SUBJECT}"}, "sk": {"S": "p#x#0000"}, "raw_key": {"S": "raw/dt=2026-01-01/x.json"}}
+    boto3.client("dynamodb").put_item(
+        TableName=data_stack.table, Item={**part, "raw_version_id": {"S": raw["VersionId"]}}
+    )
+
+    assert reconcile({"erase": {"reference_id": SUBJECT}})["erased"] is True
+    (message,) = received(data_stack, "purge")
+    assert PurgeRequest.from_message(message["body"]).requested_by == "operator"
+    answer = reconcile({"Records": [message, {**message, "messageId": "not-a-request", "body": "{}"}]})
+
+    assert answer == {"batchItemFailures": [{"itemIdentifier": "not-a-request"}]}
+    assert "Versions" not in boto3.client("s3").list_object_versions(Bucket=data_stack.bucket)
+    assert boto3.client("dynamodb").scan(TableName=data_stack.table)["Items"] == []
+    queued = boto3.client("sqs").get_queue_attributes(
+        QueueUrl=data_stack.queue_urls["purge"], AttributeNames=["ApproximateNumberOfMessagesDelayed"]
+    )
+    assert queued["Attributes"]["ApproximateNumberOfMessagesDelayed"] == "1"  # its second pass, 15 minutes later

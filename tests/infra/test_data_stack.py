@@ -162,10 +162,10 @@ def test_every_queue_has_a_dead_letter_queue_with_an_alarm_and_outlasts_its_cons
     }
     sources = {name: q for name, q in queues.items() if "RedrivePolicy" in q["Properties"]}
     dead_letter = {q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0] for q in sources.values()}
-    timeout = {"IngestQueue": 60, "FetchQueue": 60, "BackfillQueue": 60}
+    timeout = {"IngestQueue": 60, "FetchQueue": 60, "BackfillQueue": 60, "PurgeQueue": 900}
     functions = load_template()["Resources"]
 
-    assert set(sources) == {"IngestQueue", "FetchQueue", "BackfillQueue"}
+    assert set(sources) == {"IngestQueue", "FetchQueue", "BackfillQueue", "PurgeQueue"}
     assert dead_letter | set(sources) == set(queues)  # every other queue is one of theirs
     assert dead_letter <= alarmed
     assert {"IngestQueue", "FetchQueue"} <= alarmed
@@ -174,6 +174,7 @@ def test_every_queue_has_a_dead_letter_queue_with_an_alarm_and_outlasts_its_cons
         assert queue["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
     assert functions["IngestFunction"]["Properties"]["Timeout"] == timeout["IngestQueue"]
     assert functions["BackfillFunction"]["Properties"]["Timeout"] == timeout["BackfillQueue"]
+    assert functions["ReconcileFunction"]["Properties"]["Timeout"] == timeout["PurgeQueue"]
     assert queues["BackfillQueue"]["Condition"] == queues["BackfillDeadLetterQueue"]["Condition"] == "BackfillOn"
 
 
@@ -200,6 +201,10 @@ def test_the_functions_consume_their_queues_reporting_each_failed_message() -> N
     )
     assert (mapping("BackfillQueueArn")["FunctionName"], mapping("BackfillQueueArn")["BatchSize"]) == (
         {"Ref": "BackfillFunction"},
+        1,
+    )
+    assert (mapping("PurgeQueueArn")["FunctionName"], mapping("PurgeQueueArn")["BatchSize"]) == (
+        {"Ref": "ReconcileFunction"},
         1,
     )
     stream = mapping("DataTableStreamArn")
@@ -236,6 +241,7 @@ DATA_POLICIES = {
     "IngestFunction": "IngestDataPolicy",
     "BackfillFunction": "BackfillDataPolicy",
     "EventsFunction": "EventsDataPolicy",
+    "ReconcileFunction": "PurgeDataPolicy",
 }
 
 
@@ -323,6 +329,14 @@ def test_each_function_reaches_only_the_part_of_the_data_its_work_needs() -> Non
     assert "s3:DeleteObject" not in {a for s in statements("IngestDataPolicy") for a in actions(s)}
     assert leading_keys("IngestDataPolicy", table) == {"u#*", "t#*", "bf#*", "bf-open"}
     assert leading_keys("IngestDataPolicy", {"Ref": "ConnectionsTableArn"}) == {"terra-user#*", "erased#*"}
+    # The purge deletes versions (never a whole key, never a put) in the partitions an erased user's data is under.
+    assert prefixes("PurgeDataPolicy", "s3:DeleteObjectVersion") == {"raw/*", "records/*"}
+    purge_actions = {a for s in statements("PurgeDataPolicy") for a in actions(s)}
+    assert not {"s3:DeleteObject", "s3:PutObject", "s3:GetObject", "s3:GetObjectVersion"} & purge_actions
+    assert leading_keys("PurgeDataPolicy", table) == {"u#*", "t#*", "bf#*", "bf-open", "purge#*"}
+    assert [a for s in statements("PurgeDataPolicy") if "purge#*" in json.dumps(s) for a in actions(s)] == [
+        "dynamodb:PutItem"
+    ]
     # The backfill sees backfills only.
     assert leading_keys("BackfillDataPolicy", table) == {"bf#*", "bf-open"}
     assert not any(a.startswith("s3:") for s in statements("BackfillDataPolicy") for a in actions(s))
@@ -342,7 +356,16 @@ def test_the_queue_grants_follow_who_sends_and_who_consumes() -> None:
     assert queues("IngestDataPolicy", "sqs:ChangeMessageVisibility") == {"IngestQueue", "FetchQueue"}
     assert queues("BackfillDataPolicy", "sqs:ChangeMessageVisibility") == {"BackfillQueue"}
     assert queues("EventsDataPolicy", "sqs:SendMessage") == {"BackfillQueue"}
-    assert queues("ApiDataPolicy", "sqs:SendMessage") == set()
+    # An erasure (the API's, the operator's) asks for its purge; the purge goes on and queues its second pass.
+    assert queues("ApiDataPolicy", "sqs:SendMessage") == {"PurgeQueue"}
+    assert queues("PurgeDataPolicy", "sqs:SendMessage") == {"PurgeQueue"}
+    assert queues("PurgeDataPolicy", "sqs:ReceiveMessage") == {"PurgeQueue"}
+    assert not any(
+        "Purge" in q
+        for p in DATA_POLICIES.values()
+        if p not in {"ApiDataPolicy", "PurgeDataPolicy"}
+        for q in queues(p, "sqs:SendMessage")
+    )
 
 
 def test_the_functions_get_every_data_setting_and_the_events_function_its_stream() -> None:
@@ -357,6 +380,7 @@ def test_the_functions_get_every_data_setting_and_the_events_function_its_stream
         "INGEST_QUEUE_URL",
         "FETCH_QUEUE_URL",
         "BACKFILL_QUEUE_URL",
+        "PURGE_QUEUE_URL",
         "BACKFILL_DAYS",
         "BACKFILL_TIMEOUT_HOURS",
         "BACKFILL_WITH_SAMPLES",

@@ -9,6 +9,7 @@ from terra_connect.settings import (
     BackfillFunctionSettings,
     EventsSettings,
     IngestSettings,
+    ReconcilerSettings,
     Settings,
     SettingsError,
     WebhookSettings,
@@ -182,8 +183,19 @@ def test_the_events_function_asks_for_backfills_only_when_a_queue_is_named() -> 
 
 def test_the_api_reads_data_only_with_both_the_table_and_the_bucket() -> None:
     assert Settings.from_env(VALID).data is None
-    data = Settings.from_env({**VALID, "DATA_TABLE": "data", "DATA_BUCKET": "bucket"}).data
+    data = Settings.from_env({**VALID, "DATA_TABLE": "data", "DATA_BUCKET": "bucket", "PURGE_QUEUE_URL": "q"}).data
     assert data is not None
     assert data.table == "data"
     with pytest.raises(SettingsError, match="DATA_BUCKET is required with DATA_TABLE"):
-        Settings.from_env({**VALID, "DATA_TABLE": "data"})
+        Settings.from_env({**VALID, "DATA_TABLE": "data", "PURGE_QUEUE_URL": "q"})
+
+
+def test_a_stack_that_keeps_data_names_the_purge_queue_for_its_erasures() -> None:
+    with pytest.raises(SettingsError, match="PURGE_QUEUE_URL is required with DATA_TABLE"):
+        Settings.from_env({**VALID, "DATA_TABLE": "data", "DATA_BUCKET": "bucket"})
+    with pytest.raises(SettingsError, match="PURGE_QUEUE_URL is required with DATA_TABLE"):
+        ReconcilerSettings.from_env({**VALID, "DATA_TABLE": "data", "DATA_BUCKET": "bucket"})
+    purge = ReconcilerSettings.from_env({**VALID, "DATA_TABLE": "t", "DATA_BUCKET": "b", "PURGE_QUEUE_URL": "q"}).purge
+    assert purge is not None
+    assert (purge.table, purge.bucket, purge.queue_url) == ("t", "b", "q")
+    assert ReconcilerSettings.from_env(VALID).purge is None

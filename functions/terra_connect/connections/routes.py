@@ -61,7 +61,9 @@ def list_connections() -> Response[str]:
     summary="Erase the signed-in user: disconnect every wearable and forget them",
     description="For account deletion. Asks Terra to deauthenticate every Terra user of the caller (Terra deletes "
     "its data for each; one Terra no longer knows counts as gone), then deletes everything the service stores "
-    "for the caller: connections, history, attempts, SDK tokens issued, sync markers. Only each erased Terra user "
+    "for the caller: connections, history, attempts, SDK tokens issued, sync markers, and queues the purge of their "
+    "stored health data (records, payloads, backfill state; `Wearable Data Erased` once done; 503 "
+    "`data_store_unavailable` when it cannot be queued). Only each erased Terra user "
     "id is kept, for the history retention, to refuse late deliveries about it. Publishes one `User Erased` "
     "event. Safe to retry after any failure; answers 204 when there is nothing (left) to erase. The caller may "
     "connect again afterwards, as a new user.",

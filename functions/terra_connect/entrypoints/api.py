@@ -35,6 +35,8 @@ from terra_connect.terra.client import TerraClient
 from terra_connect.widget_sessions.service import WidgetSessionService
 
 if TYPE_CHECKING:
+    from terra_connect.data_erasure.models import PurgeRequest
+    from terra_connect.data_erasure.sqs import SqsPurgeRequests
     from terra_connect.health_data.queries import DataQuery
     from terra_connect.health_data.reads import DataPage, DataReader
 
@@ -73,6 +75,32 @@ class DataReads:
             return self._reader
 
 
+class PurgeQueue:
+    """Where an erasure asks for its data's purge (ports.PurgeRequests), its SQS client built on the first erasure,
+    like the read route's clients."""
+
+    def __init__(self, queue_url: str, endpoint_url: str | None) -> None:
+        self._where = (queue_url, endpoint_url)
+        self._lock = threading.Lock()
+        self._queue: SqsPurgeRequests | None = None
+
+    def request(self, request: "PurgeRequest", *, delay_seconds: int = 0) -> None:
+        with self._lock:
+            if self._queue is None:
+                from terra_connect.data_erasure.sqs import SqsPurgeRequests  # noqa: PLC0415 - see DataReads
+
+                queue_url, endpoint_url = self._where
+                self._queue = SqsPurgeRequests(queue_url, endpoint_url=endpoint_url)
+            queue = self._queue
+        queue.request(request, delay_seconds=delay_seconds)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._queue is not None:
+                self._queue.close()
+            self._queue = None
+
+
 @dataclass(frozen=True, slots=True)
 class ApiContainer:
     settings: Settings
@@ -86,6 +114,7 @@ class ApiContainer:
     terra: TerraClient
     table: ConnectionsTable
     data: DataReads | None = None  # None: no data store in this deployment
+    purges: PurgeQueue | None = None
 
     def before_snapshot(self) -> None:
         """SnapStart: nothing read from Secrets Manager or Terra, and no open connection, goes into a snapshot."""
@@ -95,6 +124,8 @@ class ApiContainer:
         self.table.close()
         if self.data is not None:
             self.data.close()
+        if self.purges is not None:
+            self.purges.close()
 
 
 @cache
@@ -116,6 +147,11 @@ def build_container(env: Mapping[str, str], *, sleep: Callable[[float], None] = 
         sleep=sleep,
     )
     stores = shared.stores(settings)
+    purges = (
+        None
+        if settings.purge_queue_url is None
+        else PurgeQueue(settings.purge_queue_url, settings.local_aws_endpoint_url)
+    )
     registry = shared.registry(stores)
     widget_sessions = WidgetSessionService(
         terra,
@@ -142,7 +178,7 @@ def build_container(env: Mapping[str, str], *, sleep: Callable[[float], None] = 
         widget_sessions=widget_sessions,
         connections=connections,
         sync=SyncService(registry, stores.sync_claims, terra, connections),
-        erasure=ErasureService(registry, stores.records, stores.erasures, terra),
+        erasure=ErasureService(registry, stores.records, stores.erasures, terra, purges=purges),
         sdk_tokens=SdkTokenService(terra, stores.sdk_tokens),
         providers=providers,
         credentials=credentials,
@@ -153,6 +189,7 @@ def build_container(env: Mapping[str, str], *, sleep: Callable[[float], None] = 
         else DataReads(
             settings.data.table, settings.data.bucket, settings.connections_table, settings.local_aws_endpoint_url
         ),
+        purges=purges,
     )
 
 

@@ -19,7 +19,10 @@ The steps, each safe to repeat, so that a retry after any failure finishes the j
    until no new claim comes.
 4. Delete everything else stored for the app user: history, attempts, reauth rules, SDK tokens issued, sync
    markers, unverified claims.
-5. Finish: end the erasure and store its event in one write, if no Terra user was claimed since step 3 last looked
+5. Ask for the purge of the app user's stored health data (data_erasure/service.py): every record, payload and
+   backfill state under their partition and each of their Terra users', with every object version they name.
+   Before the finish: when the request cannot be queued the erasure fails, and its retry asks again.
+6. Finish: end the erasure and store its event in one write, if no Terra user was claimed since step 3 last looked
    (else back to 3); the table's stream publishes it (lifecycle_events/events.py).
 
 Terra's deauthentication deletes Terra's copy of the data. The erased app user may connect again afterwards: their
@@ -37,6 +40,8 @@ from terra_connect.connections.ports import RecordStore, TerraConnectionsGateway
 from terra_connect.connections.records import StoredUser, stamp
 from terra_connect.connections.registry import ConnectionRegistry, Erased
 from terra_connect.connections.vocabulary import TerraUser
+from terra_connect.data_erasure.models import PurgeRequest
+from terra_connect.data_erasure.ports import PurgeRequests
 from terra_connect.erasure.ports import Erasure, ErasureStore
 from terra_connect.kernel.deadline import Deadline
 from terra_connect.lifecycle_events.events import erased_event
@@ -73,8 +78,11 @@ class ErasureService:
         erasures: ErasureStore,
         terra: ErasureGateway,
         *,
+        purges: PurgeRequests | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        """`purges`: where the purge of the stored health data is asked for; None in a deployment that keeps none."""
+        self._purges = purges
         self._registry = registry
         self._records = records
         self._erasures = erasures
@@ -123,6 +131,11 @@ class ErasureService:
             report += ErasureReport(
                 True, items_deleted=self._erasures.delete_owner_data(reference_id, frozenset(handled))
             )
+            if self._purges is not None:
+                request = PurgeRequest(
+                    erasure.id, reference_id, tuple(sorted(handled)), erasure.started_at, erasure.requested_by
+                )
+                self._purges.request(request)
             if self._erasures.finish_erasure(erasure, erased_event(erasure).entry(), len(claimed)):
                 return report
             if not self._erasures.erasure_claims(reference_id) - handled:

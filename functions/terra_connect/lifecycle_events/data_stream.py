@@ -1,7 +1,8 @@
 """The data table's stream as the events function reads it: `Wearable Data Received` when a payload's part 0 is
 inserted with its announcement, `Wearable Backfill Completed` when a backfill's plan item goes from open to
-completed or incomplete. Each detail was written with the item (health_data/events.py built it), in the same
-write that made it true; the records themselves are never in an item, so never in an event.
+completed or incomplete, `Wearable Data Erased` when a purge's end is recorded (data_erasure/dynamodb.py). Each
+detail was written with the item (health_data/events.py, data_erasure/models.py built it), in the same write that
+made it true; the records themselves are never in an item, so never in an event.
 
 The same stream carries far more than these (every record's index item, every backfill step): they publish
 nothing. Part 0 is written once (a conditional put), so a payload delivered again, or a copy older than the stored
@@ -12,12 +13,15 @@ subscribers deduplicate on, as for every lifecycle event.
 import json
 from typing import Any
 
+from terra_connect.data_erasure.models import DATA_ERASED
 from terra_connect.health_data.events import BACKFILL_COMPLETED, DataReceived
 
 Entry = tuple[str, dict[str, Any]]
 
 _DATA_PARTITIONS = ("u#", "t#")
 _PLAN = "plan"
+_PURGE = "purge#"
+_DONE = "done"
 _ENDED = frozenset({"completed", "incomplete"})
 
 
@@ -29,8 +33,10 @@ def is_data_table_record(record: dict[str, Any], connections_table: str) -> bool
     keys = record.get("dynamodb", {}).get("Keys", {})
     pk: str = keys.get("pk", {}).get("S", "")
     sk: str = keys.get("sk", {}).get("S", "")
-    return (pk.startswith(_DATA_PARTITIONS) and sk.startswith(("p#", "r#"))) or (
-        pk.startswith("bf") and (sk == _PLAN or pk == "bf-open")
+    return (
+        (pk.startswith(_DATA_PARTITIONS) and sk.startswith(("p#", "r#")))
+        or (pk.startswith("bf") and (sk == _PLAN or pk == "bf-open"))
+        or (pk.startswith(_PURGE) and sk == _DONE)
     )
 
 
@@ -42,6 +48,9 @@ def data_change(record: dict[str, Any]) -> tuple[Entry, ...]:
     if new is None:
         return ()
     sk = keys["sk"]["S"]
+    if keys["pk"]["S"].startswith(_PURGE) and sk == _DONE:
+        # Written once (a conditional put): only its insertion is the event; its expiry a day later is none.
+        return ((DATA_ERASED, json.loads(new["detail"]["S"])),) if old is None else ()
     if sk.startswith("p#") and old is None and new.get("announce", {}).get("BOOL") is True:
         announcement = DataReceived(**json.loads(new["announcement"]["S"]))
         return ((announcement.detail_type, announcement.to_detail()),)

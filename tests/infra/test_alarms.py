@@ -61,6 +61,7 @@ def nested_stack(main: Stack, logical_id: str) -> Stack:
     }
     return Stack.of(load_template(ROOT / properties["Location"]), passed, name=main.physical(logical_id))
 
+
 TERRA_ROLE = "arn:aws:iam::760292141147:role/EC2_Instance_Perms"
 
 
@@ -273,7 +274,9 @@ def dashboard(
     ("reconciliation", "backfill_days", "terra_principal"),
     [("true", "30", ""), ("false", "30", ""), ("true", "0", ""), ("true", "30", TERRA_ROLE)],
 )
-def test_the_dashboard_shows_every_alarm_the_stack_has(reconciliation: str, backfill_days: str, terra_principal: str) -> None:
+def test_the_dashboard_shows_every_alarm_the_stack_has(
+    reconciliation: str, backfill_days: str, terra_principal: str
+) -> None:
     deployment, body = dashboard(reconciliation, backfill_days, terra_principal)
     existing = {
         deployment.stack_of(name).physical(name, "Arn") for name in alarms() if deployment.stack_of(name).exists(name)

@@ -382,8 +382,8 @@ TERRA_ROLE = "arn:aws:iam::760292141147:role/EC2_Instance_Perms"
 
 
 def data_stack(principal: str) -> Stack:
-    parameters = {"AlarmTopicArn": "", "ConnectionsTableArn": "arn", "BackfillDays": "30"}
-    return Stack.of(data(), {**parameters, "DataRetentionDays": "30", "RecordRetentionDays": "0", "TerraDeliveryPrincipalArn": principal})
+    parameters = {"AlarmTopicArn": "", "ConnectionsTableArn": "arn", "BackfillDays": "30", "DataRetentionDays": "30"}
+    return Stack.of(data(), {**parameters, "RecordRetentionDays": "0", "TerraDeliveryPrincipalArn": principal})
 
 
 @pytest.mark.parametrize("principal", ["", TERRA_ROLE])
@@ -409,7 +409,8 @@ def test_terra_s_queue_takes_only_what_its_principal_sends_over_tls_under_sqs_ma
     queue = resource("TerraDeliveryQueue")
     allow, deny = resource("TerraDeliveryQueuePolicy")["PolicyDocument"]["Statement"]
 
-    assert queue["SqsManagedSseEnabled"] is True and "KmsMasterKeyId" not in queue  # Terra needs no KMS grant
+    assert queue["SqsManagedSseEnabled"] is True
+    assert "KmsMasterKeyId" not in queue  # Terra's account needs no KMS grant to send
     assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["TerraDeliveryDeadLetterQueue", "Arn"]}
     assert resource("TerraDeliveryQueuePolicy")["Queues"] == [{"Ref": "TerraDeliveryQueue"}]
     assert (allow["Effect"], allow["Principal"]) == ("Allow", {"AWS": {"Ref": "TerraDeliveryPrincipalArn"}})

@@ -25,8 +25,15 @@ LOCAL_EVENTS_QUEUE = "terra-connect-local-events"
 CONNECTIONS_TABLE = "terra-connect-connections"  # events/env.json's CONNECTIONS_TABLE
 DATA_PREFIX = "terra-connect"  # the data resources' local names: terra-connect-data, terra-connect-ingest, ...
 # The queues data.yaml declares, by the name their URL ends with locally (the ingest function tells its queues apart
-# by the end of each record's eventSourceARN).
-DATA_QUEUES = {"ingest": "IngestQueue", "fetch": "FetchQueue", "backfill": "BackfillQueue", "purge": "PurgeQueue"}
+# by the end of each record's eventSourceARN). Terra's SQS destination's queue exists only with
+# TerraDeliveryPrincipalArn in a deployment; locally it always does, as a queue costs nothing here.
+DATA_QUEUES = {
+    "ingest": "IngestQueue",
+    "fetch": "FetchQueue",
+    "backfill": "BackfillQueue",
+    "purge": "PurgeQueue",
+    "terra": "TerraDeliveryQueue",
+}
 # moto accepts any credentials; these only keep the SDK from looking for real ones.
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "offline", "AWS_SECRET_ACCESS_KEY": "offline"}
 
@@ -141,7 +148,7 @@ class DataStack:
     table: str
     idempotency_table: str
     key_id: str  # the key's ARN, as the stack's DataKeyArn output gives it
-    queue_urls: dict[str, str]  # ingest, fetch, backfill, purge
+    queue_urls: dict[str, str]  # ingest, fetch, backfill, purge, terra
     dead_letter_urls: dict[str, str]
 
     def environment(self) -> dict[str, str]:
@@ -155,6 +162,7 @@ class DataStack:
             "FETCH_QUEUE_URL": self.queue_urls["fetch"],
             "BACKFILL_QUEUE_URL": self.queue_urls["backfill"],
             "PURGE_QUEUE_URL": self.queue_urls["purge"],
+            "TERRA_DELIVERY_QUEUE_URL": self.queue_urls["terra"],
         }
 
     def settings(self, parameters: dict[str, str] | None = None) -> dict[str, str]:

@@ -141,7 +141,7 @@ class DevStack:
     gateway: LocalGateway
     stream: LocalStreamTrigger
     data_stream: LocalStreamTrigger  # the data table's: Wearable Data Received, Wearable Backfill Completed
-    queues: LocalQueueTrigger  # the ingest, fetch and backfill queues' mappings
+    queues: LocalQueueTrigger  # the ingest, fetch, Terra delivery and backfill queues' mappings
     events_queue_url: str  # every lifecycle event published, delivered by a rule on the bus
     data: DataStack  # the data bucket, tables and queues
 
@@ -396,6 +396,7 @@ def _triggers(
     sources = [
         QueueSource(data.queue_urls["ingest"], functions["IngestFunction"], batch_sizes["IngestQueueArn"]),
         QueueSource(data.queue_urls["fetch"], functions["IngestFunction"], batch_sizes["FetchQueueArn"]),
+        QueueSource(data.queue_urls["terra"], functions["IngestFunction"], batch_sizes["TerraDeliveryQueueArn"]),
     ]
     if backfills_on:
         sources.append(

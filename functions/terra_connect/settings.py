@@ -229,6 +229,7 @@ class IngestSettings:
     ingest_queue_url: str
     fetch_queue_url: str
     backfill_queue_url: str  # "" when backfills are off: nothing is counted
+    terra_delivery_queue_url: str  # "" without Terra's SQS destination
     payload_url_hosts: tuple[str, ...]
     data_retention_days: int
     record_retention_days: int  # 0: until erased
@@ -248,6 +249,7 @@ class IngestSettings:
             ingest_queue_url=env.text("INGEST_QUEUE_URL", required=True),
             fetch_queue_url=env.text("FETCH_QUEUE_URL", required=True),
             backfill_queue_url=env.text("BACKFILL_QUEUE_URL"),
+            terra_delivery_queue_url=env.text("TERRA_DELIVERY_QUEUE_URL"),
             payload_url_hosts=_host_suffixes(env),
             data_retention_days=env.number("DATA_RETENTION_DAYS", default=30, maximum=3650, unit="days"),
             record_retention_days=env.count("RECORD_RETENTION_DAYS", default=0, maximum=36_500),

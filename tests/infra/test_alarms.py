@@ -62,6 +62,9 @@ def nested_stack(main: Stack, logical_id: str) -> Stack:
     return Stack.of(load_template(ROOT / properties["Location"]), passed, name=main.physical(logical_id))
 
 
+TERRA_ROLE = "arn:aws:iam::760292141147:role/EC2_Instance_Perms"
+
+
 def deployed(**parameters: str) -> Deployment:
     main = Stack.of(load_template(), parameters)
     return Deployment(main, nested_stack(main, "Monitoring"), nested_stack(main, "Data"))
@@ -248,9 +251,13 @@ def test_thresholds_are_parameters_with_defaults() -> None:
         assert parameters[name]["Description"], name
 
 
-def dashboard(reconciliation: str, backfill_days: str = "30") -> tuple[Deployment, dict[str, Any]]:
+def dashboard(
+    reconciliation: str, backfill_days: str = "30", terra_principal: str = ""
+) -> tuple[Deployment, dict[str, Any]]:
     """The dashboard's body as deployed; the data stack's alarms, which it gets as that stack's output, in place."""
-    deployment = deployed(ReconcileEnabled=reconciliation, BackfillDays=backfill_days)
+    deployment = deployed(
+        ReconcileEnabled=reconciliation, BackfillDays=backfill_days, TerraDeliveryPrincipalArn=terra_principal
+    )
     body = json.loads(
         deployment.monitoring.resolve(resources("monitoring.yaml")["Dashboard"]["Properties"]["DashboardBody"])
     )
@@ -265,9 +272,14 @@ def dashboard(reconciliation: str, backfill_days: str = "30") -> tuple[Deploymen
     return deployment, body
 
 
-@pytest.mark.parametrize(("reconciliation", "backfill_days"), [("true", "30"), ("false", "30"), ("true", "0")])
-def test_the_dashboard_shows_every_alarm_the_stack_has(reconciliation: str, backfill_days: str) -> None:
-    deployment, body = dashboard(reconciliation, backfill_days)
+@pytest.mark.parametrize(
+    ("reconciliation", "backfill_days", "terra_principal"),
+    [("true", "30", ""), ("false", "30", ""), ("true", "0", ""), ("true", "30", TERRA_ROLE)],
+)
+def test_the_dashboard_shows_every_alarm_the_stack_has(
+    reconciliation: str, backfill_days: str, terra_principal: str
+) -> None:
+    deployment, body = dashboard(reconciliation, backfill_days, terra_principal)
     existing = {
         deployment.stack_of(name).physical(name, "Arn") for name in alarms() if deployment.stack_of(name).exists(name)
     }
@@ -275,7 +287,10 @@ def test_the_dashboard_shows_every_alarm_the_stack_has(reconciliation: str, back
 
     assert sorted(shown) == sorted(existing)
     # Without backfills, neither the backfill function's two alarms nor its dead-letter queue's exist.
-    assert len(existing) == len(alarms()) - (reconciliation == "false") - 3 * (backfill_days == "0")
+    # Nor, without a principal for Terra's SQS destination, its queue's two.
+    assert len(existing) == (
+        len(alarms()) - (reconciliation == "false") - 3 * (backfill_days == "0") - 2 * (terra_principal == "")
+    )
 
 
 def test_the_dashboard_body_is_json_with_the_promised_widgets() -> None:

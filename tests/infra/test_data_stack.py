@@ -162,13 +162,13 @@ def test_every_queue_has_a_dead_letter_queue_with_an_alarm_and_outlasts_its_cons
     }
     sources = {name: q for name, q in queues.items() if "RedrivePolicy" in q["Properties"]}
     dead_letter = {q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0] for q in sources.values()}
-    timeout = {"IngestQueue": 60, "FetchQueue": 60, "BackfillQueue": 60, "PurgeQueue": 900}
+    timeout = {"IngestQueue": 60, "FetchQueue": 60, "BackfillQueue": 60, "PurgeQueue": 900, "TerraDeliveryQueue": 60}
     functions = load_template()["Resources"]
 
-    assert set(sources) == {"IngestQueue", "FetchQueue", "BackfillQueue", "PurgeQueue"}
+    assert set(sources) == {"IngestQueue", "FetchQueue", "BackfillQueue", "PurgeQueue", "TerraDeliveryQueue"}
     assert dead_letter | set(sources) == set(queues)  # every other queue is one of theirs
     assert dead_letter <= alarmed
-    assert {"IngestQueue", "FetchQueue"} <= alarmed
+    assert {"IngestQueue", "FetchQueue", "TerraDeliveryQueue"} <= alarmed
     for name, queue in sources.items():
         assert queue["Properties"]["VisibilityTimeout"] >= 6 * timeout[name], name
         assert queue["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
@@ -352,8 +352,13 @@ def test_the_queue_grants_follow_who_sends_and_who_consumes() -> None:
         }
 
     assert queues("WebhookDataPolicy", "sqs:SendMessage") == {"IngestQueue", "FetchQueue"}
-    assert queues("IngestDataPolicy", "sqs:ReceiveMessage") == {"IngestQueue", "FetchQueue"}
-    assert queues("IngestDataPolicy", "sqs:ChangeMessageVisibility") == {"IngestQueue", "FetchQueue"}
+    assert queues("IngestDataPolicy", "sqs:ReceiveMessage") == {"IngestQueue", "FetchQueue", "TerraDeliveryQueue"}
+    assert queues("IngestDataPolicy", "sqs:ChangeMessageVisibility") == {
+        "IngestQueue",
+        "FetchQueue",
+        "TerraDeliveryQueue",
+    }
+    assert "TerraDeliveryQueue" not in queues("IngestDataPolicy", "sqs:SendMessage")  # only Terra sends to it
     assert queues("BackfillDataPolicy", "sqs:ChangeMessageVisibility") == {"BackfillQueue"}
     assert queues("EventsDataPolicy", "sqs:SendMessage") == {"BackfillQueue"}
     # An erasure (the API's, the operator's) asks for its purge; the purge goes on and queues its second pass.
@@ -393,3 +398,74 @@ def test_the_functions_get_every_data_setting_and_the_events_function_its_stream
     }
     assert backfill["BACKFILL_QUEUE_URL"] == {"Fn::GetAtt": ["Data", "Outputs.BackfillQueueUrl"]}
     assert policy_statements("EventsFunction")  # its data policy resolves
+
+
+# --- Terra's SQS destination ----------------------------------------------------------------------------------
+
+TERRA_ROLE = "arn:aws:iam::760292141147:role/EC2_Instance_Perms"
+
+
+def data_stack(principal: str) -> Stack:
+    parameters = {"AlarmTopicArn": "", "ConnectionsTableArn": "arn", "BackfillDays": "30", "DataRetentionDays": "30"}
+    return Stack.of(data(), {**parameters, "RecordRetentionDays": "0", "TerraDeliveryPrincipalArn": principal})
+
+
+@pytest.mark.parametrize("principal", ["", TERRA_ROLE])
+def test_terra_s_queue_its_dead_letter_queue_alarms_and_mapping_exist_only_with_a_principal(principal: str) -> None:
+    stack, main = data_stack(principal), Stack.of(load_template(), {"TerraDeliveryPrincipalArn": principal})
+    named = [
+        "TerraDeliveryQueue",
+        "TerraDeliveryQueuePolicy",
+        "TerraDeliveryDeadLetterQueue",
+        "TerraDeliveryDeadLetterAlarm",
+        "TerraDeliveryBacklogAlarm",
+    ]
+    alarms = stack.resolve(data()["Outputs"]["DataAlarms"]["Value"]).split(",")
+
+    assert [stack.exists(name) for name in named] == [bool(principal)] * len(named)
+    assert main.exists("IngestFunctionTerraDeliveryQueue") == bool(principal)
+    assert load_template()["Outputs"]["TerraDeliveryQueueUrl"]["Condition"] == "TerraDeliveryOn"
+    assert any("TerraDeliveryDeadLetterAlarm" in arn for arn in alarms) == bool(principal)
+    assert any("TerraDeliveryBacklogAlarm" in arn for arn in alarms) == bool(principal)
+
+
+def test_terra_s_queue_takes_only_what_its_principal_sends_over_tls_under_sqs_managed_keys() -> None:
+    queue = resource("TerraDeliveryQueue")
+    allow, deny = resource("TerraDeliveryQueuePolicy")["PolicyDocument"]["Statement"]
+
+    assert queue["SqsManagedSseEnabled"] is True
+    assert "KmsMasterKeyId" not in queue  # Terra's account needs no KMS grant to send
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["TerraDeliveryDeadLetterQueue", "Arn"]}
+    assert resource("TerraDeliveryQueuePolicy")["Queues"] == [{"Ref": "TerraDeliveryQueue"}]
+    assert (allow["Effect"], allow["Principal"]) == ("Allow", {"AWS": {"Ref": "TerraDeliveryPrincipalArn"}})
+    assert sorted(actions(allow)) == ["sqs:GetQueueUrl", "sqs:SendMessage"]
+    assert (deny["Effect"], deny["Principal"], deny["Condition"]) == (
+        "Deny",
+        "*",
+        {"Bool": {"aws:SecureTransport": "false"}},
+    )
+    for statement in (allow, deny):
+        assert statement["Resource"] == {"Fn::GetAtt": ["TerraDeliveryQueue", "Arn"]}
+
+
+def test_the_ingest_function_consumes_terra_s_queue_one_message_at_a_time_when_it_exists() -> None:
+    template = load_template()
+    mapping = template["Resources"]["IngestFunctionTerraDeliveryQueue"]
+    variables = template["Resources"]["IngestFunction"]["Properties"]["Environment"]["Variables"]
+    parameter = template["Parameters"]["TerraDeliveryPrincipalArn"]
+
+    assert mapping["Condition"] == "TerraDeliveryOn"
+    assert mapping["Properties"]["EventSourceArn"] == {"Fn::GetAtt": ["Data", "Outputs.TerraDeliveryQueueArn"]}
+    assert (mapping["Properties"]["BatchSize"], mapping["Properties"]["FunctionResponseTypes"]) == (
+        1,
+        ["ReportBatchItemFailures"],
+    )
+    assert variables["TERRA_DELIVERY_QUEUE_URL"] == {
+        "Fn::If": ["TerraDeliveryOn", {"Fn::GetAtt": ["Data", "Outputs.TerraDeliveryQueueUrl"]}, ""]
+    }
+    assert parameter["Default"] == ""
+    pattern = re.compile(parameter["AllowedPattern"])
+    for accepted in ("", TERRA_ROLE, "arn:aws:iam::123456789012:root", "arn:aws:iam::123456789012:user/terra"):
+        assert pattern.fullmatch(accepted), accepted
+    for refused in ("*", "760292141147", "arn:aws:iam::760292141147:role/", "arn:aws:s3:::bucket"):
+        assert not pattern.fullmatch(refused), refused

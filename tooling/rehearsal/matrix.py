@@ -7,6 +7,7 @@ SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:terra/credent
 KMS_KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 BUS_ARN = "arn:aws:events:us-east-1:123456789012:event-bus/app-events"
 ISSUER = "https://login.example.com/"
+TERRA_ROLE = "arn:aws:iam::760292141147:role/EC2_Instance_Perms"  # the role Terra's destination docs name
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,9 @@ CASES = (
     Case("backfill-off", {"BackfillDays": "0"}),
     Case("records-expire", {"RecordRetentionDays": "365"}),
     Case("backfill-off-records-expire", {"BackfillDays": "0", "RecordRetentionDays": "365"}),
+    # Terra's SQS destination: its queue, policy, alarms and mapping, with and without backfills.
+    Case("terra-queue", {"TerraDeliveryPrincipalArn": TERRA_ROLE}),
+    Case("terra-queue-backfill-off", {"TerraDeliveryPrincipalArn": TERRA_ROLE, "BackfillDays": "0"}),
     Case(
         "everything",
         {
@@ -55,6 +59,7 @@ CASES = (
             "DataRetentionDays": "7",
             "RecordRetentionDays": "730",
             "PayloadUrlHosts": "amazonaws.com,storage.example.net",
+            "TerraDeliveryPrincipalArn": TERRA_ROLE,
         },
     ),
 )
@@ -91,6 +96,7 @@ OTHER_VALUES = {
     "DataRetentionDays": "90",
     "RecordRetentionDays": "365",
     "PayloadUrlHosts": "amazonaws.com,storage.example.net",
+    "TerraDeliveryPrincipalArn": TERRA_ROLE,
 }
 # Parameters that only make sense together with another one: the second value needs the other set too.
 COMPANIONS = {

@@ -1,5 +1,8 @@
 """Lambda entry point of the ingest function, and its composition: pointers to archived deliveries in (the ingest
-and fetch queues), records, payload parts and backfill accounting out (health_data/ingest.py does the work).
+and fetch queues), records, payload parts and backfill accounting out (health_data/ingest.py does the work). A message
+from Terra's SQS destination (TERRA_DELIVERY_QUEUE_URL) is Terra's own event, not a pointer: it is archived first
+(health_data/terra_queue.py), a healthcheck acknowledged, and then it goes the same way. A message from a queue the
+function was not given fails: it stays on its queue and ends in that queue's dead-letter queue, never guessed at.
 
 Each message is one record of a Powertools batch with partial failures: only the records that fail come back.
 Processing a delivery is idempotent on its delivery key (Powertools' idempotency, DynamoDB, 7 days), under the
@@ -42,6 +45,7 @@ from terra_connect.health_data.payload_fetch import RequestsPayloadFetcher
 from terra_connect.health_data.ports import BackfillAccounting
 from terra_connect.health_data.s3_store import S3RawArchive, S3RecordObjects
 from terra_connect.health_data.sqs_queue import SqsDeliveryQueue
+from terra_connect.health_data.terra_queue import TerraQueueIntake
 from terra_connect.kernel.deadline import Deadline
 from terra_connect.platform.aws_clients import aws_client
 from terra_connect.platform.observability import logger, metrics
@@ -61,6 +65,10 @@ OUTCOME_METRICS = {
 
 class _Waiting(Exception):
     """No owner known yet: not a result to remember (the retry must process it again)."""
+
+
+class UnknownQueue(Exception):
+    """A message from a queue this function was not configured with: what it holds is not known."""
 
 
 class _ReadOnly:
@@ -84,6 +92,8 @@ class IngestContainer:
     settings: IngestSettings
     service: IngestService
     queues: dict[str, SqsDeliveryQueue]  # by queue name, as the record's eventSourceARN ends
+    terra_queue: str | None  # the name of Terra's SQS destination's queue, when there is one
+    intake: TerraQueueIntake
     process: Callable[..., dict[str, Any]]  # the idempotent processing of one pointer
     idempotency: IdempotencyConfig
 
@@ -132,8 +142,10 @@ def build_ingest_container(env: Any) -> IngestContainer:
     )
     queues = {
         url.rsplit("/", 1)[-1]: SqsDeliveryQueue(url, endpoint_url=endpoint)
-        for url in (settings.ingest_queue_url, settings.fetch_queue_url)
+        for url in (settings.ingest_queue_url, settings.fetch_queue_url, settings.terra_delivery_queue_url)
+        if url
     }
+    terra_queue = settings.terra_delivery_queue_url.rsplit("/", 1)[-1] or None
     persistence = DynamoDBPersistenceLayer(
         table_name=settings.idempotency_table, boto3_client=boto3.client("dynamodb", endpoint_url=endpoint)
     )
@@ -151,31 +163,43 @@ def build_ingest_container(env: Any) -> IngestContainer:
             raise _Waiting
         return result.to_dict()
 
-    return IngestContainer(settings, service, queues, process, config)
+    intake = TerraQueueIntake(archive, settings.data_bucket)
+    return IngestContainer(settings, service, queues, terra_queue, intake, process, config)
 
 
 def record_handler(record: SQSRecord) -> None:
     container = get_ingest_container()
     attributes = record.attributes
-    age_ms = time.time_ns() // 1_000_000 - int(attributes.sent_timestamp or 0)
+    sent_ms = int(attributes.sent_timestamp or 0)
+    name = (record.event_source_arn or "").rsplit(":", 1)[-1]
+    queue = container.queues.get(name)
+    if queue is None:
+        logger.error("Message from a queue the function was not given", extra={"queue": name})
+        metrics.add_metric(name="MessagesFromUnknownQueues", unit=MetricUnit.Count, value=1)
+        raise UnknownQueue(name)
+    if name == container.terra_queue:
+        pointer = container.intake.keep(record.body.encode(), sent_ms=sent_ms)
+        if pointer is None:
+            metrics.add_metric(name="TerraHealthchecks", unit=MetricUnit.Count, value=1)
+            return
+        message = pointer.to_message()
+    else:
+        message = record.body
     delivery = {
-        "delivery_key": _delivery_key(record.body),
-        "message": record.body,
+        "delivery_key": _delivery_key(message),
+        "message": message,
         "retry": int(attributes.approximate_receive_count or 1) > 1,
-        "may_wait": age_ms < MAX_WAIT_MS,
+        "may_wait": time.time_ns() // 1_000_000 - sent_ms < MAX_WAIT_MS,
     }
-    queue = container.queues.get(record.event_source_arn.rsplit(":", 1)[-1]) if record.event_source_arn else None
     try:
         result = container.process(delivery=delivery)
     except _Waiting:
         metrics.add_metric(name="PayloadsWaitingForOwner", unit=MetricUnit.Count, value=1)
-        if queue is not None:
-            queue.hold(record.receipt_handle, WAIT_SECONDS)
+        queue.hold(record.receipt_handle, WAIT_SECONDS)
         raise
     except PayloadUnavailable:
         metrics.add_metric(name="PayloadFetchRetries", unit=MetricUnit.Count, value=1)
-        if queue is not None:
-            queue.hold(record.receipt_handle, FETCH_RETRY_SECONDS)
+        queue.hold(record.receipt_handle, FETCH_RETRY_SECONDS)
         raise
     outcome = Outcome(result["outcome"])
     name = OUTCOME_METRICS.get(outcome) or "Payloads" + outcome.value.title().replace("_", "")

@@ -466,7 +466,7 @@ def main() -> int:
     report = render(
         warm, cold, sizes, invocations=invocations, cold_runs=cold_runs, quick=args.quick, reference=args.reference
     )
-    report += "\n".join(data_report.render(data))
+    report += "\n" + "\n".join(data_report.render(data))
     print(report)  # noqa: T201
     if args.output:
         args.output.write_text(report)

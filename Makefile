@@ -143,7 +143,7 @@ test: ## Everything CI checks
 audit-manifest: $(VENV)/.installed ## Rewrite tooling/loaded-modules.txt from the import audit (what make build keeps)
 	$(PY) -m tooling.import_audit manifest
 
-bench: build-local reference-build $(RUNTIME_VENV)/.installed ## Benchmarks (warm, cold start vs BENCH_REFERENCE, size, memory) -> docs/performance.md
+bench: build-local reference-build $(RUNTIME_VENV)/.installed ## Benchmarks (warm, cold start vs BENCH_REFERENCE, size, memory, data path, cost) -> docs/performance.md
 	PYTHONPATH=functions $(PY) -m bench.run --build-dir $(SMOKE_BUILD) --runtime-python $(RUNTIME_VENV)/bin/python \
 		--unpruned-build $(UNPRUNED_BUILD) --reference-build $(REFERENCE_DIR)/build --reference $(BENCH_REFERENCE) \
 		--output docs/performance.md

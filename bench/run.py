@@ -1,4 +1,5 @@
-"""make bench: warm latency, cold start, artifact size and memory, side by side, written to docs/performance.md.
+"""make bench: warm latency, cold start, artifact size and memory, side by side, and the data path
+(bench/data_path.py), written to docs/performance.md.
 
 Everything runs on 127.0.0.1: Terra is the project's simulator serving HTTPS with a certificate made here
 (so TLS handshakes cost what they cost, and the simulator counts them), Secrets Manager is moto's server
@@ -41,6 +42,7 @@ from local.expectations import load_expectations
 from local.terra_simulator import Fault, TerraSimulator
 from tooling.template import ROOT, load_template
 
+from bench import data_path, data_report
 from terra_connect.connections.registry import ConnectionRegistry
 from terra_connect.connections.table_client import ConnectionsTable
 from terra_connect.entrypoints.shared import RegistryStores
@@ -459,9 +461,12 @@ def main() -> int:
             scratch,
             cold_runs,
         )
+    # After the API's stack is gone: the data path starts its own emulated AWS (moto's state is per process).
+    data = data_path.measure(**(data_path.QUICK if args.quick else data_path.FULL))
     report = render(
         warm, cold, sizes, invocations=invocations, cold_runs=cold_runs, quick=args.quick, reference=args.reference
     )
+    report += "\n" + "\n".join(data_report.render(data))
     print(report)  # noqa: T201
     if args.output:
         args.output.write_text(report)

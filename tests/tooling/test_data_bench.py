@@ -1,0 +1,21 @@
+"""The data path's benchmark runs end to end (tiny counts) and reports figures: make bench-quick is not in make test."""
+
+from bench.data_path import measure
+from bench.data_report import render
+
+
+def test_the_data_bench_measures_both_functions_and_prices_a_million_events() -> None:
+    figures = measure(webhook_runs=1, sizes=[200_000], pointers=10)
+
+    (webhook,) = figures.webhook
+    assert webhook.answer_ms.p50 > 0
+    assert webhook.event_bytes > webhook.body_bytes >= 190_000
+    consumer = figures.consumer
+    assert consumer.payloads == 10
+    assert consumer.records > consumer.payloads  # the mix holds a 30-record chunk
+    assert consumer.seconds > 0
+    assert consumer.per_payload("daily")["s3.GetObject"] == 1
+    assert figures.webhook_calls == {"s3.PutObject": 1.0, "sqs.SendMessage": 1.0}
+    report = "\n".join(render(figures))
+    assert "## Cost per million data events (estimate, us-east-1 list prices)" in report
+    assert "**Total per million events**" in report

@@ -52,6 +52,8 @@ AUDIT_TESTS = (
     "tests/api/test_backfill_function.py",
     "tests/api/test_data_read_route.py",
     "tests/api/test_data_events.py",
+    "tests/api/test_erasure.py",
+    "tests/api/test_terra_delivery_queue.py",
 )
 
 _modules: set[str] = set()

@@ -18,7 +18,7 @@ from tests.support.builders import WIDGET_URL, ApiAnswer, api_event, assert_matc
 SCHEMA = schemathesis.openapi.from_path(OPENAPI_FILE)
 # (path, method, generated requests per mode): valid and invalid, 2,400 in all.
 OPERATIONS = [
-    ("/v1/widget-sessions", "POST", 600),
+    ("/v1/widget-sessions", "POST", 300),
     ("/v1/connections", "GET", 100),
     ("/v1/connections/{terra_user_id}", "DELETE", 100),
     ("/v1/connections/{provider}/auth-url", "POST", 100),

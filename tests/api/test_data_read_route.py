@@ -202,7 +202,7 @@ def test_a_payload_is_read_by_its_id_by_its_owner_only(
     ],
 )
 def test_a_bad_query_is_refused_before_anything_is_read(
-    alice_and_bob: DataStack, invoke: Invoke, aws_calls: AwsCalls, data_type: str, query: str, status: int, code: str
+    data_stack: DataStack, invoke: Invoke, aws_calls: AwsCalls, data_type: str, query: str, status: int, code: str
 ) -> None:
     answer = read(invoke, BOB, data_type, query)
 

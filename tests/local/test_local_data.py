@@ -145,7 +145,13 @@ def test_the_queue_trigger_hands_over_lambda_shaped_batches_and_deletes_only_suc
 
 
 def test_the_template_s_batch_sizes_are_the_mappings(stack: DevStack) -> None:
-    assert mapping_batch_sizes() == {"IngestQueueArn": 10, "FetchQueueArn": 1, "BackfillQueueArn": 1}
+    assert mapping_batch_sizes() == {
+        "IngestQueueArn": 10,
+        "FetchQueueArn": 1,
+        "BackfillQueueArn": 1,
+        "PurgeQueueArn": 1,
+        "TerraDeliveryQueueArn": 1,
+    }
 
 
 def wait_for(stack: DevStack, found: Callable[[], bool], timeout: float = 30.0) -> bool:

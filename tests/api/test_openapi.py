@@ -16,7 +16,7 @@ from tooling.openapi import OPENAPI_FILE, render
 from tests.support.builders import WIDGET_URL, ApiAnswer, api_event, assert_matches_schema, terra_session_answer
 
 SCHEMA = schemathesis.openapi.from_path(OPENAPI_FILE)
-# (path, method, generated requests per mode): valid and invalid, 2,400 in all.
+# (path, method, generated requests per mode): valid and invalid, 1,800 in all.
 OPERATIONS = [
     ("/v1/widget-sessions", "POST", 300),
     ("/v1/connections", "GET", 100),

@@ -25,6 +25,7 @@ from typing import Any
 from terra_connect.health_data import layout
 from terra_connect.health_data.attribution import Verdict, attribute
 from terra_connect.health_data.claim_check import Pointer, fetched, fetched_key, fetched_metadata
+from terra_connect.health_data.claim_check import Source as ClaimSource
 from terra_connect.health_data.errors import (
     ArchivedBodyGone,
     PayloadOversized,
@@ -175,7 +176,13 @@ class IngestService:
                 return IngestResult(pointer.payload_id, Outcome.UNREADABLE)
 
     def _store(self, pointer: Pointer, payload: DataPayload, *, retry: bool, may_wait: bool) -> IngestResult:
-        attribution = attribute(payload, self._owners, signed_ms=pointer.time.signed_ms, may_wait=may_wait)
+        attribution = attribute(
+            payload,
+            self._owners,
+            signed_ms=pointer.time.signed_ms,
+            may_wait=may_wait,
+            trust_hint=pointer.source is not ClaimSource.TERRA_QUEUE,
+        )
         unattributed = attribution.verdict is Verdict.UNATTRIBUTED
 
         def result(outcome: Outcome, changed: int = 0) -> IngestResult:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from terra_connect.health_data import layout
-from terra_connect.health_data.claim_check import Pointer, claim
+from terra_connect.health_data.claim_check import Pointer, Source, claim
 from terra_connect.health_data.errors import ArchivedBodyGone, PayloadUnavailable, PayloadUrlExpired
 from terra_connect.health_data.ingest import IngestService, Outcome
 from terra_connect.health_data.models import (
@@ -79,9 +79,19 @@ class World:
             clock=lambda: T0 + 5_000,
         )
 
-    def deliver(self, document: Any, *, trace: str = "trace-1", at: int = T0, reference: str | None = None) -> Pointer:
+    def deliver(
+        self,
+        document: Any,
+        *,
+        trace: str = "trace-1",
+        at: int = T0,
+        reference: str | None = None,
+        source: Source = Source.WEBHOOK,
+    ) -> Pointer:
         body = json.dumps(document).encode()
-        claimed = claim(body, trace_id=trace, time=DeliveryTime(at, at), received_ms=at, terra_reference=reference)
+        claimed = claim(
+            body, trace_id=trace, time=DeliveryTime(at, at), received_ms=at, terra_reference=reference, source=source
+        )
         return claimed.pointer(BUCKET, self.archive.put(claimed.key, body))
 
 
@@ -320,3 +330,17 @@ def test_a_refused_s3_payload_deletes_both_the_pointer_and_the_fetched_body() ->
 
     assert world.service.ingest(world.deliver(ping())).outcome is Outcome.REFUSED
     assert world.archive.all_versions() == set()
+
+
+def test_data_from_terras_queue_never_goes_to_the_reference_id_it_names() -> None:
+    # Any Terra customer can have Terra's role send to a queue whose URL they learnt, naming any reference_id.
+    world = World(registry={})
+    world.fetcher.body = json.dumps(daily(666, reference_id="victim")).encode()
+    pointer = world.deliver(ping(), source=Source.TERRA_QUEUE)
+
+    assert world.service.ingest(pointer, may_wait=True).outcome is Outcome.WAITING
+    kept = world.service.ingest(pointer, retry=True, may_wait=False)
+
+    assert (kept.outcome, kept.unattributed) == (Outcome.STORED, True)
+    assert set(world.index.copies) == {layout.unattributed_partition("tu-1")}
+    assert stored_steps(world, layout.owner_partition("victim")) == {}

@@ -109,3 +109,9 @@ def test_a_payload_still_without_an_owner_after_waiting_is_kept_under_its_terra_
     (record,) = items(data_stack, "r#")
     assert record["pk"]["S"].startswith("t#")  # never under the reference_id the device wrote
     assert emitted_metrics(capsys.readouterr().out).get("DataUnattributed") == 1
+
+    # A redelivery gets the remembered result: the data was counted when it was kept.
+    assert ingest([{**message, "attributes": sent_long_ago}]) == {"batchItemFailures": []}
+    replayed = emitted_metrics(capsys.readouterr().out)
+    assert replayed.get("PayloadsStored") == 1
+    assert "DataUnattributed" not in replayed

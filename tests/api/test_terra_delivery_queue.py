@@ -12,9 +12,11 @@ from typing import Any
 import boto3
 import pytest
 import responses
+from botocore.exceptions import ClientError
 from local.terra_data_simulator import record
 
-from tests.support.builders import ApiAnswer, webhook_event
+from terra_connect.health_data.sqs_queue import SqsDeliveryQueue
+from tests.support.builders import ApiAnswer, AwsCalls, webhook_event
 from tests.support.data_stack import DataStack, received
 from tests.support.terra_data import data_event, terra_user
 
@@ -131,6 +133,34 @@ def test_a_failing_payload_host_fails_the_message_and_holds_it_briefly(
         QueueUrl=data_stack.queue_urls["terra"], AttributeNames=["ApproximateNumberOfMessagesNotVisible"]
     )["Attributes"]
     assert attributes["ApproximateNumberOfMessagesNotVisible"] == "1"  # held for another try, not deleted
+
+
+def test_a_message_that_could_not_be_archived_is_held_briefly_its_url_expiring_before_the_visibility_timeout(
+    data_stack: DataStack,
+    ingest: Ingest,
+    web: responses.RequestsMock,
+    aws_calls: AwsCalls,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    send_to_terra_queue(data_stack, s3_payload(expires_in=300))
+    (message,) = received(data_stack, "terra")
+    aws_calls.failures["PutObject"] = ClientError({"Error": {"Code": "ServiceUnavailable"}}, "PutObject")
+    from terra_connect.entrypoints.ingest import FETCH_RETRY_SECONDS  # noqa: PLC0415 - after the environment is set
+
+    held: list[int] = []
+    hold = SqsDeliveryQueue.hold
+
+    def holding(queue: SqsDeliveryQueue, receipt_handle: str, seconds: int) -> None:
+        held.append(seconds)
+        hold(queue, receipt_handle, seconds)
+
+    monkeypatch.setattr(SqsDeliveryQueue, "hold", holding)
+
+    assert ingest([message]) == {"batchItemFailures": [{"itemIdentifier": message["messageId"]}]}
+
+    assert held == [FETCH_RETRY_SECONDS]  # the queue's 360 s visibility timeout would outlive the URL's 300 s
+    assert aws_calls.count("ChangeMessageVisibility") == 1
+    assert len(web.calls) == 0
 
 
 def test_a_message_from_a_queue_the_function_was_not_given_fails_and_stays(

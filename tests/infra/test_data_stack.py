@@ -2,6 +2,7 @@
 versions, retention that follows the parameters, a dead-letter queue and an alarm for every queue, the Glue table
 over the keys the code writes, and each function granted its own part of the data only."""
 
+import fnmatch
 import json
 import re
 from typing import Any
@@ -10,6 +11,7 @@ import pytest
 from tooling.rehearsal.cfn import Stack
 from tooling.template import load_template, nested_template, policy_statements
 
+from terra_connect.health_data.claim_check import FETCHED_PREFIX, TERRA_QUEUE_PREFIX
 from terra_connect.health_data.keys import KNOWN_DATA_TYPES, RecordIdentity
 from terra_connect.health_data.layout import owner_partition, raw_object_key, record_object_key
 from terra_connect.health_data.ordering import CopyOrder
@@ -305,6 +307,27 @@ def leading_keys(policy: str, table: Any) -> set[str]:
         or (isinstance(statement["Resource"], list) and table in statement["Resource"])
         for key in statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
     }
+
+
+def listed_prefixes(policy: str) -> set[str]:
+    """The s3:prefix patterns under which `policy` may list the bucket's versions."""
+    found: set[str] = set()
+    for statement in statements(policy):
+        if "s3:ListBucketVersions" in actions(statement):
+            assert statement["Resource"] == {"Fn::GetAtt": ["DataBucket", "Arn"]}
+            found |= set(statement["Condition"]["StringLike"]["s3:prefix"])
+    return found
+
+
+def test_a_raw_key_that_may_not_exist_yet_is_found_by_a_listing_its_function_may_make() -> None:
+    # Without s3:ListBucket, HeadObject on a missing key answers 403: the adapters list versions instead, by prefix.
+    for key in (f"{FETCHED_PREFIX}{'a' * 40}.json", f"{TERRA_QUEUE_PREFIX}{'a' * 64}.json"):
+        assert any(fnmatch.fnmatch(key, pattern) for pattern in listed_prefixes("IngestDataPolicy")), key
+    raw_key = raw_object_key("a" * 64, 1_780_000_000_000)
+    assert [fnmatch.fnmatch(raw_key, pattern) for pattern in listed_prefixes("WebhookDataPolicy")] == [True]
+    assert not fnmatch.fnmatch("records/x.json", "raw/dt=*")
+    granted = {a for policy in DATA_POLICIES.values() for s in statements(policy) for a in actions(s)}
+    assert "s3:ListBucket" not in granted  # so the code can never rely on a 404
 
 
 def test_each_function_reaches_only_the_part_of_the_data_its_work_needs() -> None:

@@ -8,7 +8,8 @@ Each message is one record of a Powertools batch with partial failures: only the
 Processing a delivery is idempotent on its delivery key (Powertools' idempotency, DynamoDB, 7 days), under the
 record protocol's own idempotency (a replay after expiry changes nothing and announces nothing). A payload whose
 owner is not known yet is held (its message comes back in 2 minutes) for up to 10 minutes of its life, then kept
-under its Terra user; an S3 or DynamoDB outage, or a payload URL that failed but may still work, fails the record.
+under its Terra user; an S3 or DynamoDB outage, or a payload URL that failed but may still work, fails the record
+(held for a short retry when a payload URL is at stake: a failed fetch, or a message of Terra's not archived).
 """
 
 import os
@@ -39,7 +40,7 @@ from terra_connect.backfill.service import BackfillService, BackfillSettings
 from terra_connect.health_data.claim_check import read_pointer
 from terra_connect.health_data.dynamodb_index import DynamoDBRecordIndex
 from terra_connect.health_data.dynamodb_owners import DynamoDBOwnerDirectory
-from terra_connect.health_data.errors import PayloadUnavailable
+from terra_connect.health_data.errors import DataStoreMisconfigured, DataStoreUnavailable, PayloadUnavailable
 from terra_connect.health_data.ingest import IngestService, Outcome
 from terra_connect.health_data.payload_fetch import RequestsPayloadFetcher
 from terra_connect.health_data.ports import BackfillAccounting
@@ -87,6 +88,13 @@ class _ReadOnly:
         raise RuntimeError("the ingest function receives no inline data")
 
 
+@dataclass(slots=True)
+class _Runs:
+    """Whether the last call of `process` ran it, rather than replaying a result the idempotency layer remembered."""
+
+    fresh: bool = False
+
+
 @dataclass(frozen=True, slots=True)
 class IngestContainer:
     settings: IngestSettings
@@ -96,6 +104,7 @@ class IngestContainer:
     intake: TerraQueueIntake
     process: Callable[..., dict[str, Any]]  # the idempotent processing of one pointer
     idempotency: IdempotencyConfig
+    runs: _Runs
 
 
 def _accounting(settings: IngestSettings) -> BackfillAccounting:
@@ -155,8 +164,11 @@ def build_ingest_container(env: Any) -> IngestContainer:
         raise_on_no_idempotency_key=True,
     )
 
+    runs = _Runs()
+
     @idempotent_function(data_keyword_argument="delivery", persistence_store=persistence, config=config)
     def process(delivery: dict[str, Any]) -> dict[str, Any]:
+        runs.fresh = True
         pointer = read_pointer(delivery["message"])
         result = service.ingest(pointer, retry=delivery["retry"], may_wait=delivery["may_wait"])
         if result.outcome is Outcome.WAITING:
@@ -164,7 +176,7 @@ def build_ingest_container(env: Any) -> IngestContainer:
         return result.to_dict()
 
     intake = TerraQueueIntake(archive, settings.data_bucket)
-    return IngestContainer(settings, service, queues, terra_queue, intake, process, config)
+    return IngestContainer(settings, service, queues, terra_queue, intake, process, config, runs)
 
 
 def record_handler(record: SQSRecord) -> None:
@@ -178,7 +190,13 @@ def record_handler(record: SQSRecord) -> None:
         metrics.add_metric(name="MessagesFromUnknownQueues", unit=MetricUnit.Count, value=1)
         raise UnknownQueue(name)
     if name == container.terra_queue:
-        pointer = container.intake.keep(record.body.encode(), sent_ms=sent_ms)
+        try:
+            pointer = container.intake.keep(record.body.encode(), sent_ms=sent_ms)
+        except (DataStoreUnavailable, DataStoreMisconfigured):
+            # Its URL lives about 300 s, less than the queue's visibility timeout: try again soon, as a failed fetch.
+            metrics.add_metric(name="TerraMessageArchiveRetries", unit=MetricUnit.Count, value=1)
+            queue.hold(record.receipt_handle, FETCH_RETRY_SECONDS)
+            raise
         if pointer is None:
             metrics.add_metric(name="TerraHealthchecks", unit=MetricUnit.Count, value=1)
             return
@@ -191,6 +209,7 @@ def record_handler(record: SQSRecord) -> None:
         "retry": int(attributes.approximate_receive_count or 1) > 1,
         "may_wait": time.time_ns() // 1_000_000 - sent_ms < MAX_WAIT_MS,
     }
+    container.runs.fresh = False
     try:
         result = container.process(delivery=delivery)
     except _Waiting:
@@ -204,7 +223,9 @@ def record_handler(record: SQSRecord) -> None:
     outcome = Outcome(result["outcome"])
     name = OUTCOME_METRICS.get(outcome) or "Payloads" + outcome.value.title().replace("_", "")
     metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
-    if result.get("unattributed"):  # a result remembered before this field existed has none
+    # Counted once, when the data was kept: not when the idempotency layer replays the result for a redelivery (a
+    # result remembered before this field existed has none).
+    if container.runs.fresh and result.get("unattributed"):
         metrics.add_metric(name="DataUnattributed", unit=MetricUnit.Count, value=1)
     logger.info("Payload processed", extra={**result, "message_id": record.message_id})
 

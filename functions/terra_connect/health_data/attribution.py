@@ -9,6 +9,9 @@
    registry knows without an owner, or no reference_id at all - the data waits a few minutes for the registry to
    learn its owner, then is kept under the Terra user until it does. A payload with neither Terra user nor owner
    is kept raw only.
+   A payload that came through Terra's SQS destination never goes by its reference_id (`trust_hint=False`): the
+   queue admits Terra's role, which every Terra customer can ask to send, so its messages are not known to be
+   this service's and only the registry attributes them.
 4. An owner whose erasure began at or after the payload was signed refuses it (the write checks it again, in its
    transaction: ports.RecordIndex.commit).
 
@@ -49,20 +52,24 @@ class Attribution:
         return None
 
 
-def attribute(payload: DataPayload, directory: OwnerDirectory, *, signed_ms: int, may_wait: bool) -> Attribution:
-    """`may_wait`: whether the payload may still wait for an owner (a few minutes after it was first received)."""
+def attribute(
+    payload: DataPayload, directory: OwnerDirectory, *, signed_ms: int, may_wait: bool, trust_hint: bool = True
+) -> Attribution:
+    """`may_wait`: whether the payload may still wait for an owner (a few minutes after it was first received);
+    `trust_hint`: whether the payload's own reference_id may name its owner (only for a sender known to be Terra)."""
     user = payload.terra_user
+    hint = payload.owner_hint if trust_hint else None
     if user is None:
-        if payload.owner_hint is None:
+        if hint is None:
             return Attribution(Verdict.NOBODY)
-        return _owned(payload.owner_hint, None, directory, signed_ms)
+        return _owned(hint, None, directory, signed_ms)
     ownership = directory.owner_of(user.terra_user_id)
     if ownership.erased:
         return Attribution(Verdict.REFUSED, terra_user_id=user.terra_user_id)
     if ownership.owner is not None:
         return _owned(ownership.owner, user.terra_user_id, directory, signed_ms)
-    if not ownership.known and payload.owner_hint is not None and not _sdk_provider(user.provider):
-        return _owned(payload.owner_hint, user.terra_user_id, directory, signed_ms)
+    if not ownership.known and hint is not None and not _sdk_provider(user.provider):
+        return _owned(hint, user.terra_user_id, directory, signed_ms)
     return Attribution(Verdict.WAIT if may_wait else Verdict.UNATTRIBUTED, terra_user_id=user.terra_user_id)
 
 

@@ -25,6 +25,7 @@ from typing import Any
 from terra_connect.health_data import layout
 from terra_connect.health_data.attribution import Verdict, attribute
 from terra_connect.health_data.claim_check import Pointer, fetched, fetched_key, fetched_metadata
+from terra_connect.health_data.claim_check import Source as ClaimSource
 from terra_connect.health_data.errors import (
     ArchivedBodyGone,
     PayloadOversized,
@@ -175,7 +176,10 @@ class IngestService:
                 return IngestResult(pointer.payload_id, Outcome.UNREADABLE)
 
     def _store(self, pointer: Pointer, payload: DataPayload, *, retry: bool, may_wait: bool) -> IngestResult:
-        attribution = attribute(payload, self._owners, signed_ms=pointer.time.signed_ms, may_wait=may_wait)
+        trust_hint = pointer.source is not ClaimSource.TERRA_QUEUE
+        attribution = attribute(
+            payload, self._owners, signed_ms=pointer.time.signed_ms, may_wait=may_wait, trust_hint=trust_hint
+        )
         unattributed = attribution.verdict is Verdict.UNATTRIBUTED
 
         def result(outcome: Outcome, changed: int = 0) -> IngestResult:
@@ -185,6 +189,8 @@ class IngestService:
         if attribution.verdict is Verdict.WAIT:
             return result(Outcome.WAITING)
         if attribution.verdict is Verdict.REFUSED:
+            if retry:
+                self._remove_leftovers(pointer, payload, attribution.owner, trusted_hint=trust_hint)
             self._archive.delete_versions([pointer.raw])
             return result(Outcome.REFUSED)
         partition = attribution.partition
@@ -210,6 +216,22 @@ class IngestService:
         # redelivery of a payload already kept finds them all.
         written = [self._index.put_payload_part(partition, part) for part in parts]
         return result(Outcome.STORED, len(changed)) if any(written) else result(Outcome.UNCHANGED)
+
+    def _remove_leftovers(
+        self, pointer: Pointer, payload: DataPayload, owner: str | None, *, trusted_hint: bool
+    ) -> None:
+        """A refused retry: what an earlier attempt (before the erasure) put in any partition it may have chosen -
+        the owner's, the one the payload named, or its Terra user's - and never committed."""
+        if not payload.records:
+            return
+        terra_user_id = payload.terra_user.terra_user_id if payload.terra_user else None
+        candidates = {
+            *(layout.owner_partition(name) for name in (owner, payload.owner_hint if trusted_hint else None) if name),
+            *([layout.unattributed_partition(terra_user_id)] if terra_user_id else []),
+        }
+        for partition in sorted(candidates):
+            source = Source(partition, owner, terra_user_id, pointer.payload_id, pointer.time, pointer.received_ms)
+            self._writer.remove_leftovers(source, payload.records)
 
     def _count_for_backfill(self, pointer: Pointer, payload: DataPayload) -> bool:
         """Whether the payload is data of an open backfill (counted as one of its request's chunks)."""

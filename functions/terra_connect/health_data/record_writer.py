@@ -5,7 +5,8 @@ Per record: read the current copy (all of the payload's at once, consistently), 
 conditionally - deleting what it superseded once committed, or its own object when it lost. A commit that lost to
 another writer reads and decides again; one refused for an erasure stops the payload. A retry of the payload (its
 message received again) also removes what an earlier attempt may have left: versions under this payload's keys the
-index does not name, and copies the current one still names as superseded.
+index does not name, and copies the current one still names as superseded - also when the retry is refused (an
+erasure between a crash and the retry), as nothing else would ever find them.
 
 Each stored object is one JSON line: the record as Terra wrote it (a JSON string, `record`), who and where it came
 from, and when - the columns Athena's table reads.
@@ -51,7 +52,12 @@ class RecordWriter:
         """The records this payload changed (a copy stored, or an earlier attempt's copy of it kept); Refused when
         a commit was refused (the records committed before it are the erasure's to purge)."""
         current = self._index.current(source.partition, [record.identity for record in records])
-        changed = [record for record in records if self._write_one(source, record, current.get(record.identity))]
+        try:
+            changed = [record for record in records if self._write_one(source, record, current.get(record.identity))]
+        except Refused:
+            if retry:
+                self.remove_leftovers(source, records)
+            raise
         if retry:
             for record in records:
                 self._clean_up(source, record)
@@ -105,6 +111,19 @@ class RecordWriter:
         if outcome is CommitOutcome.REFUSED:
             raise Refused
         return False
+
+    def remove_leftovers(self, source: Source, records: tuple[Record, ...]) -> None:
+        """Delete the versions earlier attempts of this payload put under its keys in `source.partition` that no
+        index item names (an attempt that crashed before its commit): for a payload that will not be written. A
+        version an item names is left to the erasure's purge."""
+        current = self._index.current(source.partition, [record.identity for record in records])
+        orphans = []
+        for record in records:
+            now = current.get(record.identity)
+            key = self.object_key(source, record, CopyOrder.of(source.time, record.digest))
+            orphans += [v for v in self._objects.list_versions(key) if now is None or v != now.location]
+        if orphans:
+            self._objects.delete_versions(orphans)
 
     def _clean_up(self, source: Source, record: Record) -> None:
         now = self._index.current(source.partition, [record.identity]).get(record.identity)

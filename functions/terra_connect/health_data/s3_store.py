@@ -6,7 +6,9 @@ Raw bodies are written once (`If-None-Match: *`): a redelivery finds the first c
 name versions, which removes them for good - a versioned bucket keeps nothing behind and leaves no delete marker.
 
 A missing object answers 404 only to a role that may list the bucket (`s3:ListBucket`); without it S3 answers 403,
-which this module can only read as a misconfiguration.
+which alone could only be read as a misconfiguration. The functions are not given `s3:ListBucket`, so whether a key
+exists is asked of the version listing (`s3:ListBucketVersions`, granted per prefix), never with HeadObject; a raw
+body read that is refused is looked up there too before it counts as a misconfiguration (it may have been erased).
 """
 
 import base64
@@ -160,20 +162,28 @@ class S3RawArchive(_Bucket):
         return ObjectVersion(key, answer.get("VersionId") or UNVERSIONED)
 
     def find(self, key: str) -> ObjectVersion | None:
-        """The version under `key` (raw keys only ever hold one), or None."""
-        try:
-            answer = self._raw("head_object", Key=key)
-        except ClientError as error:
-            if _code(error) in _GONE:
-                return None
-            raise _translate(error) from None
-        return ObjectVersion(key, answer.get("VersionId") or UNVERSIONED)
+        """The version under `key` (raw keys only ever hold one), or None: listed, as a key that does not exist yet
+        answers HeadObject 403 to a role without `s3:ListBucket`."""
+        page = self._call("list_object_versions", Prefix=key, MaxKeys=1)
+        for entry in page.get("Versions", []):
+            if entry["Key"] == key and entry.get("IsLatest", True):
+                return ObjectVersion(key, entry["VersionId"] or UNVERSIONED)
+        return None
 
     def get(self, location: ObjectVersion) -> bytes:
-        body = self._get(location)
+        try:
+            body = self._get(location)
+        except DataStoreMisconfigured:
+            # 403 is also S3's answer for a version that no longer exists: misconfigured only if it is still listed.
+            if self._listed(location):
+                raise
+            body = None
         if body is None:
             raise ArchivedBodyGone(location.key)
         return body
+
+    def _listed(self, location: ObjectVersion) -> bool:
+        return any(version == location for version in self._versions(location.key))
 
     def _existing(self, key: str) -> ObjectVersion:
         found = self.find(key)

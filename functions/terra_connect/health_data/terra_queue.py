@@ -1,8 +1,9 @@
 """Terra's SQS destination: a message Terra sent to the stack's own queue, taken in as the webhook takes a delivery.
 
 Terra's docs say the destination sends `healthcheck` and `s3_payload` messages, the body being the event's JSON
-(`url`, `expires_in`, sometimes `payload_reference`, `user_id`, `reference_id`). Nothing signs them: the queue
-policy, which lets only the principal Terra names send, is what authenticates them. So:
+(`url`, `expires_in`, sometimes `payload_reference`, `user_id`, `reference_id`). Nothing signs them, and the queue
+policy admits Terra's role, which sends for every Terra customer: a message is not known to be this service's, so
+its data is attributed by the connection registry only, never by the reference_id it names (attribution.py). So:
 - a healthcheck is acknowledged and nothing is kept;
 - anything else (an `s3_payload`, or an event Terra may one day send inline) is archived as received under
   `raw/terra-sqs/<sha256(body)>.json` (written once) and goes on as a delivery with that key (claim_check.claim): a

@@ -53,6 +53,23 @@ def test_data_ahead_of_its_auth_webhook_goes_to_the_reference_id_terras_widget_s
     assert verdict == Attribution(Verdict.OWNER, "claimed", "tu-1")
 
 
+def test_a_payload_from_a_sender_not_known_to_be_terra_is_attributed_by_the_registry_only() -> None:
+    # Terra's SQS destination admits Terra's role, which any Terra customer can ask to send: its reference_id is
+    # anyone's claim.
+    unknown = owners()
+    assert attribute(payload(), unknown, signed_ms=SIGNED, may_wait=True, trust_hint=False).verdict is Verdict.WAIT
+    assert attribute(payload(), unknown, signed_ms=SIGNED, may_wait=False, trust_hint=False) == Attribution(
+        Verdict.UNATTRIBUTED, terra_user_id="tu-1"
+    )
+    assert attribute(lab_report("victim"), unknown, signed_ms=SIGNED, may_wait=True, trust_hint=False) == Attribution(
+        Verdict.NOBODY
+    )
+    known = owners(Ownership("alice", known=True))
+    assert attribute(payload(), known, signed_ms=SIGNED, may_wait=True, trust_hint=False) == Attribution(
+        Verdict.OWNER, "alice", "tu-1"
+    )
+
+
 @pytest.mark.parametrize("provider", ["APPLE", "SAMSUNG", "GOOGLEFIT", "HEALTH_CONNECT"])
 def test_an_sdk_providers_reference_id_is_never_taken_on_its_word(provider: str) -> None:
     directory = owners()

@@ -8,6 +8,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from terra_connect.health_data.errors import ArchivedBodyGone, DataStoreMisconfigured
 from terra_connect.health_data.models import ObjectVersion
@@ -146,3 +147,35 @@ def test_a_bucket_that_does_not_exist_is_a_misconfiguration(data_aws: DataResour
     archive = S3RawArchive("no-such-bucket-here", kms_key_id=KMS_KEY)
     with pytest.raises(DataStoreMisconfigured):
         archive.put("raw/x.json", BODY, metadata={})
+
+
+def test_whether_a_raw_key_exists_is_listed_never_asked_with_head_object(archive: S3RawArchive) -> None:
+    # Without s3:ListBucket, S3 answers HeadObject on a key that does not exist yet with 403, not 404.
+    heads = sent_params(archive._client, "HeadObject")
+    listings = sent_params(archive._client, "ListObjectVersions")
+    key = "raw/fetched/abc.json"
+
+    assert archive.find(key) is None
+    stored = archive.put(key, BODY, metadata={})
+    archive.put(key + ".other", BODY, metadata={})
+    assert archive.find(key) == stored
+    assert archive.put(key, b"again", metadata={}) == stored
+
+    assert heads == []
+    assert listings[:2] == [{"Bucket": archive.bucket, "Prefix": key, "MaxKeys": 1}] * 2
+
+
+def test_a_raw_body_read_refused_because_it_is_gone_is_gone(archive: S3RawArchive) -> None:
+    # S3 answers 403 for an erased version to a role that may not list the bucket.
+    stored = archive.put("raw/dt=2026-07-01/abc.json", BODY, metadata={})
+
+    def refuse(**_: Any) -> None:
+        error = {"Error": {"Code": "AccessDenied", "Message": "Access Denied"}}
+        raise ClientError(error, "GetObject")  # type: ignore[arg-type]
+
+    archive._client.meta.events.register("before-call.s3.GetObject", refuse)
+    with pytest.raises(DataStoreMisconfigured):  # still listed: the role really may not read it
+        archive.get(stored)
+    archive.delete_versions([stored])
+    with pytest.raises(ArchivedBodyGone):
+        archive.get(stored)

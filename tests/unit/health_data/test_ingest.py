@@ -10,8 +10,13 @@ from typing import Any
 import pytest
 
 from terra_connect.health_data import layout
-from terra_connect.health_data.claim_check import Pointer, claim
-from terra_connect.health_data.errors import ArchivedBodyGone, PayloadUnavailable, PayloadUrlExpired
+from terra_connect.health_data.claim_check import Pointer, Source, claim
+from terra_connect.health_data.errors import (
+    ArchivedBodyGone,
+    DataStoreUnavailable,
+    PayloadUnavailable,
+    PayloadUrlExpired,
+)
 from terra_connect.health_data.ingest import IngestService, Outcome
 from terra_connect.health_data.models import (
     LargeRequestProcessing,
@@ -20,6 +25,7 @@ from terra_connect.health_data.models import (
     Ownership,
 )
 from terra_connect.health_data.ordering import DeliveryTime
+from terra_connect.health_data.ports import CommitOutcome
 from tests.support.memory_data_store import MemoryObjects, MemoryOwners, MemoryRecordIndex
 
 BUCKET = "terra-connect-data"
@@ -79,9 +85,19 @@ class World:
             clock=lambda: T0 + 5_000,
         )
 
-    def deliver(self, document: Any, *, trace: str = "trace-1", at: int = T0, reference: str | None = None) -> Pointer:
+    def deliver(
+        self,
+        document: Any,
+        *,
+        trace: str = "trace-1",
+        at: int = T0,
+        reference: str | None = None,
+        source: Source = Source.WEBHOOK,
+    ) -> Pointer:
         body = json.dumps(document).encode()
-        claimed = claim(body, trace_id=trace, time=DeliveryTime(at, at), received_ms=at, terra_reference=reference)
+        claimed = claim(
+            body, trace_id=trace, time=DeliveryTime(at, at), received_ms=at, terra_reference=reference, source=source
+        )
         return claimed.pointer(BUCKET, self.archive.put(claimed.key, body))
 
 
@@ -319,4 +335,51 @@ def test_a_refused_s3_payload_deletes_both_the_pointer_and_the_fetched_body() ->
     world.fetcher.body = json.dumps(daily(777)).encode()
 
     assert world.service.ingest(world.deliver(ping())).outcome is Outcome.REFUSED
+    assert world.archive.all_versions() == set()
+
+
+def test_data_from_terras_queue_never_goes_to_the_reference_id_it_names() -> None:
+    # Any Terra customer can have Terra's role send to a queue whose URL they learnt, naming any reference_id.
+    world = World(registry={})
+    world.fetcher.body = json.dumps(daily(666, reference_id="victim")).encode()
+    pointer = world.deliver(ping(), source=Source.TERRA_QUEUE)
+
+    assert world.service.ingest(pointer, may_wait=True).outcome is Outcome.WAITING
+    kept = world.service.ingest(pointer, retry=True, may_wait=False)
+
+    assert (kept.outcome, kept.unattributed) == (Outcome.STORED, True)
+    assert set(world.index.copies) == {layout.unattributed_partition("tu-1")}
+    assert stored_steps(world, layout.owner_partition("victim")) == {}
+
+
+def crash_at_first_commit(world: World) -> None:
+    """The first commit never happens (the process died after its S3 put)."""
+
+    def crash(*args: Any, **kwargs: Any) -> CommitOutcome:
+        raise DataStoreUnavailable(log_context={"reason": "crash"})
+
+    world.index.commit = crash  # type: ignore[method-assign]
+
+
+@pytest.mark.parametrize("erasure", ["in-the-commit", "owner-erased", "terra-user-tombstone"])
+def test_a_retry_refused_after_a_crash_leaves_no_record_object_behind(erasure: str) -> None:
+    world = World()
+    commit = world.index.commit
+    pointer = world.deliver(daily(1200))
+    crash_at_first_commit(world)
+    with pytest.raises(DataStoreUnavailable):
+        world.service.ingest(pointer)
+    assert len(world.objects.all_versions()) == 1  # the crashed attempt's copy, named by nothing
+
+    if erasure == "in-the-commit":
+        world.index.commit = lambda *args, **kwargs: CommitOutcome.REFUSED  # type: ignore[method-assign]
+    else:
+        world.index.commit = commit  # type: ignore[method-assign]
+    if erasure == "owner-erased":
+        world.owners.erased_at = lambda reference_id: T0 + 1  # type: ignore[method-assign]
+    if erasure == "terra-user-tombstone":
+        world.owners.owner_of = lambda terra_user_id: Ownership(None, known=True, erased=True)  # type: ignore[method-assign]
+
+    assert world.service.ingest(pointer, retry=True).outcome is Outcome.REFUSED
+    assert world.objects.all_versions() == set()
     assert world.archive.all_versions() == set()

@@ -240,3 +240,60 @@ def test_without_a_data_store_the_route_says_so(invoke: Invoke) -> None:
 
     assert (answer.status, answer.code) == (500, "data_store_misconfigured")
     assert json.loads(answer.body)["request_id"]
+
+
+def _refused_where_listed(monkeypatch: pytest.MonkeyPatch, stack: DataStack, sort_key: str) -> dict[str, Any]:
+    """S3's answer to a reader that may not list the bucket, for the copy the index names under `sort_key`: 403."""
+    from terra_connect.health_data.errors import DataStoreMisconfigured  # noqa: PLC0415
+    from terra_connect.health_data.s3_store import S3RecordObjects  # noqa: PLC0415
+
+    item: dict[str, Any] = boto3.client("dynamodb").get_item(
+        TableName=stack.table, Key={"pk": {"S": f"u#{ALICE}"}, "sk": {"S": sort_key}}
+    )["Item"]
+    real = S3RecordObjects.get
+
+    def get(self: S3RecordObjects, location: Any) -> bytes | None:
+        if location.version_id == item["version_id"]["S"]:
+            raise DataStoreMisconfigured(log_context={"code": "AccessDenied"})
+        return real(self, location)
+
+    monkeypatch.setattr(S3RecordObjects, "get", get)
+    return item
+
+
+def test_a_copy_replaced_between_listing_and_reading_is_left_out_though_s3_refuses_rather_than_misses_it(
+    alice_and_bob: DataStack, invoke: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sort_key = f"r#activity#GARMIN#s:{ALICE}-run-00"
+    listed = _refused_where_listed(monkeypatch, alice_and_bob, sort_key)
+    real_query = boto3.client("dynamodb")
+    # The index moved on to a newer copy after the page was listed (the reader lists first, then reads).
+    from terra_connect.health_data.dynamodb_index import DynamoDBRecordIndex  # noqa: PLC0415
+
+    real_current = DynamoDBRecordIndex.current
+
+    def current(self: DynamoDBRecordIndex, partition: str, identities: Any) -> Any:
+        real_query.update_item(
+            TableName=alice_and_bob.table,
+            Key={"pk": listed["pk"], "sk": listed["sk"]},
+            UpdateExpression="SET version_id = :v",
+            ExpressionAttributeValues={":v": {"S": "a-newer-version"}},
+        )
+        return real_current(self, partition, identities)
+
+    monkeypatch.setattr(DynamoDBRecordIndex, "current", current)
+
+    answer = read(invoke, ALICE, query="start_date=2026-07-01&end_date=2026-07-01")
+
+    assert answer.status == 200
+    assert [r["metadata"]["summary_id"] for r in answer.json["data"]] == [f"{ALICE}-run-01"]
+
+
+def test_a_copy_the_index_still_names_and_s3_refuses_is_a_store_error_not_a_silent_gap(
+    alice_and_bob: DataStack, invoke: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _refused_where_listed(monkeypatch, alice_and_bob, f"r#activity#GARMIN#s:{ALICE}-run-00")
+
+    answer = read(invoke, ALICE, query="start_date=2026-07-01&end_date=2026-07-01")
+
+    assert (answer.status, answer.code) == (500, "data_store_misconfigured")

@@ -360,9 +360,12 @@ def test_each_function_reaches_only_the_part_of_the_data_its_work_needs() -> Non
     assert [a for s in statements("PurgeDataPolicy") if "purge#*" in json.dumps(s) for a in actions(s)] == [
         "dynamodb:PutItem"
     ]
-    # The backfill sees backfills only.
+    # The backfill sees backfills only, and hands data Terra answered inline over as the webhook does: it archives
+    # the raw body (never reading, deleting or writing a record) and queues a pointer.
     assert leading_keys("BackfillDataPolicy", table) == {"bf#*", "bf-open"}
-    assert not any(a.startswith("s3:") for s in statements("BackfillDataPolicy") for a in actions(s))
+    backfill_s3 = {a for s in statements("BackfillDataPolicy") for a in actions(s) if a.startswith("s3:")}
+    assert backfill_s3 == {"s3:PutObject", "s3:ListBucketVersions"}
+    assert prefixes("BackfillDataPolicy", "s3:PutObject") == {"raw/dt=*"}
 
 
 def test_the_queue_grants_follow_who_sends_and_who_consumes() -> None:
@@ -383,6 +386,7 @@ def test_the_queue_grants_follow_who_sends_and_who_consumes() -> None:
     }
     assert "TerraDeliveryQueue" not in queues("IngestDataPolicy", "sqs:SendMessage")  # only Terra sends to it
     assert queues("BackfillDataPolicy", "sqs:ChangeMessageVisibility") == {"BackfillQueue"}
+    assert queues("BackfillDataPolicy", "sqs:SendMessage") == {"BackfillQueue", "IngestQueue"}
     assert queues("EventsDataPolicy", "sqs:SendMessage") == {"BackfillQueue"}
     # An erasure (the API's, the operator's) asks for its purge; the purge goes on and queues its second pass.
     assert queues("ApiDataPolicy", "sqs:SendMessage") == {"PurgeQueue"}

@@ -11,12 +11,13 @@ Records are answered as the text they were stored as (Terra's record, canonical 
 """
 
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
 from terra_connect.health_data import layout
+from terra_connect.health_data.errors import DataStoreMisconfigured
 from terra_connect.health_data.keys import RecordIdentity
 from terra_connect.health_data.models import ObjectVersion, PayloadPart, RecordPage, RecordPosition, StoredCopy
 from terra_connect.health_data.page_tokens import encode_page_token
@@ -86,7 +87,7 @@ class DataReader:
         else:
             page = self._index.query_days(partition, bounds, limit=query.limit, after=query.after)
         copies, after = self._within_budget(page)
-        bodies = self._read_all([copy.location for copy in copies])
+        bodies = self._settle_refusals(partition, copies, self._read_all([copy.location for copy in copies]))
         records = tuple(record for record in map(_record_text, bodies) if record is not None)
         token = encode_page_token(query.scope, after) if after is not None else None
         return DataPage(records, token, skipped=len(copies) - len(records))
@@ -117,12 +118,33 @@ class DataReader:
         copies = tuple(found[: query.limit])
         return RecordPage(copies, position(copies[-1]) if len(found) > query.limit else None)
 
-    def _read_all(self, locations: list[ObjectVersion]) -> list[bytes | None]:
+    def _read_all(self, locations: list[ObjectVersion]) -> list[bytes | DataStoreMisconfigured | None]:
         if len(locations) <= 1 or self._threads <= 1:
-            return [self._objects.get(location) for location in locations]
-        read: Callable[[ObjectVersion], bytes | None] = self._objects.get
+            return [self._read(location) for location in locations]
         with ThreadPoolExecutor(max_workers=min(self._threads, len(locations))) as pool:
-            return list(pool.map(read, locations))
+            return list(pool.map(self._read, locations))
+
+    def _read(self, location: ObjectVersion) -> bytes | DataStoreMisconfigured | None:
+        try:
+            return self._objects.get(location)
+        except DataStoreMisconfigured as refused:
+            return refused
+
+    def _settle_refusals(
+        self, partition: str, copies: Sequence[StoredCopy], bodies: list[bytes | DataStoreMisconfigured | None]
+    ) -> list[bytes | None]:
+        """S3 refuses (403), rather than answers "no such version", a read of a version deleted since it was listed
+        when the reader may not list the bucket, which the API may not. A refused copy the index no longer names
+        (replaced by a newer one, or erased) is one deleted in between: left out, like a missing one. One it still
+        names is a real refusal."""
+        refused = [copy for copy, body in zip(copies, bodies, strict=True) if isinstance(body, DataStoreMisconfigured)]
+        if refused:
+            current = self._index.current(partition, [copy.identity for copy in refused])
+            for copy, body in zip(copies, bodies, strict=True):
+                named = current.get(copy.identity)
+                if isinstance(body, DataStoreMisconfigured) and named is not None and named.location == copy.location:
+                    raise body
+        return [None if isinstance(body, DataStoreMisconfigured) else body for body in bodies]
 
 
 def _batches(items: list[str], size: int) -> Iterator[list[str]]:

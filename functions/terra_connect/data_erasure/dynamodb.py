@@ -5,7 +5,8 @@ u#<reference_id>, t#<terra_user_id>   r#... records (s3_key, version_id, superse
 bf#<terra_user_id>                    plan (deadline_ms: its listing bf-open/<deadline, 15 digits>#<id>),
                                       and the rest of its state: backfill/dynamodb_store.py
 purge#<erasure_id> / done             a purge that ended, with its event's detail (the events function publishes
-                                      it from the stream); expires after a day
+                                      it from the stream); expires after a day, so a purge message redriven after
+                                      that publishes the event again (same ids: docs/events.md)
 """
 
 import json

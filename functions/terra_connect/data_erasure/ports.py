@@ -33,7 +33,7 @@ class PurgeIndex(Protocol):
 
     def finish(self, erased: DataErased) -> bool:
         """Record that the purge ended, with its event's detail (published from the table's stream once written).
-        False if it had ended before (a redelivered request): nothing is published twice."""
+        False if it had ended before (a redelivered request) and its end is still remembered (a day)."""
         ...
 
 

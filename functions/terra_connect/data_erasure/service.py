@@ -13,7 +13,8 @@ what a purge reads can only shrink - but for writes already past that check:
 Per page: the objects first, then the items that name them, so a crash never leaves an object nobody can find. When
 the time left runs short the request is queued again from the partition it reached (the cursor); items are deleted
 as they are read, so a partition is always read from its start. Every step may be repeated: a redelivered request
-deletes nothing twice and publishes nothing twice.
+deletes nothing twice and publishes nothing twice while the end is remembered (a day: a pass 2 redriven from the
+dead-letter queue after that publishes again, with the same erasure id).
 """
 
 from collections.abc import Callable

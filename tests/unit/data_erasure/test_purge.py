@@ -135,3 +135,19 @@ def test_a_request_survives_its_message_and_every_partition_of_the_erasure_is_pu
 def test_a_message_this_service_did_not_write_is_refused(message: str) -> None:
     with pytest.raises(MalformedPurgeRequest):
         PurgeRequest.from_message(message)
+
+
+def test_the_docs_say_a_purge_redriven_after_its_end_is_forgotten_publishes_again() -> None:
+    """The end is remembered DONE_KEPT_SECONDS (a day): subscribers are told to deduplicate on the erasure id."""
+    from pathlib import Path  # noqa: PLC0415
+
+    from terra_connect.data_erasure.dynamodb import DONE_KEPT_SECONDS  # noqa: PLC0415
+
+    docs = Path(__file__).resolve().parents[3] / "docs"
+    events = " ".join((docs / "events.md").read_text().split())
+    operations = " ".join((docs / "operations.md").read_text().split())
+
+    assert DONE_KEPT_SECONDS == 86_400
+    assert "publishes this event again, with the same `erasure_id` and `id`" in events
+    assert "once per purge" in events
+    assert "more than a day after the purge ended" in operations

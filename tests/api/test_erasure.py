@@ -321,6 +321,54 @@ def _throttled(*_: Any, **__: Any) -> None:
     raise DataStoreUnavailable(log_context={"sqs_error": "ThrottlingException"})
 
 
+@pytest.mark.parametrize(
+    "code", ["AccessDenied", "AWS.SimpleQueueService.NonExistentQueue", "KMS.DisabledException", "InternalError"]
+)
+def test_a_purge_queue_that_refuses_the_request_answers_503_never_500_and_the_retry_asks_again(
+    code: str,
+    data_stack: DataStack,
+    terra: responses.RequestsMock,
+    deliver: Deliver,
+    invoke: Callable[..., ApiAnswer],
+    table: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from botocore.exceptions import ClientError  # noqa: PLC0415
+
+    from terra_connect.data_erasure.sqs import SqsPurgeRequests  # noqa: PLC0415
+
+    assert deliver(auth("tu-0")).status == 200
+    terra_lists(terra, terra_user("tu-0"))
+    terra.delete(DEAUTH_URL, json={"status": "success"})
+    real_send = SqsPurgeRequests.request
+    refusing = [True]
+
+    def refused(self: SqsPurgeRequests, *args: Any, **kwargs: Any) -> None:
+        """The adapter as it is, over an SQS client that refuses while `refusing` says so."""
+
+        def send_message(**_: Any) -> None:
+            raise ClientError({"Error": {"Code": code, "Message": "refused"}}, "SendMessage")
+
+        with monkeypatch.context() as patched:
+            if refusing[0]:
+                patched.setattr(self._client, "send_message", send_message)
+            real_send(self, *args, **kwargs)
+
+    monkeypatch.setattr(SqsPurgeRequests, "request", refused)
+
+    answer = invoke(api_event(**ERASE))
+
+    assert answer.status == 503
+    assert answer.json["code"] == "data_store_unavailable"
+    assert answer.headers["Retry-After"] == "1"
+    assert not [item for item in table_items(table) if item["pk"]["S"].startswith("outbox#")]
+    refusing[0] = False
+
+    assert invoke(api_event(**ERASE)).status == 204
+    (message,) = received(data_stack, "purge")
+    assert PurgeRequest.from_message(message["body"]).terra_user_ids == ("tu-0",)
+
+
 def test_the_operators_erasure_queues_a_purge_which_the_same_function_runs_from_the_queue(
     data_stack: DataStack,
     reconcile: Callable[..., dict[str, Any]],

@@ -356,6 +356,12 @@ def test_each_function_reaches_only_the_part_of_the_data_its_work_needs() -> Non
     assert prefixes("PurgeDataPolicy", "s3:DeleteObjectVersion") == {"raw/*", "records/*"}
     purge_actions = {a for s in statements("PurgeDataPolicy") for a in actions(s)}
     assert not {"s3:DeleteObject", "s3:PutObject", "s3:GetObject", "s3:GetObjectVersion"} & purge_actions
+    # Items go in BatchWriteItem's DeleteRequests (data_erasure/dynamodb.py), never one by one.
+    assert {a for a in purge_actions if a.startswith("dynamodb:")} == {
+        "dynamodb:Query",
+        "dynamodb:BatchWriteItem",
+        "dynamodb:PutItem",
+    }
     assert leading_keys("PurgeDataPolicy", table) == {"u#*", "t#*", "bf#*", "bf-open", "purge#*"}
     assert [a for s in statements("PurgeDataPolicy") if "purge#*" in json.dumps(s) for a in actions(s)] == [
         "dynamodb:PutItem"

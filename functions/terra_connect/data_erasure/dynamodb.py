@@ -5,7 +5,8 @@ u#<reference_id>, t#<terra_user_id>   r#... records (s3_key, version_id, superse
 bf#<terra_user_id>                    plan (deadline_ms: its listing bf-open/<deadline, 15 digits>#<id>),
                                       and the rest of its state: backfill/dynamodb_store.py
 purge#<erasure_id> / done             a purge that ended, with its event's detail (the events function publishes
-                                      it from the stream); expires after a day
+                                      it from the stream); expires after a day, so a purge message redriven after
+                                      that publishes the event again (same ids: docs/events.md)
 """
 
 import json
@@ -26,7 +27,7 @@ MAX_BATCH_WRITE = 25  # BatchWriteItem's limit per call
 MAX_UNPROCESSED_ROUNDS = 5
 DONE_KEPT_SECONDS = 86_400
 OPEN_BACKFILLS = "bf-open"  # backfill/dynamodb_store.py's listing for the sweep
-_PROJECTION = "pk, sk, s3_key, version_id, superseded, raw_key, raw_version_id, deadline_ms, terra_user_id"
+_PROJECTION = "pk, sk, s3_key, version_id, superseded, raw_key, raw_version_id, deadline_ms, terra_user_id, signed_ms"
 
 Item = dict[str, Any]
 
@@ -45,7 +46,8 @@ class DynamoDBPurgeIndex:
         self._clock = clock
         self._client = aws_client("dynamodb", config=config, endpoint_url=endpoint_url)
 
-    def page(self, partition: str, limit: int) -> ItemPage:
+    def page(self, partition: str, limit: int, after: ItemKey | None = None) -> ItemPage:
+        start = {} if after is None else {"ExclusiveStartKey": {"pk": {"S": after.pk}, "sk": {"S": after.sk}}}
         answer = self._call(
             "query",
             TableName=self._table,
@@ -54,6 +56,7 @@ class DynamoDBPurgeIndex:
             ProjectionExpression=_PROJECTION,
             ConsistentRead=True,
             Limit=limit,
+            **start,
         )
         items = tuple(_stored(item) for item in answer.get("Items", []))
         return ItemPage(items, more="LastEvaluatedKey" in answer)
@@ -105,16 +108,20 @@ def _stored(item: Item) -> StoredItem:
     objects: list[ObjectVersion] = []
     if "s3_key" in item and "version_id" in item:
         objects.append(ObjectVersion(item["s3_key"]["S"], item["version_id"]["S"]))
-    for text in item.get("superseded", {}).get("SS", []):
-        location, version_id = text.rsplit(" ", 1)
-        objects.append(ObjectVersion(location, version_id))
+    superseded = [
+        ObjectVersion(location, version_id)
+        for location, version_id in (text.rsplit(" ", 1) for text in item.get("superseded", {}).get("SS", []))
+    ]
+    objects.extend(superseded)
     if "raw_key" in item and "raw_version_id" in item:
         objects.append(ObjectVersion(item["raw_key"]["S"], item["raw_version_id"]["S"]))
     linked: tuple[ItemKey, ...] = ()
     if key.pk.startswith("bf#") and key.sk == "plan" and "deadline_ms" in item:
         listing = f"{int(item['deadline_ms']['N']):015d}#{key.pk.removeprefix('bf#')}"
         linked = (ItemKey(OPEN_BACKFILLS, listing),)
-    return StoredItem(key, tuple(objects), linked)
+    signed_ms = int(item["signed_ms"]["N"]) if "signed_ms" in item else None
+    terra_user_id = item["terra_user_id"]["S"] if "terra_user_id" in item else None
+    return StoredItem(key, tuple(objects), linked, tuple(superseded), signed_ms, terra_user_id)
 
 
 def _translate(error: ClientError) -> Exception:

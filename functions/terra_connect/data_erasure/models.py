@@ -52,6 +52,19 @@ class PurgeRequest:
     partition: int = 0
     counts: PurgeCounts = PurgeCounts()
 
+    def keeps(self, item: "StoredItem") -> bool:
+        """Whether the item is data the app user sent again after the erasure started (they connected again, as a
+        new Terra user): ingest accepts it, so the purge leaves it. Only in their own partition, never of a Terra
+        user of the erasure (data it signed before its tombstone landed is the erased connection's), and an item
+        with no signed time is taken for older."""
+        return (
+            item.key.pk == layout.owner_partition(self.reference_id)
+            and item.key.sk.startswith((layout.RECORD_PREFIX, layout.PAYLOAD_PART_PREFIX))
+            and item.signed_ms is not None
+            and item.signed_ms > self.started_at
+            and item.terra_user_id not in self.terra_user_ids
+        )
+
     def partitions(self) -> tuple[str, ...]:
         """Every data table partition the app user's data may be under: theirs, and each Terra user's (data kept
         while no owner was known, then the Terra user's backfill)."""
@@ -145,11 +158,15 @@ class ItemKey:
 class StoredItem:
     """One index item of an erased user's partition, as a purge needs it: its key, the object versions it names
     (a record's copy and its superseded copies not yet deleted, a payload part's raw or fetched body), and the items
-    that exist only because of it (a backfill's listing for the sweep)."""
+    that exist only because of it (a backfill's listing for the sweep); for records and payload parts, when their
+    data was signed and by which Terra user (None: not recorded)."""
 
     key: ItemKey
     objects: tuple[ObjectVersion, ...] = ()
     linked: tuple[ItemKey, ...] = ()
+    superseded: tuple[ObjectVersion, ...] = ()  # those of `objects` no copy is current of: garbage whoever's
+    signed_ms: int | None = None
+    terra_user_id: str | None = None
 
     @property
     def is_record(self) -> bool:

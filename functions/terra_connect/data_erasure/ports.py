@@ -13,7 +13,7 @@ from terra_connect.health_data.models import ObjectVersion
 @dataclass(frozen=True, slots=True)
 class ItemPage:
     items: tuple[StoredItem, ...]
-    more: bool  # the partition holds more items than this page
+    more: bool  # the partition holds more items than this page, after its last
 
 
 class PurgeRequests(Protocol):
@@ -23,8 +23,9 @@ class PurgeRequests(Protocol):
 
 
 class PurgeIndex(Protocol):
-    def page(self, partition: str, limit: int) -> ItemPage:
-        """The first `limit` items of the partition (strongly consistent: items deleted are gone)."""
+    def page(self, partition: str, limit: int, after: ItemKey | None = None) -> ItemPage:
+        """The first `limit` items of the partition, past `after` if given (strongly consistent: items deleted are
+        gone)."""
         ...
 
     def delete(self, keys: Sequence[ItemKey]) -> None:
@@ -33,7 +34,7 @@ class PurgeIndex(Protocol):
 
     def finish(self, erased: DataErased) -> bool:
         """Record that the purge ended, with its event's detail (published from the table's stream once written).
-        False if it had ended before (a redelivered request): nothing is published twice."""
+        False if it had ended before (a redelivered request) and its end is still remembered (a day)."""
         ...
 
 

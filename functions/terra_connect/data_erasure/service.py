@@ -2,8 +2,10 @@
 version of every object those items name.
 
 The erasure (erasure/service.py) queues the request before it finishes; from its start the erasure marker refuses
-every new write naming the app user (health_data/attribution.py, and the ConditionCheck of each index write), so
-what a purge reads can only shrink - but for writes already past that check:
+every write of data the app user signed before it (health_data/attribution.py, and the ConditionCheck of each index
+write), so what a purge must delete can only shrink - but for writes already past that check. Data signed after the
+start is accepted (the app user connected again, as a new Terra user): the purge leaves the records and payload
+parts of it in their partition, and deletes only the copies they replaced (PurgeRequest.keeps).
 
 - an ingest that wrote its object and then lost its ConditionCheck deletes its own version; one that crashed in
   between is retried and sees the marker;
@@ -12,15 +14,17 @@ what a purge reads can only shrink - but for writes already past that check:
 
 Per page: the objects first, then the items that name them, so a crash never leaves an object nobody can find. When
 the time left runs short the request is queued again from the partition it reached (the cursor); items are deleted
-as they are read, so a partition is always read from its start. Every step may be repeated: a redelivered request
-deletes nothing twice and publishes nothing twice.
+as they are read, so a partition is always read from its start (within a run, from past the last item read: what
+was kept is not read again). Every step may be repeated: a redelivered request
+deletes nothing twice and publishes nothing twice while the end is remembered (a day: a pass 2 redriven from the
+dead-letter queue after that publishes again, with the same erasure id).
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from terra_connect.data_erasure.models import DataErased, PurgeCounts, PurgeRequest, StoredItem
+from terra_connect.data_erasure.models import DataErased, ItemKey, PurgeCounts, PurgeRequest, StoredItem
 from terra_connect.data_erasure.ports import PurgeIndex, PurgeObjects, PurgeRequests
 from terra_connect.kernel.deadline import Deadline
 
@@ -65,13 +69,15 @@ class PurgeService:
         partitions = request.partitions()
         counts = request.counts
         position = request.partition
+        after: ItemKey | None = None  # the last item read: those before it are deleted, or kept
         while position < len(partitions):
             if deadline.remaining() < SECONDS_PER_PAGE:
                 self._requests.request(request.at(position, counts))
                 return PurgeResult(PurgeOutcome.CONTINUED, counts, request.run)
-            page = self._index.page(partitions[position], self._page_size)
-            counts += self._delete(page.items)
-            if not page.more:
+            page = self._index.page(partitions[position], self._page_size, after)
+            counts += self._delete(page.items, request)
+            after = page.items[-1].key if page.more and page.items else None
+            if after is None:
                 position += 1
         if request.run == 1:
             self._requests.request(request.second_pass(counts), delay_seconds=SECOND_PASS_DELAY_SECONDS)
@@ -80,12 +86,16 @@ class PurgeService:
         outcome = PurgeOutcome.ERASED if self._index.finish(erased) else PurgeOutcome.ALREADY_ERASED
         return PurgeResult(outcome, counts, 2)
 
-    def _delete(self, items: tuple[StoredItem, ...]) -> PurgeCounts:
-        named = sorted({version.key for item in items for version in item.objects})
-        found = set(self._objects.versions(named))
+    def _delete(self, page: tuple[StoredItem, ...], request: PurgeRequest) -> PurgeCounts:
+        items = tuple(item for item in page if not request.keeps(item))
+        # An item kept names its current copy, and may still name copies it replaced (from before the start).
+        doomed = {version for item in page for version in (item.superseded if request.keeps(item) else item.objects)}
+        named = sorted({version.key for version in doomed})
+        kept = {version for item in page if request.keeps(item) for version in item.objects} - doomed
+        found = set(self._objects.versions(named)) - kept
         # Objects first: an item is deleted only once nothing it names is left. The versions the items name are
         # deleted even when the listing missed them (deleting a version already gone is no failure).
-        self._objects.delete(sorted(found | {version for item in items for version in item.objects}))
+        self._objects.delete(sorted(found | doomed))
         keys = [key for item in items for key in (item.key, *item.linked)]
         self._index.delete(keys)
         return PurgeCounts(

@@ -4,12 +4,14 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from terra_connect.data_erasure.models import PurgeRequest
-from terra_connect.health_data.errors import DataStoreMisconfigured, DataStoreUnavailable
+from terra_connect.health_data.errors import DataStoreUnavailable
 from terra_connect.platform.aws_clients import aws_client
 
 CLIENT_CONFIG = Config(connect_timeout=1, read_timeout=3, retries={"mode": "standard", "max_attempts": 2})
 MAX_DELAY_SECONDS = 900  # SQS's DelaySeconds
-_MISCONFIGURED = frozenset(
+# Every failure to queue is one a retry may get past, once an operator has fixed what they must: the erasure stays
+# unfinished and its retry asks again, so the API answers 503 (never 500), and the log names the SQS error.
+_OPERATOR_MUST_ACT = frozenset(
     {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist", "AccessDenied", "AccessDeniedException"}
 )
 
@@ -28,11 +30,10 @@ class SqsPurgeRequests:
             )
         except ClientError as error:
             code = str(error.response.get("Error", {}).get("Code", "Unknown"))
-            if code in _MISCONFIGURED or code.startswith("KMS"):
-                raise DataStoreMisconfigured(
-                    log_context={"reason": "the purge queue cannot be used", "sqs_error": code}
-                ) from None
-            raise DataStoreUnavailable(log_context={"sqs_error": code}) from None
+            context = {"sqs_error": code}
+            if code in _OPERATOR_MUST_ACT or code.startswith("KMS"):
+                context["reason"] = "the purge queue cannot be used"
+            raise DataStoreUnavailable(log_context=context) from None
         except BotoCoreError as error:
             raise DataStoreUnavailable(log_context={"sqs_error": type(error).__name__}) from None
 

@@ -9,7 +9,9 @@ The steps, each safe to repeat, so that a retry after any failure finishes the j
    write naming the app user checks the marker it read, so none lands after step 2 read the registry.
 2. Read what the registry holds for the app user, the Terra users claimed so far, and every Terra user Terra lists
    under their reference_id. When none of them holds anything and no erasure is under way, there is nothing to
-   erase and nothing is published; the refusal of step 1 stays, for deliveries still in flight.
+   erase and no erasure is published; the refusal of step 1 stays, for deliveries still in flight. The purge of
+   step 5 is asked for all the same: the data table keeps records until they are erased, after the registry's
+   history of the app user expired.
 3. For each Terra user: deauthenticate it at Terra (404: already gone) *before* the registry lets it go, so the
    registry never says gone while Terra still holds it; then replace its record with a tombstone that keeps only
    the Terra user id, refuses every later fact about it, and expires after the history retention. Whose a Terra
@@ -20,7 +22,8 @@ The steps, each safe to repeat, so that a retry after any failure finishes the j
 4. Delete everything else stored for the app user: history, attempts, reauth rules, SDK tokens issued, sync
    markers, unverified claims.
 5. Ask for the purge of the app user's stored health data (data_erasure/service.py): every record, payload and
-   backfill state under their partition and each of their Terra users', with every object version they name.
+   backfill state under their partition and each Terra user erased as theirs (not one only forgotten: its data
+   is its new owner's), with every object version they name.
    Before the finish: when the request cannot be queued the erasure fails, and its retry asks again.
 6. Finish: end the erasure and store its event in one write, if no Terra user was claimed since step 3 last looked
    (else back to 3); the table's stream publishes it (lifecycle_events/events.py).
@@ -109,11 +112,17 @@ class ErasureService:
             # last look, so that nothing claimed while this ran is left for the next erasure.
             again = sum(self._terra.deauthenticate_user(uid, deadline) for uid in sorted(tombstoned_before))
             if not self._erasures.erasure_claims(reference_id) - known:
+                # The registry may have forgotten the app user (their history expired) while the data table still
+                # holds their records, kept until erased: the purge is asked for all the same.
+                theirs = {uid for uid in tombstoned_before if _owner_at_terra(at_terra, uid) in (None, reference_id)}
+                self._request_purge(
+                    Erasure(_erasure_id(reference_id, started), reference_id, started, requested_by), theirs
+                )
                 return ErasureReport(erased=False, deauthenticated=again)
         erasure = scope.pending or self._erasures.begin_erasure(
             Erasure(_erasure_id(reference_id, started), reference_id, started, requested_by)
         )
-        report = self._erase_users(
+        report, theirs = self._erase_users(
             reference_id, erasure, sorted(terra_user_ids), at_terra=at_terra, stored=stored, deadline=deadline
         )
         handled = set(terra_user_ids)
@@ -123,23 +132,35 @@ class ErasureService:
             if new:
                 found = {user.terra_user_id: user for user in self._terra.users_by_ids(new, deadline)}
                 stored = self._records.users(new)
-                report += self._erase_users(
+                more, more_theirs = self._erase_users(
                     reference_id, erasure, new, at_terra=found, stored=stored, deadline=deadline
                 )
+                report += more
+                theirs |= more_theirs
                 handled |= set(new)
                 continue
             report += ErasureReport(
                 True, items_deleted=self._erasures.delete_owner_data(reference_id, frozenset(handled))
             )
-            if self._purges is not None:
-                request = PurgeRequest(
-                    erasure.id, reference_id, tuple(sorted(handled)), erasure.started_at, erasure.requested_by
-                )
-                self._purges.request(request)
+            self._request_purge(erasure, theirs)
             if self._erasures.finish_erasure(erasure, erased_event(erasure).entry(), len(claimed)):
                 return report
             if not self._erasures.erasure_claims(reference_id) - handled:
                 return report  # it had already finished (a concurrent retry)
+
+    def _request_purge(self, erasure: Erasure, terra_user_ids: set[str]) -> None:
+        """Only the Terra users erased for the app user: the data and backfill state of one another app user owns
+        now (forgotten only) are theirs."""
+        if self._purges is not None:
+            self._purges.request(
+                PurgeRequest(
+                    erasure.id,
+                    erasure.reference_id,
+                    tuple(sorted(terra_user_ids)),
+                    erasure.started_at,
+                    erasure.requested_by,
+                )
+            )
 
     def _erase_users(
         self,
@@ -150,8 +171,10 @@ class ErasureService:
         at_terra: Mapping[str, TerraUser],
         stored: Mapping[str, StoredUser],
         deadline: Deadline,
-    ) -> ErasureReport:
+    ) -> tuple[ErasureReport, set[str]]:
+        """What was done, and the Terra users that were the app user's (tombstoned, not only forgotten)."""
         report = ErasureReport(True)
+        theirs_all: set[str] = set()
         for terra_user_id in terra_user_ids:
             terra_user = at_terra.get(terra_user_id)
             terra_owner = terra_user.reference_id if terra_user is not None else None
@@ -160,6 +183,8 @@ class ErasureService:
             else:  # Terra does not know it, or ties it to nobody: the registry says whose it is
                 known = stored.get(terra_user_id)
                 theirs = known is None or known.record.owner in (None, reference_id)
+            if theirs:
+                theirs_all.add(terra_user_id)
             deauthenticated = 0
             if theirs and terra_user is not None:
                 # Terra first: a failure here leaves the registry as it was, and the retry asks Terra again.
@@ -171,7 +196,12 @@ class ErasureService:
                 tombstoned=int(outcome is Erased.TOMBSTONED),
                 forgotten=int(outcome is Erased.FORGOTTEN),
             )
-        return report
+        return report, theirs_all
+
+
+def _owner_at_terra(at_terra: Mapping[str, TerraUser], terra_user_id: str) -> str | None:
+    user = at_terra.get(terra_user_id)
+    return user.reference_id if user is not None else None
 
 
 def _erasure_id(reference_id: str, started: int) -> str:

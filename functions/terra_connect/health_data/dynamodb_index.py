@@ -2,7 +2,8 @@
 
     pk = "u#<reference_id>" | "t#<terra_user_id>"   (layout.py)
     sk = "r#<type>#<provider>#<record_key>"   a record's current copy; `day_key` sorts it in the local index by-day
-    sk = "p#<payload_id>#<part>"              which records a payload changed; part 0 carries its announcement
+    sk = "p#<payload_id>#<part>"              which records a payload changed (and when it was signed, by whom);
+                                              part 0 carries its announcement
 
 A copy becomes current in one transaction with two checks on the connection registry's table (never written
 here): the owner's erasure marker (`erased#<sha256(reference_id)>`) started no later than the payload was signed,
@@ -178,6 +179,10 @@ class DynamoDBRecordIndex:
             "raw_key": _s(part.raw.key),
             "raw_version_id": _s(part.raw.version_id),
         }
+        if part.signed_ms is not None:  # what an erasure's purge keeps: data signed after the erasure started
+            item["signed_ms"] = _n(part.signed_ms)
+        if part.terra_user_id is not None:
+            item["terra_user_id"] = _s(part.terra_user_id)
         if part.announcement is not None:
             # What the events function publishes from the table's stream (its filter matches `announce`).
             item["announce"] = {"BOOL": True}
@@ -343,6 +348,8 @@ def _part(item: Item) -> PayloadPart:
         sort_keys=tuple(value["S"] for value in item["sort_keys"]["L"]),
         raw=ObjectVersion(item["raw_key"]["S"], item["raw_version_id"]["S"]),
         announcement=announcement,
+        signed_ms=int(item["signed_ms"]["N"]) if "signed_ms" in item else None,
+        terra_user_id=item["terra_user_id"]["S"] if "terra_user_id" in item else None,
     )
 
 

@@ -211,7 +211,15 @@ class IngestService:
             return result(Outcome.UNCHANGED)
         announcement = self._announcement(pointer, payload, attribution.owner, changed, backfill=backfill)
         sort_keys = tuple(layout.sort_key(record.identity) for record in changed)
-        parts = payload_parts(pointer.payload_id, payload.data_type, sort_keys, pointer.raw, announcement)
+        parts = payload_parts(
+            pointer.payload_id,
+            payload.data_type,
+            sort_keys,
+            pointer.raw,
+            announcement,
+            signed_ms=pointer.time.signed_ms,
+            terra_user_id=terra_user_id,
+        )
         # Every part is written (a retry completes what an attempt left), but only a part written now is news: a
         # redelivery of a payload already kept finds them all.
         written = [self._index.put_payload_part(partition, part) for part in parts]

@@ -164,6 +164,10 @@ class PayloadPart:
     sort_keys: tuple[str, ...]
     raw: ObjectVersion
     announcement: DataReceived | None = None
+    # When the payload was signed, and by which Terra user: an erasure's purge keeps what was signed after it
+    # started (data_erasure/models.py). None on parts written before they were recorded.
+    signed_ms: int | None = None
+    terra_user_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,12 +184,19 @@ MAX_PART_RECORDS = 500
 
 
 def payload_parts(
-    payload_id: str, data_type: str, sort_keys: tuple[str, ...], raw: ObjectVersion, announcement: DataReceived
+    payload_id: str,
+    data_type: str,
+    sort_keys: tuple[str, ...],
+    raw: ObjectVersion,
+    announcement: DataReceived,
+    *,
+    signed_ms: int,
+    terra_user_id: str | None,
 ) -> tuple[PayloadPart, ...]:
     """The parts that list `sort_keys` (the records a payload changed), in order; part 0 announces."""
     chunks = [sort_keys[i : i + MAX_PART_RECORDS] for i in range(0, len(sort_keys), MAX_PART_RECORDS)] or [()]
     return tuple(
-        PayloadPart(payload_id, n, data_type, chunk, raw, announcement if n == 0 else None)
+        PayloadPart(payload_id, n, data_type, chunk, raw, announcement if n == 0 else None, signed_ms, terra_user_id)
         for n, chunk in enumerate(chunks)
     )
 

@@ -18,8 +18,11 @@ class MemoryPurgeIndex:
     def put(self, item: StoredItem) -> None:
         self.items[item.key] = item
 
-    def page(self, partition: str, limit: int) -> ItemPage:
-        found = sorted((key for key in self.items if key.pk == partition), key=lambda key: key.sk)
+    def page(self, partition: str, limit: int, after: ItemKey | None = None) -> ItemPage:
+        found = sorted(
+            (key for key in self.items if key.pk == partition and (after is None or key.sk > after.sk)),
+            key=lambda key: key.sk,
+        )
         return ItemPage(tuple(self.items[key] for key in found[:limit]), more=len(found) > limit)
 
     def delete(self, keys: Sequence[ItemKey]) -> None:

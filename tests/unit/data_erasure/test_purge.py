@@ -3,6 +3,7 @@
 import pytest
 
 from terra_connect.data_erasure.models import ItemKey, MalformedPurgeRequest, PurgeCounts, PurgeRequest, StoredItem
+from terra_connect.data_erasure.ports import ItemPage
 from terra_connect.data_erasure.service import (
     SECOND_PASS_DELAY_SECONDS,
     SECONDS_PER_PAGE,
@@ -89,7 +90,12 @@ def test_a_purge_short_of_time_goes_on_in_a_new_message_from_the_partition_it_re
 
     slow = service(index, bucket, requests, page_size=2)
     original = index.page
-    index.page = lambda partition, limit: (page_costs_a_page_of_time(), original(partition, limit))[1]  # type: ignore[method-assign]
+
+    def timed_page(partition: str, limit: int, after: ItemKey | None = None) -> ItemPage:
+        page_costs_a_page_of_time()
+        return original(partition, limit, after)
+
+    index.page = timed_page  # type: ignore[method-assign]
 
     result = slow.purge(REQUEST, deadline)
 
@@ -135,3 +141,51 @@ def test_a_request_survives_its_message_and_every_partition_of_the_erasure_is_pu
 def test_a_message_this_service_did_not_write_is_refused(message: str) -> None:
     with pytest.raises(MalformedPurgeRequest):
         PurgeRequest.from_message(message)
+
+
+def test_the_docs_say_a_purge_redriven_after_its_end_is_forgotten_publishes_again() -> None:
+    """The end is remembered DONE_KEPT_SECONDS (a day): subscribers are told to deduplicate on the erasure id."""
+    from pathlib import Path  # noqa: PLC0415
+
+    from terra_connect.data_erasure.dynamodb import DONE_KEPT_SECONDS  # noqa: PLC0415
+
+    docs = Path(__file__).resolve().parents[3] / "docs"
+    events = " ".join((docs / "events.md").read_text().split())
+    operations = " ".join((docs / "operations.md").read_text().split())
+
+    assert DONE_KEPT_SECONDS == 86_400
+    assert "publishes this event again, with the same `erasure_id` and `id`" in events
+    assert "once per purge" in events
+    assert "more than a day after the purge ended" in operations
+
+
+def test_data_signed_after_the_erasure_started_by_a_new_connection_is_kept_and_everything_before_goes() -> None:
+    index, bucket, requests = MemoryPurgeIndex(), MemoryBucket(), RecordedRequests()
+    after, before = REQUEST.started_at + 1, REQUEST.started_at
+    old_copy = bucket.put("records/old.json")
+    late = [
+        StoredItem(ItemKey("u#alice", f"r#daily#GARMIN#{n}"), (bucket.put(f"records/{n}.json"),), signed_ms=after)
+        for n in range(3)  # more than a page: the purge reads on past what it keeps
+    ]
+    late[0] = StoredItem(late[0].key, (*late[0].objects, old_copy), superseded=(old_copy,), signed_ms=after)
+    late_part = StoredItem(
+        ItemKey("u#alice", "p#late#0000"), (bucket.put("raw/late.json"),), signed_ms=after, terra_user_id="tu-9"
+    )
+    gone = [
+        StoredItem(ItemKey("u#alice", "p#old#0000"), (bucket.put("raw/old.json"),), signed_ms=before),
+        StoredItem(ItemKey("u#alice", "p#unsaid#0000"), (bucket.put("raw/unsaid.json"),)),  # no signed time: older
+        # The erased connection's, signed before its tombstone landed
+        StoredItem(ItemKey("u#alice", "r#daily#GARMIN#x"), (bucket.put("records/x.json"),), (), (), after, "tu-1"),
+        StoredItem(ItemKey("t#tu-1", "r#daily#GARMIN#y"), (bucket.put("records/y.json"),), signed_ms=after),
+    ]
+    for item in (*late, late_part, *gone):
+        index.put(item)
+    purge = service(index, bucket, requests, page_size=2)
+
+    purge.purge(REQUEST, long_deadline())
+    second, _ = requests.take()
+    purge.purge(second, long_deadline())
+
+    assert set(index.items) == {item.key for item in (*late, late_part)}
+    assert bucket.versions == {late[0].objects[0], *(v for item in (*late[1:], late_part) for v in item.objects)}
+    assert index.ended[REQUEST.erasure_id].counts.items == len(gone)

@@ -1,6 +1,7 @@
 """Generated interleavings of ingest writes (record copies, payload parts, data kept under a Terra user, backfill
-state) with an erasure's start and its purge's first pass: after the second pass nothing of the erased user is left,
-and nothing of anyone else is touched.
+state) with an erasure's start and its purge's first pass: after the second pass nothing the erased user signed before
+the start is left, and nothing of anyone else is touched - nor what the user signed after it (connected again, as a
+new Terra user), but for the copies it replaced.
 
 A write follows the ingest protocol (health_data/record_writer.py, dynamodb_index.py): its object first, then its item
 in a write conditional on the owner's erasure marker (and on the Terra user being no tombstone); a write that loses
@@ -21,7 +22,9 @@ from tests.unit.data_erasure.fakes import BucketPort, MemoryBucket, MemoryPurgeI
 
 TERRA_USERS = {"alice": "tu-a", "bob": "tu-b"}
 KINDS = ("record", "part", "unattributed", "backfill_create", "backfill_update")
-REQUEST = PurgeRequest("e" * 32, "alice", ("tu-a",), 1, "user")
+REQUEST = PurgeRequest("e" * 32, "alice", ("tu-a",), 1_000, "user")
+RECONNECTED = "tu-a2"  # alice's Terra user after the start
+LATE_KINDS = ("record", "part")  # what a reconnected user's data makes in their partition
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,15 @@ class Write:
     number: int
     owner: str
     kind: str
+    late: bool = False  # signed after the erasure started (by alice connected again)
+
+    @property
+    def signed_ms(self) -> int:
+        return REQUEST.started_at + 1 if self.late else REQUEST.started_at
+
+    @property
+    def terra_user_id(self) -> str:
+        return RECONNECTED if self.late else TERRA_USERS[self.owner]
 
     @property
     def key(self) -> ItemKey:
@@ -61,7 +73,7 @@ class World:
 
     def commit(self, write: Write) -> None:
         version = self.written[write]
-        refused = write.owner == "alice" and self.erased
+        refused = write.owner == "alice" and self.erased and not write.late
         if write.kind == "backfill_create":
             refused = refused or write.key in self.index.items
         if write.kind == "backfill_update":
@@ -77,9 +89,21 @@ class World:
             if write.kind == "backfill_create"
             else ()
         )
-        self.index.put(StoredItem(write.key, named, linked or (previous.linked if previous else ())))
+        signed = {} if write.kind.startswith("backfill") else {"signed_ms": write.signed_ms}
+        self.index.put(
+            StoredItem(
+                write.key,
+                named,
+                linked or (previous.linked if previous else ()),
+                superseded=previous.objects if previous and write.kind != "part" else (),
+                terra_user_id=write.terra_user_id,
+                **signed,
+            )
+        )
         for key in linked:
             self.index.put(StoredItem(key))
+        if write.late:
+            self.kept.add(write.key)
         if write.owner == "bob":
             self.kept.add(write.key)
             self.kept |= set(linked)
@@ -89,9 +113,21 @@ class World:
         service.purge(request, Deadline.after(900))
 
 
-writes = st.lists(st.tuples(st.sampled_from(sorted(TERRA_USERS)), st.sampled_from(KINDS)), min_size=1, max_size=8).map(
-    lambda found: [Write(n, owner, kind) for n, (owner, kind) in enumerate(found)]
+writes = st.lists(
+    st.tuples(st.sampled_from(sorted(TERRA_USERS)), st.sampled_from(KINDS), st.booleans()), min_size=1, max_size=8
+).map(
+    lambda found: [
+        Write(n, owner, kind, late and owner == "alice" and kind in LATE_KINDS)
+        for n, (owner, kind, late) in enumerate(found)
+    ]
 )
+
+
+def after_the_start(order: list[tuple[str, int]], planned: list[Write]) -> list[tuple[str, int]]:
+    """The order, with the steps of writes signed after the start that came before it moved to just after it."""
+    start = order.index(("erasure", 0))
+    late = [token for token in order[:start] if token[0] == "write" and planned[token[1]].late]
+    return [token for token in order[:start] if token not in late] + [order[start], *late, *order[start + 1 :]]
 
 
 @settings(max_examples=60, deadline=None)
@@ -101,7 +137,7 @@ def test_nothing_of_the_erased_user_is_left_after_the_second_pass(planned: list[
     # Each write's two steps, the erasure's start and the first pass, in any order keeping each one's own order.
     tokens = [("write", n) for n in range(len(planned)) for _ in range(2)] + [("erasure", 0), ("erasure", 0)]
     seen: set[tuple[str, int]] = set()
-    for token in data.draw(st.permutations(tokens)):
+    for token in after_the_start(data.draw(st.permutations(tokens)), planned):
         first = token not in seen
         seen.add(token)
         kind, n = token
@@ -120,11 +156,16 @@ def test_nothing_of_the_erased_user_is_left_after_the_second_pass(planned: list[
 
     assert world.index.ended[REQUEST.erasure_id].reference_id == "alice"
     partitions = set(REQUEST.partitions())
-    assert not [key for key in world.index.items if key.pk in partitions]
-    assert not [v for v in world.bucket.versions if ".alice." in v.key or "/alice." in v.key]
+    late_keys = {write.key for write in planned if write.late}
+    assert not [key for key in world.index.items if key.pk in partitions and key not in late_keys]
+    signed_before = {version for write, version in world.written.items() if write.owner == "alice" and not write.late}
+    assert not signed_before & world.bucket.versions
     assert set(world.index.items) == world.kept
     for key in world.kept:
-        assert set(world.index.items[key].objects) <= world.bucket.versions  # bob's data is whole
+        item = world.index.items[key]
+        current = set(item.objects) - set(item.superseded)
+        assert current <= world.bucket.versions  # bob's data, and alice's signed after the start, are whole
+        assert not set(item.superseded) & signed_before
 
 
 def test_the_generated_interleavings_include_writes_that_land_before_the_purge() -> None:

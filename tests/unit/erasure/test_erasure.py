@@ -18,9 +18,10 @@ from terra_connect.connections.registry import ConnectionRegistry
 from terra_connect.connections.service import ConnectionsService
 from terra_connect.connections.table_client import ConnectionsTable
 from terra_connect.connections.vocabulary import AuthAttempt, TerraUser
+from terra_connect.data_erasure.models import PurgeRequest
 from terra_connect.entrypoints.shared import RegistryStores
 from terra_connect.erasure.ports import ErasureStore
-from terra_connect.erasure.service import ErasureReport, ErasureService
+from terra_connect.erasure.service import ErasureReport, ErasureService, _erasure_id
 from terra_connect.kernel.deadline import Deadline
 from terra_connect.kernel.errors import TerraUnavailable
 from terra_connect.kernel.redirects import RedirectPolicy
@@ -596,3 +597,47 @@ def test_a_terra_user_claimed_while_the_erasure_ends_is_disconnected_before_it_e
     assert (report.erased, report.tombstoned) == (True, 2)
     assert len(erased_events(store)) == 1
     nothing_left_of(store, "alice")
+
+
+class RecordedPurges:
+    def __init__(self) -> None:
+        self.sent: list[PurgeRequest] = []
+
+    def request(self, request: PurgeRequest, *, delay_seconds: int = 0) -> None:
+        self.sent.append(request)
+
+
+def erase_with_purges(store: Stores, terra: TerraAccount, purges: RecordedPurges) -> ErasureReport:
+    service = ErasureService(
+        registry_over(store), store.records, store.erasures, terra, purges=purges, now=lambda: ERASED_AT
+    )
+    return service.erase("alice", Deadline.after(30))
+
+
+def test_the_purge_is_asked_for_when_the_registry_has_forgotten_the_user() -> None:
+    """The history expired, the records are kept until erased: the data table's partition must still be purged."""
+    store, purges = InMemoryRegistryStore(), RecordedPurges()
+
+    assert erase_with_purges(store, TerraAccount(), purges) == ErasureReport(erased=False)
+
+    started = int(ERASED_AT.timestamp() * 1000)
+    [request] = purges.sent
+    assert (request.reference_id, request.terra_user_ids, request.started_at) == ("alice", (), started)
+    assert request.erasure_id == _erasure_id("alice", started)
+    assert request.partitions() == ("u#alice",)
+    assert store.outbox == []
+
+
+def test_the_purge_leaves_the_data_of_a_terra_user_someone_else_owns_now() -> None:
+    """tu-1 is bob's at Terra (only forgotten for alice): its t# data and backfill state are bob's."""
+    store, terra = InMemoryRegistryStore(), TerraAccount([TerraUser("tu-1", "GARMIN", "bob")])
+    terra.users["tu-2"] = TerraUser("tu-2", "OURA", "alice")
+    connected(store, TerraUser("tu-1", "GARMIN", "alice"), TerraUser("tu-2", "OURA", "alice"))
+    purges = RecordedPurges()
+
+    report = erase_with_purges(store, terra, purges)
+
+    assert (report.forgotten, report.tombstoned) == (1, 1)
+    [request] = purges.sent
+    assert request.terra_user_ids == ("tu-2",)
+    assert request.partitions() == ("u#alice", "t#tu-2", "bf#tu-2")

@@ -146,7 +146,7 @@ def test_only_the_first_part_of_a_payload_announces_it() -> None:
     raw = ObjectVersion(event.key, event.version_id)
     keys = tuple(f"r#daily#GARMIN#d:{n}" for n in range(MAX_PART_RECORDS * 2 + 1))
 
-    parts = payload_parts(event.payload_id, "daily", keys, raw, event)
+    parts = payload_parts(event.payload_id, "daily", keys, raw, event, signed_ms=1, terra_user_id=None)
 
     assert [len(part.sort_keys) for part in parts] == [MAX_PART_RECORDS, MAX_PART_RECORDS, 1]
     assert [part.announcement for part in parts] == [event, None, None]

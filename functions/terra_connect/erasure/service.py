@@ -145,8 +145,10 @@ class ErasureService:
             self._request_purge(erasure, theirs)
             if self._erasures.finish_erasure(erasure, erased_event(erasure).entry(), len(claimed)):
                 return report
-            if not self._erasures.erasure_claims(reference_id) - handled:
+            if self._erasures.erasure_scope(reference_id).pending is None:
                 return report  # it had already finished (a concurrent retry)
+            # A delivery claimed a Terra user since `claimed` was read - possibly one already handled, which
+            # changes the count all the same: handle what is new, then finish with the count as it is now.
 
     def _request_purge(self, erasure: Erasure, terra_user_ids: set[str]) -> None:
         """Only the Terra users erased for the app user: the data and backfill state of one another app user owns

@@ -599,6 +599,35 @@ def test_a_terra_user_claimed_while_the_erasure_ends_is_disconnected_before_it_e
     nothing_left_of(store, "alice")
 
 
+def test_a_terra_user_claimed_again_after_it_was_handled_does_not_leave_the_erasure_unfinished() -> None:
+    """A connection moved to another app user at Terra is only forgotten; a late fact naming the erased user for it
+    claims it again while the erasure deletes the rest. Nothing new to handle, but the claim count moved: the
+    erasure finishes with the count as it now is, instead of taking the refused finish for a concurrent retry's."""
+    store, terra = InMemoryRegistryStore(), TerraAccount([TerraUser("tu-2", "GARMIN", "bob")])
+    WebhookProcessor(registry_over(store)).process(auth_event("tu-2"), "trace-1", START)
+    signed = int(ERASED_AT.timestamp()) - 3
+    late = Delivery(
+        {"type": "connection_error", "status": "warning", "user": auth_event("tu-2")["user"]},
+        signed,
+        "trace-2",
+        signed * 1000 + 400,
+    )
+    interleaving = Interleaving(store, [(("delete_owner_data", 0), late)])
+    records, erasures = Stepped(store.records, interleaving), Stepped(store.erasures, interleaving)
+    service = ErasureService(
+        ConnectionRegistry(records, erasures, store.deliveries), records, erasures, terra, now=lambda: ERASED_AT
+    )
+
+    report = service.erase("alice", Deadline.after(30))
+
+    assert interleaving.delivered_during == [late]
+    assert report.erased
+    assert store.erasures.erasure_scope("alice").pending is None
+    assert len(erased_events(store)) == 1
+    assert terra.deauthenticated == []  # bob's now: never disconnected for alice
+    nothing_left_of(store, "alice")
+
+
 class RecordedPurges:
     def __init__(self) -> None:
         self.sent: list[PurgeRequest] = []

@@ -287,6 +287,16 @@ class _Stack:
 
 
 @contextlib.contextmanager
+def _metrics_namespace(metrics: Any, namespace: str) -> Iterator[None]:
+    previous = metrics.namespace
+    metrics.namespace = namespace
+    try:
+        yield
+    finally:
+        metrics.namespace = previous
+
+
+@contextlib.contextmanager
 def emulated_stack() -> Iterator[_Stack]:
     """The stack's resources in moto, the functions' environment naming them, the entry modules imported fresh."""
     with start_emulated_aws() as aws:
@@ -307,7 +317,11 @@ def emulated_stack() -> Iterator[_Stack]:
             **data.settings(),
         }
         sink, log = _Sink(), CallLog()
+        # The functions' Metrics object reads its namespace when first imported, which make bench's other parts
+        # may have done before this environment was set: give it the one the template sets.
+        observability = import_module("terra_connect.platform.observability")
         with (
+            _metrics_namespace(observability.metrics, environment["POWERTOOLS_METRICS_NAMESPACE"]),
             mock.patch.dict(os.environ, environment),
             mock.patch.object(moto_dynamodb, "copy", _TablesUncopied()),
             quiet_functions(sink),

@@ -289,10 +289,27 @@ def test_a_copy_replaced_between_listing_and_reading_is_left_out_though_s3_refus
     assert [r["metadata"]["summary_id"] for r in answer.json["data"]] == [f"{ALICE}-run-01"]
 
 
-def test_a_copy_the_index_still_names_and_s3_refuses_is_a_store_error_not_a_silent_gap(
+def test_a_copy_the_index_still_names_and_s3_refuses_is_a_retry_later_not_a_silent_gap(
     alice_and_bob: DataStack, invoke: Invoke, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # An erasure's purge deletes the objects before the items that name them: the other copy was read.
     _refused_where_listed(monkeypatch, alice_and_bob, f"r#activity#GARMIN#s:{ALICE}-run-00")
+
+    answer = read(invoke, ALICE, query="start_date=2026-07-01&end_date=2026-07-01")
+
+    assert (answer.status, answer.code) == (503, "data_store_unavailable")
+
+
+def test_every_copy_refused_while_the_index_names_them_is_the_operators_to_fix(
+    alice_and_bob: DataStack, invoke: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from terra_connect.health_data.errors import DataStoreMisconfigured  # noqa: PLC0415
+    from terra_connect.health_data.s3_store import S3RecordObjects  # noqa: PLC0415
+
+    def get(self: S3RecordObjects, location: Any) -> bytes | None:
+        raise DataStoreMisconfigured(log_context={"code": "AccessDenied"})
+
+    monkeypatch.setattr(S3RecordObjects, "get", get)
 
     answer = read(invoke, ALICE, query="start_date=2026-07-01&end_date=2026-07-01")
 

@@ -27,7 +27,12 @@ MAX_BATCH_WRITE = 25  # BatchWriteItem's limit per call
 MAX_UNPROCESSED_ROUNDS = 5
 DONE_KEPT_SECONDS = 86_400
 OPEN_BACKFILLS = "bf-open"  # backfill/dynamodb_store.py's listing for the sweep
-_PROJECTION = "pk, sk, s3_key, version_id, superseded, raw_key, raw_version_id, deadline_ms, terra_user_id, signed_ms"
+_PROJECTION = ", ".join(
+    [
+        *("pk", "sk", "s3_key", "version_id", "superseded", "raw_key", "raw_version_id", "deadline_ms"),
+        *("terra_user_id", "signed_ms", "received_ms"),
+    ]
+)
 
 Item = dict[str, Any]
 
@@ -121,7 +126,8 @@ def _stored(item: Item) -> StoredItem:
         linked = (ItemKey(OPEN_BACKFILLS, listing),)
     signed_ms = int(item["signed_ms"]["N"]) if "signed_ms" in item else None
     terra_user_id = item["terra_user_id"]["S"] if "terra_user_id" in item else None
-    return StoredItem(key, tuple(objects), linked, tuple(superseded), signed_ms, terra_user_id)
+    received_ms = int(item["received_ms"]["N"]) if "received_ms" in item else None
+    return StoredItem(key, tuple(objects), linked, tuple(superseded), signed_ms, terra_user_id, received_ms)
 
 
 def _translate(error: ClientError) -> Exception:

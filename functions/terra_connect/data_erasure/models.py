@@ -56,12 +56,15 @@ class PurgeRequest:
         """Whether the item is data the app user sent again after the erasure started (they connected again, as a
         new Terra user): ingest accepts it, so the purge leaves it. Only in their own partition, never of a Terra
         user of the erasure (data it signed before its tombstone landed is the erased connection's), and an item
-        with no signed time is taken for older."""
+        with no signed time is taken for older. A record's signed time moves when a later delivery of the same
+        content raises its order without writing a copy: it is kept only if the copy it names was also received
+        after the start."""
         return (
             item.key.pk == layout.owner_partition(self.reference_id)
             and item.key.sk.startswith((layout.RECORD_PREFIX, layout.PAYLOAD_PART_PREFIX))
             and item.signed_ms is not None
             and item.signed_ms > self.started_at
+            and (not item.is_record or (item.received_ms is not None and item.received_ms > self.started_at))
             and item.terra_user_id not in self.terra_user_ids
         )
 
@@ -167,6 +170,7 @@ class StoredItem:
     superseded: tuple[ObjectVersion, ...] = ()  # those of `objects` no copy is current of: garbage whoever's
     signed_ms: int | None = None
     terra_user_id: str | None = None
+    received_ms: int | None = None  # a record's: when the copy it names was received (its order may move later)
 
     @property
     def is_record(self) -> bool:

@@ -1,6 +1,7 @@
 """What a purge needs of the data store: the index's items (DynamoDB), the bucket's versions (S3), the purge queue
-(SQS). Each adapter raises health_data.errors.DataStoreUnavailable when a retry may help, DataStoreMisconfigured when
-an operator must act."""
+(SQS). The index and bucket adapters raise health_data.errors.DataStoreUnavailable when a retry may help,
+DataStoreMisconfigured when an operator must act; the queue's raises DataStoreUnavailable for every failure (the
+erasure that asks must answer 503 and be retried, and its log names the queue's error)."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass

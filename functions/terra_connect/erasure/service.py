@@ -145,8 +145,9 @@ class ErasureService:
             self._request_purge(erasure, theirs)
             if self._erasures.finish_erasure(erasure, erased_event(erasure).entry(), len(claimed)):
                 return report
-            if self._erasures.erasure_scope(reference_id).pending is None:
-                return report  # it had already finished (a concurrent retry)
+            pending = self._erasures.erasure_scope(reference_id).pending
+            if pending is None or pending.id != erasure.id:
+                return report  # it had already finished (a concurrent retry; maybe another erasure began since)
             # A delivery claimed a Terra user since `claimed` was read - possibly one already handled, which
             # changes the count all the same: handle what is new, then finish with the count as it is now.
 

@@ -190,7 +190,7 @@ class IngestService:
             return result(Outcome.WAITING)
         if attribution.verdict is Verdict.REFUSED:
             if retry:
-                self._remove_leftovers(pointer, payload, attribution.owner, trusted_hint=trust_hint)
+                self._remove_leftovers(pointer, payload, attribution.owner)
             self._archive.delete_versions([pointer.raw])
             return result(Outcome.REFUSED)
         partition = attribution.partition
@@ -225,16 +225,16 @@ class IngestService:
         written = [self._index.put_payload_part(partition, part) for part in parts]
         return result(Outcome.STORED, len(changed)) if any(written) else result(Outcome.UNCHANGED)
 
-    def _remove_leftovers(
-        self, pointer: Pointer, payload: DataPayload, owner: str | None, *, trusted_hint: bool
-    ) -> None:
+    def _remove_leftovers(self, pointer: Pointer, payload: DataPayload, owner: str | None) -> None:
         """A refused retry: what an earlier attempt (before the erasure) put in any partition it may have chosen -
-        the owner's, the one the payload named, or its Terra user's - and never committed."""
+        the owner's, the one the payload named, or its Terra user's - and never committed. The payload's
+        reference_id is looked under even where it may not name the owner (Terra's SQS destination): it usually is
+        the registry's owner, and only this payload's own uncommitted versions are ever removed."""
         if not payload.records:
             return
         terra_user_id = payload.terra_user.terra_user_id if payload.terra_user else None
         candidates = {
-            *(layout.owner_partition(name) for name in (owner, payload.owner_hint if trusted_hint else None) if name),
+            *(layout.owner_partition(name) for name in (owner, payload.owner_hint) if name),
             *([layout.unattributed_partition(terra_user_id)] if terra_user_id else []),
         }
         for partition in sorted(candidates):

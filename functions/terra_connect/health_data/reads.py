@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from terra_connect.health_data import layout
-from terra_connect.health_data.errors import DataStoreMisconfigured
+from terra_connect.health_data.errors import DataStoreMisconfigured, DataStoreUnavailable
 from terra_connect.health_data.keys import RecordIdentity
 from terra_connect.health_data.models import ObjectVersion, PayloadPart, RecordPage, RecordPosition, StoredCopy
 from terra_connect.health_data.page_tokens import encode_page_token
@@ -136,14 +136,16 @@ class DataReader:
         """S3 refuses (403), rather than answers "no such version", a read of a version deleted since it was listed
         when the reader may not list the bucket, which the API may not. A refused copy the index no longer names
         (replaced by a newer one, or erased) is one deleted in between: left out, like a missing one. One it still
-        names is a real refusal."""
+        names while other copies were read is being deleted before its item (an erasure's purge): retry later. When
+        every copy is refused and still named, the store is refused to this function: an operator must act."""
         refused = [copy for copy, body in zip(copies, bodies, strict=True) if isinstance(body, DataStoreMisconfigured)]
         if refused:
             current = self._index.current(partition, [copy.identity for copy in refused])
-            for copy, body in zip(copies, bodies, strict=True):
-                named = current.get(copy.identity)
-                if isinstance(body, DataStoreMisconfigured) and named is not None and named.location == copy.location:
-                    raise body
+            still_named = [c for c in refused if (named := current.get(c.identity)) and named.location == c.location]
+            if still_named and len(refused) == len(copies):
+                raise next(body for body in bodies if isinstance(body, DataStoreMisconfigured))
+            if still_named:
+                raise DataStoreUnavailable(log_context={"reason": "a listed copy is being deleted"})
         return [None if isinstance(body, DataStoreMisconfigured) else body for body in bodies]
 
 

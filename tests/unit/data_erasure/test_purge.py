@@ -164,10 +164,17 @@ def test_data_signed_after_the_erasure_started_by_a_new_connection_is_kept_and_e
     after, before = REQUEST.started_at + 1, REQUEST.started_at
     old_copy = bucket.put("records/old.json")
     late = [
-        StoredItem(ItemKey("u#alice", f"r#daily#GARMIN#{n}"), (bucket.put(f"records/{n}.json"),), signed_ms=after)
+        StoredItem(
+            ItemKey("u#alice", f"r#daily#GARMIN#{n}"),
+            (bucket.put(f"records/{n}.json"),),
+            signed_ms=after,
+            received_ms=after,
+        )
         for n in range(3)  # more than a page: the purge reads on past what it keeps
     ]
-    late[0] = StoredItem(late[0].key, (*late[0].objects, old_copy), superseded=(old_copy,), signed_ms=after)
+    late[0] = StoredItem(
+        late[0].key, (*late[0].objects, old_copy), superseded=(old_copy,), signed_ms=after, received_ms=after
+    )
     late_part = StoredItem(
         ItemKey("u#alice", "p#late#0000"), (bucket.put("raw/late.json"),), signed_ms=after, terra_user_id="tu-9"
     )
@@ -177,6 +184,16 @@ def test_data_signed_after_the_erasure_started_by_a_new_connection_is_kept_and_e
         # The erased connection's, signed before its tombstone landed
         StoredItem(ItemKey("u#alice", "r#daily#GARMIN#x"), (bucket.put("records/x.json"),), (), (), after, "tu-1"),
         StoredItem(ItemKey("t#tu-1", "r#daily#GARMIN#y"), (bucket.put("records/y.json"),), signed_ms=after),
+        # A copy received before the start whose order a later delivery of the same content raised: its signed time
+        # moved, the object it names did not
+        StoredItem(
+            ItemKey("u#alice", "r#daily#GARMIN#z"),
+            (bucket.put("records/z.json"),),
+            signed_ms=after,
+            terra_user_id="tu-9",
+            received_ms=before,
+        ),
+        StoredItem(ItemKey("u#alice", "r#daily#GARMIN#w"), (bucket.put("records/w.json"),), signed_ms=after),
     ]
     for item in (*late, late_part, *gone):
         index.put(item)

@@ -89,7 +89,10 @@ class World:
             if write.kind == "backfill_create"
             else ()
         )
+        # A copy is received as it is signed here (a later delivery raising its order is the unit tests').
         signed = {} if write.kind.startswith("backfill") else {"signed_ms": write.signed_ms}
+        if write.kind == "record":
+            signed["received_ms"] = write.signed_ms
         self.index.put(
             StoredItem(
                 write.key,

@@ -123,7 +123,7 @@ def test_the_index_tells_the_purge_when_and_by_whom_records_and_payload_parts_we
     index = DynamoDBRecordIndex(data_stack.table, table)
     current, raw = put(data_stack, RECORD_KEY.format(owner="alice")), put(data_stack, "raw/dt=2026-01-01/a.json")
     identity = RecordIdentity("daily", "GARMIN", "2026-01-01")
-    copy = StoredCopy(identity, "2026-01-01", CopyOrder(5, 2_000, "d" * 64), "p" * 32, current, 2, "tu-a2", 1)
+    copy = StoredCopy(identity, "2026-01-01", CopyOrder(5, 2_000, "d" * 64), "p" * 32, current, 2, "tu-a2", 1_500)
     index.commit("u#alice", copy, replaces=None, owner=None, signed_ms=2_000)
     index.put_payload_part("u#alice", PayloadPart("p" * 32, 0, "daily", (), raw, None, 2_000, "tu-a2"))
     index.put_payload_part("u#alice", PayloadPart("q" * 32, 0, "daily", (), raw))  # written before parts said when
@@ -133,11 +133,13 @@ def test_the_index_tells_the_purge_when_and_by_whom_records_and_payload_parts_we
     rest = purge_index.page("u#alice", 2, first.items[-1].key)
 
     assert (first.more, rest.more) == (True, False)
-    found = {item.key.sk: (item.signed_ms, item.terra_user_id) for item in (*first.items, *rest.items)}
+    found = {
+        item.key.sk: (item.signed_ms, item.terra_user_id, item.received_ms) for item in (*first.items, *rest.items)
+    }
     assert found == {
-        f"p#{'p' * 32}#0000": (2_000, "tu-a2"),
-        f"p#{'q' * 32}#0000": (None, None),
-        "r#daily#GARMIN#2026-01-01": (2_000, "tu-a2"),
+        f"p#{'p' * 32}#0000": (2_000, "tu-a2", None),
+        f"p#{'q' * 32}#0000": (None, None, None),
+        "r#daily#GARMIN#2026-01-01": (2_000, "tu-a2", 1_500),
     }
     request = PurgeRequest("e" * 32, "alice", ("tu-a",), 1_000, "user")
     assert [request.keeps(item) for item in (*first.items, *rest.items)] == [True, False, True]

@@ -2,6 +2,7 @@
 expiring tombstones of the Terra user ids, one event, safe to retry, and no late delivery brings anything back."""
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -626,6 +627,48 @@ def test_a_terra_user_claimed_again_after_it_was_handled_does_not_leave_the_eras
     assert len(erased_events(store)) == 1
     assert terra.deauthenticated == []  # bob's now: never disconnected for alice
     nothing_left_of(store, "alice")
+
+
+class ConcurrentRetryThenNewErasure:
+    """The erasure store as another invocation would leave it: at this erasure's finish, a concurrent retry has
+    finished it and a new erasure of the same app user has begun."""
+
+    def __init__(self, erasures: ErasureStore) -> None:
+        self._erasures = erasures
+        self.finishes = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._erasures, name)
+
+    def finish_erasure(self, erasure: Any, event: tuple[str, dict[str, Any]], claims: int) -> bool:
+        self.finishes += 1
+        assert self.finishes < 5, "the erasure keeps trying to finish"
+        if self.finishes == 1:
+            assert self._erasures.finish_erasure(erasure, event, claims)
+            self._erasures.begin_erasure(replace(erasure, id="f" * 32, started_at=erasure.started_at + 1))
+            return False
+        return self._erasures.finish_erasure(erasure, event, claims)
+
+
+def test_an_erasure_finished_by_a_concurrent_retry_stops_even_when_another_has_begun_since() -> None:
+    store, terra = InMemoryRegistryStore(), TerraAccount([TerraUser("tu-1", "GARMIN", "alice")])
+    WebhookProcessor(registry_over(store)).process(auth_event("tu-1"), "trace-1", START)
+    erasures = ConcurrentRetryThenNewErasure(store.erasures)
+    purges = RecordedPurges()
+    service = ErasureService(
+        ConnectionRegistry(store.records, erasures, store.deliveries),
+        store.records,
+        erasures,
+        terra,
+        purges=purges,
+        now=lambda: ERASED_AT,
+    )
+
+    report = service.erase("alice", Deadline.after(30))
+
+    assert report.erased
+    assert erasures.finishes == 1  # not once more per turn of a loop that cannot end
+    assert len(purges.sent) == 1
 
 
 class RecordedPurges:

@@ -24,6 +24,7 @@ from tooling.template import load_template
 
 from local.aws import REGION, local_client
 from local.gateway import FunctionInstance
+from local.polling import Polling
 
 
 @dataclass(frozen=True)
@@ -61,8 +62,7 @@ class LocalQueueTrigger:
     _sqs: Any = None
     _arns: dict[str, str] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
+    _polling: Polling | None = None
 
     def __post_init__(self) -> None:
         self._sqs = local_client("sqs", self.endpoint)
@@ -127,20 +127,11 @@ class LocalQueueTrigger:
             "awsRegion": REGION,
         }
 
-    def run(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.poll()
-            except Exception as error:
-                self.on_error(error)
-
     def start(self) -> "LocalQueueTrigger":
-        self._thread = threading.Thread(target=self.run, name="local-queue-trigger", daemon=True)
-        self._thread.start()
+        self._polling = Polling(self.poll, self.interval, self.on_error, "local-queue-trigger")
         return self
 
     def stop(self) -> None:
         """Stop polling, after the batch under way (if any): nothing is handed over once this returns."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
+        if self._polling is not None:
+            self._polling.stop()

@@ -26,6 +26,7 @@ from moto.dynamodb.models import dynamodb_backends
 
 from local.aws import REGION
 from local.gateway import FunctionInstance
+from local.polling import Polling
 from terra_connect.lifecycle_events.data_stream import data_change
 from terra_connect.lifecycle_events.stream import stream_change
 
@@ -46,8 +47,7 @@ class LocalStreamTrigger:
     position: int = 0  # the next record to hand over
     published: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
+    _polling: Polling | None = None
 
     def records(self, start: int, count: int) -> list[dict[str, Any]]:
         """The stream's records from `start`, at most `count` (only those are converted)."""
@@ -77,23 +77,14 @@ class LocalStreamTrigger:
                     break
             return taken
 
-    def run(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.drain()
-            except Exception as error:
-                self.on_error(error)
-
     def start(self) -> "LocalStreamTrigger":
-        self._thread = threading.Thread(target=self.run, name="local-stream-trigger", daemon=True)
-        self._thread.start()
+        self._polling = Polling(self.drain, self.interval, self.on_error, "local-stream-trigger")
         return self
 
     def stop(self) -> None:
         """Stop polling, after the batch under way (if any): nothing is handed over once this returns."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
+        if self._polling is not None:
+            self._polling.stop()
 
 
 def _lambda_record(record: dict[str, Any]) -> dict[str, Any]:

@@ -12,21 +12,15 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from local.terra_data_simulator import record
+from local.terra_simulator import SimulatedUser
 
 # The distance between two 1 Hz position samples of a run, in degrees (about 3 m).
 STEP_DEGREES = 0.00003
 
 
 def terra_user(user_id: str, reference_id: str, provider: str = "GARMIN") -> dict[str, Any]:
-    return {
-        "user_id": user_id,
-        "provider": provider,
-        "reference_id": reference_id,
-        "scopes": "ACTIVITY_EXPORT,HEALTH_EXPORT",
-        "active": True,
-        "created_at": "2026-06-01T09:00:00.000000+00:00",
-        "last_webhook_update": None,
-    }
+    """A TerraUser as Terra's schema has it (the simulator's)."""
+    return SimulatedUser(user_id, provider, reference_id).as_terra()
 
 
 def data_event(data_type: str, records: list[dict[str, Any]], user: dict[str, Any]) -> dict[str, Any]:
